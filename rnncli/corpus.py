@@ -1,0 +1,185 @@
+"""Reading and writing tagged corpora: slash (``I/nn eat/v``), CoNLL-U and word<TAB>tag.
+
+Readers yield ``Sentence``s and raise ``CorpusError`` with ``file:line:`` at the first
+problem, or, given a ``problems`` list, skip the bad sentence and record the message there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, NamedTuple
+
+from .errors import CorpusError
+
+FORMATS = ("slash", "conllu", "tsv")
+TAG_COLUMNS = {"upos": 3, "xpos": 4}
+_EXTENSIONS = {".conllu": "conllu", ".conll": "conllu", ".tsv": "tsv", ".tab": "tsv"}
+
+
+class Sentence(NamedTuple):
+    words: list[str]
+    tags: list[str]
+    line: int  # where the sentence starts in its file, 1-based
+
+
+def _lines(path: Path, raw: Iterable[bytes]) -> Iterator[tuple[int, str]]:
+    """Decoded lines without their line ending; a UTF-8 byte-order mark is dropped."""
+    for n, b in enumerate(raw, 1):
+        if n == 1 and b.startswith(b"\xef\xbb\xbf"):
+            b = b[3:]
+        if b"\0" in b:
+            raise CorpusError(f"{path}:{n}: binary data (a NUL byte), not a text corpus")
+        try:
+            line = b.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise CorpusError(f"{path}:{n}: not valid UTF-8 (byte 0x{b[e.start]:02x} at column {e.start + 1})") from None
+        yield n, line.rstrip("\r\n")
+
+
+class _Reader:
+    """Shared bookkeeping: the file's name and what to do with a bad sentence."""
+
+    def __init__(self, path: Path, problems: list[str] | None):
+        self.path, self.problems = path, problems
+
+    def fail(self, n: int, message: str) -> None:
+        error = f"{self.path}:{n}: {message}"
+        if self.problems is None:
+            raise CorpusError(error)
+        self.problems.append(error)
+
+
+def _read_slash(r: _Reader, lines) -> Iterator[Sentence]:
+    for n, line in lines:
+        tokens = line.split()
+        if not tokens:
+            continue
+        words, tags = [], []
+        for tok in tokens:
+            word, sep, tag = tok.rpartition("/")
+            if not sep or not word or not tag:
+                why = "has no tag" if not sep else "has an empty tag" if not tag else "has an empty word"
+                r.fail(n, f"token {tok!r} {why} (expected word/TAG)")
+                break
+            words.append(word)
+            tags.append(tag)
+        else:
+            yield Sentence(words, tags, n)
+
+
+def _read_tsv(r: _Reader, lines) -> Iterator[Sentence]:
+    words, tags, start, bad = [], [], 0, False
+    for n, line in lines:
+        if not line.strip():
+            if words and not bad:
+                yield Sentence(words, tags, start)
+            words, tags, bad = [], [], False
+            continue
+        if not words and not bad:
+            start = n
+        if bad:
+            continue
+        cols = line.split("\t")
+        if len(cols) != 2 or not cols[0].strip() or not cols[1].strip():
+            got = f"{len(cols)} columns" if len(cols) != 2 else "an empty column"
+            r.fail(n, f"expected word<TAB>tag, got {got}")
+            bad = True
+            continue
+        words.append(cols[0].strip())
+        tags.append(cols[1].strip())
+    if words and not bad:
+        yield Sentence(words, tags, start)
+
+
+def _read_conllu(r: _Reader, lines, tag_column: str) -> Iterator[Sentence]:
+    col = TAG_COLUMNS[tag_column]
+    words, tags, start, bad = [], [], 0, False
+    for n, line in lines:
+        if not line.strip():
+            if words and not bad:
+                yield Sentence(words, tags, start)
+            words, tags, bad = [], [], False
+            continue
+        if line.startswith("#") or bad:
+            continue
+        if not words:
+            start = n
+        cols = line.split("\t")
+        if len(cols) != 10:
+            r.fail(n, f"CoNLL-U needs 10 tab-separated columns, got {len(cols)}")
+            bad = True
+            continue
+        if "-" in cols[0] or "." in cols[0]:
+            continue  # multiword-token range or empty node: not a word of the sentence
+        if not cols[1] or cols[col] in ("", "_"):
+            r.fail(n, f"token {cols[1]!r} has no {tag_column.upper()}")
+            bad = True
+            continue
+        words.append(cols[1])
+        tags.append(cols[col])
+    if words and not bad:
+        yield Sentence(words, tags, start)
+
+
+def detect_format(path: Path, first_lines: list[str]) -> str:
+    """By extension, else by the first line that is neither blank nor a comment."""
+    ext = _EXTENSIONS.get(path.suffix.lower())
+    if ext:
+        return ext
+    for line in first_lines:
+        if not line.strip() or line.startswith("#"):
+            continue
+        n_cols = len(line.split("\t"))
+        return "conllu" if n_cols == 10 else "tsv" if n_cols == 2 else "slash"
+    return "slash"
+
+
+def open_corpus(path: str | os.PathLike) -> IO[bytes]:
+    path = Path(path)
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CorpusError(f"{path}: is a directory, not a corpus file") from None
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str = "upos",
+                problems: list[str] | None = None) -> list[Sentence]:
+    """All sentences of a corpus file; an empty result is an error."""
+    path = Path(path)
+    with open_corpus(path) as f:
+        if fmt is None:
+            head = [f.readline().decode("utf-8", "replace") for _ in range(20)]
+            fmt = detect_format(path, head)
+            f.seek(0)
+        lines = _lines(path, f)
+        reader = _Reader(path, problems)
+        if fmt == "slash":
+            sentences = list(_read_slash(reader, lines))
+        elif fmt == "tsv":
+            sentences = list(_read_tsv(reader, lines))
+        elif fmt == "conllu":
+            sentences = list(_read_conllu(reader, lines, tag_column))
+        else:
+            raise ValueError(f"unknown corpus format {fmt!r}")
+    if not sentences:
+        raise CorpusError(f"{path}: no tagged sentence found (read as {fmt})")
+    return sentences
+
+
+def format_sentence(words: list[str], tags: list[str], fmt: str, tag_column: str = "upos") -> str:
+    """One sentence in a corpus format. TSV and CoNLL-U blocks end with their blank line."""
+    if fmt == "slash":
+        return " ".join(f"{w}/{t}" for w, t in zip(words, tags)) + "\n"
+    if fmt == "tsv":
+        return "".join(f"{w}\t{t}\n" for w, t in zip(words, tags)) + "\n"
+    if fmt == "conllu":
+        upos, xpos = ("{t}", "_") if tag_column == "upos" else ("_", "{t}")
+        row = "{i}\t{w}\t_\t" + upos + "\t" + xpos + "\t_\t_\t_\t_\t_\n"
+        return "".join(row.format(i=i, w=w, t=t) for i, (w, t) in enumerate(zip(words, tags), 1)) + "\n"
+    raise ValueError(f"unknown corpus format {fmt!r}")

@@ -1,0 +1,111 @@
+"""Looking inside a tagger: the network unrolled over a sentence, and the model card.
+
+Both return plain data (dicts, lists, arrays); ``render`` turns them into tables and
+``--json`` prints them as they are.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import rnn
+from .tagger import Tagger
+from .vocab import UNK
+
+
+def _layer_output(layer: int, shape: rnn.Shape) -> str:
+    """The vector a layer hands upwards: s_t, or [s_t ; s_bwd_t] when bidirectional."""
+    p = str(layer + 1) if layer else ""
+    return f"[s{p}_t ; s{p}_bwd_t]" if shape.bidirectional else f"s{p}_t"
+
+
+def formula(tagger: Tagger) -> list[str]:
+    """The recurrence with this model's real dimensions: one line per chain, then the output."""
+    shape = tagger.shape
+    dims = shape.param_shapes()
+    H = shape.n_hidden
+    lines = []
+    for layer, d, sfx in shape.chains():
+        x = "x_t" if layer == 0 else _layer_output(layer - 1, shape)
+        prev = "{t+1}" if d else "{t-1}"
+        rows, cols = dims["U" + sfx]
+        lines.append(f"s{sfx}_t = tanh(U{sfx} {x} + W{sfx} s{sfx}_{prev} + b{sfx})"
+                     f"    U{sfx}: {rows} x {cols}, W{sfx}: {H} x {H}")
+    lines.append(f"o_t = softmax(V {_layer_output(shape.n_layers - 1, shape)} + c)"
+                 f"    V: {shape.n_tags} x {shape.n_out}")
+    return lines
+
+
+def unroll(tagger: Tagger, words: list[str], top: int = 3) -> dict:
+    """Run the network over one sentence and keep every step: x_t, s_t, o_t.
+
+    Each step also carries the tag the network would give if every recurrent term
+    W s_{t-1} were dropped, so that o_t depended on x_t alone (``without_memory``).
+    """
+    trace = tagger.forward([words])
+    alone = tagger.forward([words], rnn.without_memory(tagger.params))
+    vocab = tagger.vocab
+    steps = []
+    for t, word in enumerate(words):
+        active = [int(i) for i in trace.ids[t, 0]]
+        features = [{"slot": slot, "value": value, "index": i}
+                    for i in active for slot, value in [vocab.describe(i)]]
+        probs = trace.probs[t, 0]
+        best = np.argsort(-probs)[:top]
+        p_alone = alone.probs[t, 0]
+        steps.append({
+            "t": t + 1,
+            "word": word,
+            "index": active[0],
+            "known": vocab.is_known(word),
+            "x": active,
+            "features": features,
+            "s": {"s" + sfx: trace.hidden(sfx)[t, 0].tolist() for _, _, sfx in tagger.shape.chains()},
+            "o": probs.tolist(),
+            "top": [{"tag": tagger.tags[k], "p": float(probs[k])} for k in best],
+            "tag": tagger.tags[int(best[0])],
+            "without_memory": {"tag": tagger.tags[int(p_alone.argmax())], "p": float(p_alone.max())},
+        })
+    return {"words": words, "tags": tagger.tags, "formula": formula(tagger),
+            "n_hidden": tagger.shape.n_hidden, "steps": steps}
+
+
+def spectral_radius(W: np.ndarray) -> float:
+    return float(np.abs(np.linalg.eigvals(W.astype(np.float64))).max())
+
+
+def model_card(tagger: Tagger) -> dict:
+    """What a model is: its shape, size, vocabulary, tags, training record and weights."""
+    shape = tagger.shape
+    vocab = tagger.vocab
+    training = tagger.info.get("training", {})
+    weights = {}
+    for name, p in tagger.params.items():
+        stats = {"shape": list(p.shape), "norm": float(np.linalg.norm(p)), "mean_abs": float(np.abs(p).mean())}
+        if name.startswith("W"):
+            stats["spectral_radius"] = spectral_radius(p)
+        weights[name] = stats
+    return {
+        "formula": formula(tagger),
+        "shape": shape.to_dict(),
+        "parameters": shape.n_params(),
+        "arrays": {name: list(dims) for name, dims in shape.param_shapes().items()},
+        "vocabulary": {
+            "inputs": vocab.n_inputs,
+            "words": len(vocab.tables["word"]) - 1,
+            "slots": {slot: len(values) - 1 for slot, values in vocab.tables.items()},
+            "unknown_entry": UNK,
+            "examples": vocab.tables["word"][1:11],
+        },
+        "tags": tagger.tags,
+        "tag_counts": training.get("tag_counts", {}),
+        "corpus": tagger.info.get("corpus"),
+        "attribution": tagger.info.get("attribution"),
+        "stored_dtype": tagger.info.get("stored_dtype", "float32"),
+        "hyper_parameters": training.get("hyper_parameters", {}),
+        "history": training.get("history", []),
+        "best_epoch": training.get("best_epoch"),
+        "dev_accuracy": training.get("dev_accuracy"),
+        "unlearnable_dev_tags": training.get("unlearnable_dev_tags", []),
+        "weights": weights,
+    }

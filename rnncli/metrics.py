@@ -1,0 +1,57 @@
+"""Scoring predicted tags against gold ones."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+
+def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], words: Sequence[Sequence[str]],
+          is_known: Callable[[str], bool], n_confusions: int = 10) -> dict:
+    """Token accuracy (overall, on known and on unknown words), per-tag P/R/F1, top confusions.
+
+    All rates are fractions; a rate over zero tokens is None.
+    """
+    right = total = known_right = known_total = sentences_right = 0
+    tp: Counter[str] = Counter()
+    n_gold: Counter[str] = Counter()
+    n_pred: Counter[str] = Counter()
+    confusions: Counter[tuple[str, str]] = Counter()
+    for g_sent, p_sent, w_sent in zip(gold, predicted, words, strict=True):
+        all_right = True
+        for g, p, w in zip(g_sent, p_sent, w_sent, strict=True):
+            ok = g == p
+            known = is_known(w)
+            total += 1
+            right += ok
+            known_total += known
+            known_right += ok and known
+            n_gold[g] += 1
+            n_pred[p] += 1
+            if ok:
+                tp[g] += 1
+            else:
+                confusions[g, p] += 1
+                all_right = False
+        sentences_right += all_right
+
+    def rate(a, b):
+        return a / b if b else None
+
+    per_tag = {}
+    for tag in sorted(n_gold.keys() | n_pred.keys(), key=lambda t: (-n_gold[t], t)):
+        precision, recall = rate(tp[tag], n_pred[tag]), rate(tp[tag], n_gold[tag])
+        f1 = (2 * precision * recall / (precision + recall)) if precision and recall else 0.0
+        per_tag[tag] = {"precision": precision, "recall": recall, "f1": f1, "support": n_gold[tag]}
+    return {
+        "accuracy": rate(right, total),
+        "tokens": total,
+        "sentences": len(gold),
+        "sentence_accuracy": rate(sentences_right, len(gold)),
+        "known_accuracy": rate(known_right, known_total),
+        "known_tokens": known_total,
+        "unknown_accuracy": rate(right - known_right, total - known_total),
+        "unknown_tokens": total - known_total,
+        "per_tag": per_tag,
+        "confusions": [{"gold": g, "predicted": p, "count": n} for (g, p), n in confusions.most_common(n_confusions)],
+    }

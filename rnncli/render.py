@@ -1,0 +1,160 @@
+"""Rich renderables built from the plain data of ``explain`` and ``metrics``; nothing here prints."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def heat_strip(values: list[float], per_line: int = 32, max_units: int = 128) -> Text:
+    """One glyph per unit: its height is the value in [-1, 1], its colour the sign (red +, blue -).
+
+    Legible without colour too. Beyond ``max_units`` units the rest is counted, not drawn.
+    """
+    text = Text()
+    shown = values[:max_units]
+    for i, v in enumerate(shown):
+        if i and i % per_line == 0:
+            text.append("\n")
+        level = min(len(_BARS) - 1, int((max(-1.0, min(1.0, v)) + 1.0) / 2.0 * len(_BARS)))
+        shade = int(80 + 175 * min(1.0, abs(v)))
+        colour = f"rgb({shade},60,60)" if v >= 0 else f"rgb(60,90,{shade})"
+        text.append(_BARS[level], style=colour)
+    if len(values) > len(shown):
+        text.append(f" +{len(values) - len(shown)} more", style="dim")
+    return text
+
+
+def _norm(values: list[float]) -> float:
+    return math.sqrt(sum(v * v for v in values))
+
+
+def unroll_view(data: dict, show_hidden: bool) -> Group:
+    """The tutorial's unrolled network: one row per time step."""
+    formula = Text("\n".join(data["formula"]), style="bold")
+    table = Table(title=f"\"{' '.join(data['words'])}\" unrolled over {len(data['steps'])} steps",
+                  title_justify="left", show_lines=show_hidden)
+    table.add_column("t", justify="right")
+    table.add_column("x_t (word, index in U)")
+    table.add_column("s_t" if show_hidden else "|s_t|")
+    table.add_column("o_t (top tags)")
+    table.add_column("tag", style="bold")
+    table.add_column("without memory")
+    multi = len(data["steps"][0]["s"]) > 1 if data["steps"] else False
+    for step in data["steps"]:
+        x = Text(step["word"], style="bold")
+        x.append(f"  #{step['index']}")
+        if not step["known"]:
+            x.append("  unknown", style="yellow")
+        extra = [f"{f['slot']}={f['value']}" for f in step["features"][1:]]
+        if extra:
+            x.append("\n" + " ".join(extra), style="dim")
+        hidden = Text()
+        for k, (name, vec) in enumerate(step["s"].items()):
+            if k:
+                hidden.append("\n")
+            label = f"{name}: " if multi else ""
+            if show_hidden:
+                hidden.append(f"{label}|s|={_norm(vec):.2f}\n", style="dim")
+                hidden.append_text(heat_strip(vec))
+            else:
+                hidden.append(f"{label}{_norm(vec):.2f}")
+        o = Text(" ".join(f"{e['tag']} {e['p']:.2f}" for e in step["top"]))
+        alone = step["without_memory"]
+        differs = alone["tag"] != step["tag"]
+        wm = Text(f"{alone['tag']} {alone['p']:.2f}", style="magenta" if differs else "dim")
+        if differs:
+            wm.append("  (memory changes it)", style="magenta")
+        table.add_row(str(step["t"]), x, hidden, o, step["tag"], wm)
+    return Group(formula, Text(""), table)
+
+
+def history_table(history: list[dict], best_epoch: int | None) -> Table:
+    table = Table(title="training history", title_justify="left")
+    for col in ("epoch", "loss", "dev accuracy", "seconds"):
+        table.add_column(col, justify="right")
+    for h in history:
+        style = "bold green" if h["epoch"] == best_epoch else None
+        table.add_row(str(h["epoch"]), f"{h['loss']:.4f}", _pct(h.get("dev_accuracy")),
+                      f"{h['seconds']:.1f}", style=style)
+    return table
+
+
+def card_view(card: dict) -> Group:
+    parts = [Text("\n".join(card["formula"]), style="bold"), Text("")]
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    shape = card["shape"]
+    facts.add_row("arrays", ", ".join(f"{n}: {' x '.join(map(str, d))}" for n, d in card["arrays"].items()))
+    facts.add_row("parameters", f"{card['parameters']:,} (stored as {card['stored_dtype']})")
+    facts.add_row("network", f"{shape['n_layers']} layer(s), "
+                  f"{'bidirectional' if shape['bidirectional'] else 'one direction'}, {shape['n_hidden']} hidden units")
+    vocab = card["vocabulary"]
+    slots = ", ".join(f"{s} {n:,}" for s, n in vocab["slots"].items())
+    facts.add_row("inputs x_t", f"{vocab['inputs']:,} entries ({slots}; each slot has an <unk> entry)")
+    counts = card["tag_counts"]
+    facts.add_row("tags", " ".join(f"{t} ({counts[t]:,})" if t in counts else t for t in card["tags"]))
+    if card.get("corpus"):
+        facts.add_row("trained on", ", ".join(card["corpus"]) if isinstance(card["corpus"], list) else str(card["corpus"]))
+    if card.get("attribution"):
+        facts.add_row("attribution", card["attribution"])
+    if card.get("dev_accuracy") is not None:
+        facts.add_row("dev accuracy", f"{_pct(card['dev_accuracy'])} (epoch {card['best_epoch']})")
+    if card.get("unlearnable_dev_tags"):
+        facts.add_row("unlearnable", "dev tags never seen in training: " + " ".join(card["unlearnable_dev_tags"]))
+    hyper = card["hyper_parameters"]
+    if hyper:
+        facts.add_row("hyper-parameters", ", ".join(f"{k}={v}" for k, v in hyper.items()))
+    parts.append(facts)
+    if card["history"]:
+        parts += [Text(""), history_table(card["history"], card.get("best_epoch"))]
+    weights = Table(title="weights", title_justify="left")
+    for col in ("array", "shape", "norm", "mean |w|", "spectral radius"):
+        weights.add_column(col, justify="right" if col != "array" else "left")
+    radii = []
+    for name, w in card["weights"].items():
+        rho = w.get("spectral_radius")
+        if rho is not None:
+            radii.append(rho)
+        weights.add_row(name, " x ".join(map(str, w["shape"])), f"{w['norm']:.3f}", f"{w['mean_abs']:.4f}",
+                        "" if rho is None else f"{rho:.3f}")
+    parts += [Text(""), weights]
+    if radii:
+        rho = max(radii)
+        parts.append(Text(
+            f"Spectral radius of W up to {rho:.2f}: "
+            + ("below 1, so memory of a word fades step by step and gradients over long spans tend to vanish."
+               if rho < 1 else
+               "1 or more, so the state can be amplified step by step (tanh keeps it bounded) and gradients "
+               "over long spans can explode; training clips them."), style="dim"))
+    return Group(*parts)
+
+
+def eval_view(report: dict, title: str) -> Group:
+    head = Text()
+    head.append(f"{title}\n", style="bold")
+    head.append(f"accuracy {_pct(report['accuracy'])} on {report['tokens']:,} tokens "
+                f"({report['sentences']:,} sentences, {_pct(report['sentence_accuracy'])} entirely right)\n")
+    head.append(f"known words {_pct(report['known_accuracy'])} ({report['known_tokens']:,}), "
+                f"unknown words {_pct(report['unknown_accuracy'])} ({report['unknown_tokens']:,})")
+    per_tag = Table(title="per tag", title_justify="left")
+    for col in ("tag", "precision", "recall", "F1", "support"):
+        per_tag.add_column(col, justify="left" if col == "tag" else "right")
+    for tag, m in report["per_tag"].items():
+        per_tag.add_row(tag, _pct(m["precision"]), _pct(m["recall"]), _pct(m["f1"]), f"{m['support']:,}")
+    confusions = Table(title="most frequent confusions", title_justify="left")
+    for col in ("gold", "predicted", "count"):
+        confusions.add_column(col, justify="right" if col == "count" else "left")
+    for c in report["confusions"]:
+        confusions.add_row(c["gold"], c["predicted"], str(c["count"]))
+    return Group(head, Text(""), per_tag, Text(""), confusions)

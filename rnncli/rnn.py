@@ -1,0 +1,336 @@
+"""The Elman RNN of the tutorial, with biases, in NumPy: forward pass, BPTT, loss.
+
+    s_t = tanh(U x_t + W s_{t-1} + b)          o_t = softmax(V s_t + c)
+
+x_t is a 0/1 vector: the one-hot of the word, optionally plus indicator features of its
+form. A token therefore arrives as the K indices where x_t is 1, and ``U x_t`` is the sum
+of those K columns of U, computed as a lookup, never as a dense product.
+
+Beyond the tutorial, all optional: a backward direction over the sentence (``U_bwd``,
+``W_bwd``, ``b_bwd``) whose states are concatenated with the forward ones before V;
+stacked layers whose input is the previous layer's states (``U2``, ``W2``, ``b2``, ...);
+dropout on each layer's input and output.
+
+Arrays are time-major: (T, B, ...) for T steps of B sentences, right-padded, with
+``lengths`` (B,) giving each sentence's real length. Padding never influences a real
+position: the backward direction runs over each sentence reversed within its own length,
+so in both directions the padding comes after the real steps.
+
+This module is the math and nothing else: no I/O, no printing, no global state.
+Randomness (initialisation, dropout) comes from a ``numpy.random.Generator`` passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Everything that fixes the parameter arrays' names and shapes."""
+
+    n_inputs: int  # length of x_t: word entries plus form features
+    n_hidden: int  # H
+    n_tags: int  # length of o_t
+    bidirectional: bool = False
+    n_layers: int = 1
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return ("", "_bwd") if self.bidirectional else ("",)
+
+    @property
+    def n_out(self) -> int:
+        """Width of a layer's output: H, or 2H when bidirectional."""
+        return self.n_hidden * len(self.directions)
+
+    def chains(self, layer: int | None = None) -> list[tuple[int, str, str]]:
+        """(layer, direction, name suffix) of every recurrent chain (of one layer), bottom-up.
+
+        Layer 0 forward is the tutorial's network: U, W, b. The backward direction adds
+        ``_bwd``; layer l > 0 adds its number: U2, W2_bwd, ...
+        """
+        layers = range(self.n_layers) if layer is None else (layer,)
+        return [(n, d, (str(n + 1) if n else "") + d) for n in layers for d in self.directions]
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        H = self.n_hidden
+        shapes: dict[str, tuple[int, ...]] = {}
+        for layer, _, sfx in self.chains():
+            shapes["U" + sfx] = (H, self.n_inputs if layer == 0 else self.n_out)
+            shapes["W" + sfx] = (H, H)
+            shapes["b" + sfx] = (H,)
+        shapes["V"] = (self.n_tags, self.n_out)
+        shapes["c"] = (self.n_tags,)
+        return shapes
+
+    def n_params(self) -> int:
+        return sum(int(np.prod(s)) for s in self.param_shapes().values())
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SparseRows(NamedTuple):
+    """Gradient of a lookup table U for the columns a batch used: ``rows[i] = dL/dU[:, index[i]]``."""
+
+    index: np.ndarray  # (n,) distinct column numbers, ascending
+    rows: np.ndarray  # (n, H)
+
+    def to_dense(self, shape: tuple[int, int]) -> np.ndarray:
+        dense = np.zeros(shape, self.rows.dtype)
+        dense[:, self.index] = self.rows.T
+        return dense
+
+
+def init_params(shape: Shape, rng: np.random.Generator, dtype=np.float32) -> dict[str, np.ndarray]:
+    """Fresh parameters. W starts orthogonal (spectral radius 1), biases at zero."""
+    params = {}
+    H = shape.n_hidden
+    for name, dims in shape.param_shapes().items():
+        if name in ("U", "U_bwd"):
+            # Input table: each column is a word's or feature's vector; stored column-major
+            # so that a column is contiguous and the lookup U[:, ids] is a fast row gather.
+            p = np.asfortranarray(rng.normal(0.0, 1.0 / np.sqrt(H), size=dims))
+        elif name.startswith("W"):
+            q, r = np.linalg.qr(rng.normal(size=dims))
+            p = q * np.sign(np.diag(r))  # Haar-random orthogonal matrix
+        elif name[0] in "bc":
+            p = np.zeros(dims)
+        else:  # dense U of a stacked layer, and V: Glorot uniform
+            limit = np.sqrt(6.0 / (dims[0] + dims[1]))
+            p = rng.uniform(-limit, limit, size=dims)
+        params[name] = p.astype(dtype, order="K")
+    return params
+
+
+@dataclass
+class Trace:
+    """What the forward pass keeps: enough for backward, and for ``unroll`` to show."""
+
+    shape: Shape
+    ids: np.ndarray  # (T, B, K) active input indices
+    lengths: np.ndarray  # (B,)
+    mask: np.ndarray  # (T, B) True at real steps
+    rev: np.ndarray | None  # (T, B) time index reversing each sentence within its length
+    states: dict[str, np.ndarray] = field(default_factory=dict)  # suffix -> S (T+1, B, H), processing order, S[0] = s_0
+    inputs: list[np.ndarray] = field(default_factory=list)  # layer -> its dense input (T, B, D), layers > 0
+    input_masks: dict[str, np.ndarray] = field(default_factory=dict)  # suffix -> dropout mask on U x_t
+    output_masks: list[np.ndarray] = field(default_factory=list)  # layer -> dropout mask on its output
+    top: np.ndarray | None = None  # (T, B, n_out) what V sees
+    probs: np.ndarray | None = None  # (T, B, n_tags) o_t
+
+    def hidden(self, suffix: str = "") -> np.ndarray:
+        """s_t of one chain in sentence order: (T, B, H)."""
+        S = self.states[suffix][1:]
+        return S if not suffix.endswith("_bwd") else _reorder(S, self.rev)
+
+
+def reverse_index(lengths: np.ndarray, T: int) -> np.ndarray:
+    """(T, B) index that reverses each sentence within its length and leaves padding in place."""
+    t = np.arange(T)[:, None]  # (T, 1)
+    L = np.asarray(lengths)[None, :]  # (1, B)
+    return np.where(t < L, L - 1 - t, t)
+
+
+def _reorder(x: np.ndarray, rev: np.ndarray) -> np.ndarray:
+    """Apply the per-sentence reversal to a (T, B, ...) array; it is its own inverse."""
+    return x[rev, np.arange(x.shape[1])[None, :]]
+
+
+def _dropout_mask(rng, p: float, shape, dtype) -> np.ndarray:
+    keep = rng.random(shape, dtype=np.float32) >= p
+    return keep.astype(dtype) / dtype.type(1.0 - p)
+
+
+def recur(a: np.ndarray, W: np.ndarray, s0: np.ndarray | None = None) -> np.ndarray:
+    """Run s_t = tanh(a_t + W s_{t-1}) over t, where a_t already holds U x_t + b.
+
+    a: (T, B, H). Returns S: (T+1, B, H) with S[0] = s_0 (zeros unless given).
+    """
+    T, B, H = a.shape
+    S = np.empty((T + 1, B, H), a.dtype)
+    S[0] = 0.0 if s0 is None else s0
+    WT = W.T
+    for t in range(T):
+        s = S[t + 1]
+        np.matmul(S[t], WT, out=s)  # (B, H): W s_{t-1} for each sentence
+        s += a[t]
+        np.tanh(s, out=s)
+    return S
+
+
+def recur_backward(dS: np.ndarray, S: np.ndarray, W: np.ndarray):
+    """Backpropagation through time for one chain.
+
+    dS: (T, B, H) dL/ds_t arriving from above (the output layer or the next layer).
+    Returns dZ (T, B, H), the gradient at the pre-activation U x_t + W s_{t-1} + b, and
+    ds0 (B, H). dW is then one product over all steps: see ``backward``.
+    """
+    T = dS.shape[0]
+    dZ = np.empty_like(dS)
+    slope = 1.0 - S[1:] * S[1:]  # (T, B, H): tanh'(z_t) = 1 - s_t^2
+    carry = np.zeros_like(dS[0])  # (B, H): dL/ds_t through s_{t+1}
+    for t in range(T - 1, -1, -1):
+        g = dS[t] + carry
+        np.multiply(g, slope[t], out=dZ[t])
+        carry = dZ[t] @ W  # (B, H)
+    return dZ, carry
+
+
+def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray, lengths: np.ndarray,
+            *, s0: np.ndarray | None = None, dropout: float = 0.0,
+            rng: np.random.Generator | None = None) -> Trace:
+    """Run the network over a padded batch; ``trace.probs`` holds o_t (T, B, n_tags).
+
+    ids: (T, B, K) integer indices of the active entries of x_t (any valid index at padding).
+    dropout: probability of zeroing each unit of every layer's input projection U x_t and of
+    every layer's output (training only; needs ``rng``).
+    """
+    T, B, _ = ids.shape
+    lengths = np.asarray(lengths)
+    mask = np.arange(T)[:, None] < lengths[None, :]  # (T, B)
+    rev = reverse_index(lengths, T) if shape.bidirectional else None
+    trace = Trace(shape, ids, lengths, mask, rev)
+    dtype = params["V"].dtype
+    x = None  # dense input of the current layer, (T, B, D), sentence order
+    for layer in range(shape.n_layers):
+        outs = []
+        if layer:
+            trace.inputs.append(x)
+        for _, d, sfx in shape.chains(layer):
+            U, W, b = params["U" + sfx], params["W" + sfx], params["b" + sfx]
+            if layer == 0:
+                chain_ids = ids if not d else _reorder(ids, rev)  # (T, B, K)
+                # U x_t for a 0/1 vector x_t = the sum of the columns of U it selects.
+                ux = U.T[chain_ids].sum(axis=2)  # (T, B, H)
+            else:
+                ux = x @ U.T  # (T, B, H)
+                if d:
+                    ux = _reorder(ux, rev)
+            if dropout:
+                m = _dropout_mask(rng, dropout, ux.shape, dtype)
+                trace.input_masks[sfx] = m
+                ux *= m
+            ux += b
+            S = recur(ux, W, s0)  # (T+1, B, H)
+            trace.states[sfx] = S
+            outs.append(S[1:] if not d else _reorder(S[1:], rev))
+        x = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)  # (T, B, n_out)
+        if dropout:
+            m = _dropout_mask(rng, dropout, x.shape, dtype)
+            trace.output_masks.append(m)
+            x = x * m
+    trace.top = x
+    logits = x @ params["V"].T + params["c"]  # (T, B, n_tags)
+    trace.probs = softmax(logits)
+    return trace
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+def cross_entropy(trace: Trace, tags: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean -log o_t[gold] over real steps, and its gradient at the logits (T, B, n_tags).
+
+    tags: (T, B) gold tag indices (anything at padding).
+    """
+    probs, mask = trace.probs, trace.mask
+    n = max(int(mask.sum()), 1)
+    gold = np.take_along_axis(probs, tags[..., None], axis=2)[..., 0]  # (T, B)
+    tiny = np.finfo(probs.dtype).tiny
+    loss = float(-np.log(np.maximum(gold[mask], tiny)).sum() / n)
+    dlogits = probs.copy()
+    np.put_along_axis(dlogits, tags[..., None], gold[..., None] - 1.0, axis=2)
+    dlogits *= (mask / probs.dtype.type(n))[..., None].astype(probs.dtype)
+    return loss, dlogits
+
+
+def sparse_rows(ids: np.ndarray, g: np.ndarray) -> SparseRows:
+    """Sum g (N, H) into the columns named by ids (N, K): the gradient of a K-hot lookup."""
+    N, K = ids.shape
+    flat = ids.ravel()  # (N*K,)
+    order = np.argsort(flat, kind="stable")
+    sorted_ids = flat[order]
+    if sorted_ids.size == 0:
+        return SparseRows(sorted_ids, np.zeros((0, g.shape[1]), g.dtype))
+    starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+    rows = np.add.reduceat(g[order // K], starts, axis=0)  # (n, H)
+    return SparseRows(sorted_ids[starts], rows)
+
+
+def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
+             *, with_s0: bool = False) -> dict:
+    """Backpropagation through time: gradients under the parameters' own names.
+
+    ``grads["U"]`` (and ``U_bwd``) are ``SparseRows``: only the columns the batch used.
+    With ``with_s0``, ``grads["s0"]`` is the gradient at the initial state, summed over chains.
+    """
+    shape = trace.shape
+    H = shape.n_hidden
+    top = trace.top
+    grads: dict = {
+        "V": dlogits.reshape(-1, shape.n_tags).T @ top.reshape(-1, shape.n_out),
+        "c": dlogits.sum(axis=(0, 1)),
+    }
+    dx = dlogits @ params["V"]  # (T, B, n_out): dL/d(layer output)
+    real = trace.mask.ravel()  # (T*B,)
+    ds0 = 0.0
+    for layer in range(shape.n_layers - 1, -1, -1):
+        if trace.output_masks:
+            dx = dx * trace.output_masks[layer]
+        x_in = trace.inputs[layer - 1] if layer else None  # (T, B, D)
+        dx_in = np.zeros_like(x_in) if layer else None
+        for j, (_, d, sfx) in enumerate(shape.chains(layer)):
+            dS = dx[:, :, j * H:(j + 1) * H]
+            if d:
+                dS = _reorder(dS, trace.rev)
+            S, W = trace.states[sfx], params["W" + sfx]
+            dZ, ds0_chain = recur_backward(dS, S, W)  # processing order
+            ds0 = ds0 + ds0_chain
+            grads["W" + sfx] = dZ.reshape(-1, H).T @ S[:-1].reshape(-1, H)
+            grads["b" + sfx] = dZ.sum(axis=(0, 1))
+            dux = dZ * trace.input_masks[sfx] if trace.input_masks else dZ
+            if layer == 0:
+                chain_ids = trace.ids if not d else _reorder(trace.ids, trace.rev)
+                K = chain_ids.shape[2]
+                grads["U" + sfx] = sparse_rows(chain_ids.reshape(-1, K)[real], dux.reshape(-1, H)[real])
+            else:
+                if d:
+                    dux = _reorder(dux, trace.rev)  # back to sentence order
+                U = params["U" + sfx]
+                grads["U" + sfx] = dux.reshape(-1, H).T @ x_in.reshape(-1, x_in.shape[2])
+                dx_in += dux @ U
+        dx = dx_in
+    if with_s0:
+        grads["s0"] = ds0
+    return grads
+
+
+def loss_and_grads(params, shape: Shape, ids, lengths, tags, *, s0=None, dropout: float = 0.0,
+                   rng=None, with_s0: bool = False) -> tuple[float, dict]:
+    trace = forward(params, shape, ids, lengths, s0=s0, dropout=dropout, rng=rng)
+    loss, dlogits = cross_entropy(trace, tags)
+    return loss, backward(params, trace, dlogits, with_s0=with_s0)
+
+
+def without_memory(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The same network with every W set to zero: o_t then depends on x_t alone."""
+    return {k: (np.zeros_like(v) if k.startswith("W") else v) for k, v in params.items()}
+
+
+def pad(seqs: list[np.ndarray], fill: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stack sequences of shape (L_i, ...) into a time-major (T, B, ...) array and lengths (B,)."""
+    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    T = int(lengths.max()) if len(seqs) else 0
+    first = seqs[0] if seqs else np.zeros((0,), np.int32)
+    out = np.full((T, len(seqs)) + first.shape[1:], fill, dtype=first.dtype)
+    for i, s in enumerate(seqs):
+        out[: len(s), i] = s
+    return out, lengths

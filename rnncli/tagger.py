@@ -1,0 +1,111 @@
+"""A trained tagger: the network's arrays, its vocabulary and tag set, and what it knows of
+its own training. Tags batches of sentences with the forward pass of ``rnn``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from . import modelfile, rnn
+from .errors import ModelFileError
+from .vocab import Vocab
+
+DEFAULT_MODEL = "default.npz"  # inside the package's models/ folder
+
+
+@dataclass
+class Tagger:
+    shape: rnn.Shape
+    params: dict[str, np.ndarray]
+    vocab: Vocab
+    tags: list[str]
+    info: dict = field(default_factory=dict)  # training record: corpus, hyper-parameters, history...
+
+    # -- tagging ---------------------------------------------------------------------------
+
+    def encode(self, words: list[str]) -> np.ndarray:
+        """(L, K) active indices of x_t for each word."""
+        return self.vocab.encode_sentence(words)
+
+    def forward(self, sentences: list[list[str]], params: dict[str, np.ndarray] | None = None) -> rnn.Trace:
+        """One padded batch through the network (all sentences non-empty)."""
+        ids, lengths = rnn.pad([self.encode(words) for words in sentences])
+        return rnn.forward(self.params if params is None else params, self.shape, ids, lengths)
+
+    def predict(self, sentences: list[list[str]], batch_tokens: int = 8192) -> list[np.ndarray]:
+        """o_t for every word: one (L, n_tags) array per sentence, in input order.
+
+        Sentences are sorted by length and tagged in batches of about ``batch_tokens``
+        tokens so that padding stays small.
+        """
+        out: list[np.ndarray] = [np.zeros((0, len(self.tags)), np.float32)] * len(sentences)
+        order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
+        start = 0
+        while start < len(order):
+            stop = start + 1  # ascending lengths: the last sentence in a batch is its longest
+            while stop < len(order) and len(sentences[order[stop]]) * (stop - start + 1) <= batch_tokens:
+                stop += 1
+            batch = order[start:stop]
+            probs = self.forward([sentences[i] for i in batch]).probs  # (T, B, n_tags)
+            for j, i in enumerate(batch):
+                out[i] = probs[: len(sentences[i]), j]
+            start = stop
+        return out
+
+    def tag(self, sentences: list[list[str]]) -> list[list[str]]:
+        return [[self.tags[k] for k in p.argmax(axis=1)] for p in self.predict(sentences)]
+
+    # -- files -----------------------------------------------------------------------------
+
+    def metadata(self) -> dict:
+        return {"shape": self.shape.to_dict(), "vocab": self.vocab.to_json(), "tags": self.tags, **self.info}
+
+    def save(self, path: str | os.PathLike, dtype=np.float32) -> None:
+        """Write the model file; ``dtype=np.float16`` halves it (the arrays are float32 again on load)."""
+        arrays = {name: p.astype(dtype) for name, p in self.params.items()}
+        modelfile.save(path, arrays, {**self.metadata(), "stored_dtype": np.dtype(dtype).name})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Tagger:
+        arrays, meta = modelfile.load(path)
+        try:
+            shape = rnn.Shape(**meta["shape"])
+            vocab = Vocab.from_json(meta["vocab"])
+            tags = [str(t) for t in meta["tags"]]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelFileError(f"{path}: damaged metadata ({type(e).__name__}: {e})") from None
+        if vocab.n_inputs != shape.n_inputs or len(tags) != shape.n_tags or len(set(tags)) != len(tags):
+            raise ModelFileError(f"{path}: metadata disagrees with itself (vocabulary or tag set size)")
+        expected = shape.param_shapes()
+        missing = sorted(set(expected) - set(arrays))
+        if missing:
+            raise ModelFileError(f"{path}: missing array(s) {', '.join(missing)}")
+        params = {}
+        for name, dims in expected.items():
+            a = arrays[name]
+            if a.shape != dims:
+                raise ModelFileError(f"{path}: array {name} has shape {a.shape}, metadata says {dims}")
+            if a.dtype.kind != "f":
+                raise ModelFileError(f"{path}: array {name} is {a.dtype}, not floating point")
+            a = a.astype(np.float32, copy=False)
+            if not np.isfinite(a).all():
+                raise ModelFileError(f"{path}: array {name} holds NaN or infinite values")
+            params[name] = np.asfortranarray(a) if name in ("U", "U_bwd") else np.ascontiguousarray(a)
+        info = {k: v for k, v in meta.items() if k not in ("shape", "vocab", "tags", "format", "format_version")}
+        return cls(shape, params, vocab, tags, info)
+
+
+def default_model_path() -> Path:
+    return Path(str(resources.files("rnncli") / "models" / DEFAULT_MODEL))
+
+
+def resolve_model_path(path: str | os.PathLike | None) -> Path:
+    """--model, else $RNNCLI_MODEL, else the model bundled in the package."""
+    if path:
+        return Path(path)
+    env = os.environ.get("RNNCLI_MODEL")
+    return Path(env) if env else default_model_path()

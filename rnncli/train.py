@@ -1,0 +1,315 @@
+"""The training loop: batches, word dropout, optimiser, clipping, model selection, callbacks.
+
+It knows the network only through ``rnn.loss_and_grads`` and reports progress through a
+callback; the caller decides what to print. The loop is deterministic: one
+``numpy.random.Generator`` seeded from the config drives initialisation, batch order,
+word dropout and dropout, so the same seed gives the same model, to the bit.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from . import rnn
+from .corpus import Sentence
+from .errors import TrainingError
+from .tagger import Tagger
+from .vocab import IDENTITY_SLOTS, Vocab
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    hidden: int = 64
+    epochs: int = 10
+    lr: float = 0.01
+    batch_size: int = 16
+    seed: int = 0
+    optimizer: str = "adam"  # or "sgd"
+    clip: float = 5.0  # largest gradient norm; 0 turns clipping off
+    bidirectional: bool = False
+    layers: int = 1
+    features: str = "word"  # "word": the tutorial's one-hot; "form": plus suffixes, shape...
+    min_count: int = 1  # a word needs this many occurrences for its own entry
+    min_feature_count: int = 2  # likewise for a suffix, prefix or shape
+    word_dropout: float = 0.25  # alpha: a word seen n times becomes <unk> with probability alpha/(alpha+n)
+    dropout: float = 0.0  # on each layer's input projection and output
+    patience: int = 0  # stop after this many epochs without a better dev accuracy; 0: never
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class Progress:
+    """What the loop reports: ``kind`` is 'start', 'batch' or 'epoch'."""
+
+    kind: str
+    epoch: int
+    epochs: int
+    batch: int = 0
+    batches: int = 0
+    loss: float = math.nan
+    dev_accuracy: float | None = None
+    seconds: float = 0.0
+    best: bool = False
+
+
+class Diverged(TrainingError):
+    """The loss stopped being a finite number; ``best`` is the best model so far, if any."""
+
+    def __init__(self, message: str, best: Tagger | None):
+        super().__init__(message)
+        self.best = best
+
+
+class Interrupted(TrainingError):
+    """Ctrl-C: ``state`` is where the interrupted epoch began, ready to resume."""
+
+    def __init__(self, state: TrainState):
+        super().__init__(f"interrupted during epoch {state.epoch + 1}")
+        self.state = state
+
+
+class Adam:
+    """Adam; a ``SparseRows`` gradient updates only the columns it names (lazy Adam)."""
+
+    def __init__(self, params: dict[str, np.ndarray], b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
+        self.b1, self.b2, self.eps, self.t = b1, b2, eps, 0
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict, lr: float) -> None:
+        self.t += 1
+        b1, b2 = self.b1, self.b2
+        step = lr * math.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t)
+        for name, g in grads.items():
+            p, m, v = params[name], self.m[name], self.v[name]
+            if isinstance(g, rnn.SparseRows):
+                idx, rows = g
+                mT, vT = m.T, v.T  # (N, H) views: a column of U is a contiguous row here
+                mr = b1 * mT[idx] + (1.0 - b1) * rows  # (n, H)
+                vr = b2 * vT[idx] + (1.0 - b2) * (rows * rows)
+                mT[idx], vT[idx] = mr, vr
+                p.T[idx] -= step * mr / (np.sqrt(vr) + self.eps)
+            else:
+                m *= b1
+                m += (1.0 - b1) * g
+                v *= b2
+                v += (1.0 - b2) * (g * g)
+                p -= step * m / (np.sqrt(v) + self.eps)
+
+    def state(self) -> dict[str, np.ndarray]:
+        out = {f"adam.m.{k}": v for k, v in self.m.items()}
+        out.update({f"adam.v.{k}": v for k, v in self.v.items()})
+        return out
+
+
+class SGD:
+    def __init__(self, params: dict[str, np.ndarray]):
+        self.t = 0
+
+    def step(self, params: dict[str, np.ndarray], grads: dict, lr: float) -> None:
+        self.t += 1
+        for name, g in grads.items():
+            if isinstance(g, rnn.SparseRows):
+                params[name].T[g.index] -= lr * g.rows
+            else:
+                params[name] -= lr * g
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {}
+
+
+OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+
+
+def clip_gradients(grads: dict, max_norm: float) -> float:
+    """Scale all gradients together so that their joint norm is at most ``max_norm``; returns the norm."""
+    sq = 0.0
+    for g in grads.values():
+        a = g.rows if isinstance(g, rnn.SparseRows) else g
+        sq += float(np.vdot(a, a))
+    norm = math.sqrt(sq)
+    if max_norm and norm > max_norm:
+        scale = max_norm / norm
+        for g in grads.values():
+            (g.rows if isinstance(g, rnn.SparseRows) else g)[...] *= scale
+    return norm
+
+
+@dataclass
+class TrainState:
+    """Everything needed to continue training from the start of ``epoch`` (0-based)."""
+
+    epoch: int
+    params: dict[str, np.ndarray]
+    optimizer_state: dict[str, np.ndarray]
+    optimizer_t: int
+    rng_state: dict
+    history: list[dict] = field(default_factory=list)
+    best_params: dict[str, np.ndarray] | None = None
+    best_epoch: int = 0
+
+    def copy(self) -> TrainState:
+        def dup(d):
+            return None if d is None else {k: v.copy(order="K") for k, v in d.items()}
+        return TrainState(self.epoch, dup(self.params), dup(self.optimizer_state), self.optimizer_t,
+                          dict(self.rng_state), [dict(h) for h in self.history], dup(self.best_params),
+                          self.best_epoch)
+
+
+@dataclass
+class Data:
+    """A corpus turned into arrays once: (L, K) input indices and (L,) tag ids per sentence."""
+
+    ids: list[np.ndarray]
+    tags: list[np.ndarray]
+    lengths: np.ndarray
+
+    @classmethod
+    def encode(cls, sentences: list[Sentence], vocab: Vocab, tag_index: dict[str, int]) -> Data:
+        ids = [vocab.encode_sentence(s.words) for s in sentences]
+        tags = [np.array([tag_index.get(t, -1) for t in s.tags], dtype=np.int64) for s in sentences]
+        return cls(ids, tags, np.array([len(s.words) for s in sentences]))
+
+    def batch(self, which) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(T, B, K) ids, (B,) lengths, (T, B) tags, padded."""
+        ids, lengths = rnn.pad([self.ids[i] for i in which])
+        tags, _ = rnn.pad([self.tags[i] for i in which])
+        return ids, lengths, tags
+
+
+def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+    """Sentences of similar length together, so that padding stays small; batches shuffled when rng is given."""
+    keys = lengths + (rng.uniform(0.0, 2.0, size=len(lengths)) if rng is not None else 0.0)
+    order = np.argsort(keys, kind="stable")
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def accuracy(params, shape: rnn.Shape, data: Data, batches: list[np.ndarray]) -> float:
+    right = total = 0
+    for which in batches:
+        ids, lengths, tags = data.batch(which)
+        trace = rnn.forward(params, shape, ids, lengths)
+        pred = trace.probs.argmax(axis=2)  # (T, B)
+        right += int(((pred == tags) & trace.mask).sum())
+        total += int(trace.mask.sum())
+    return right / max(total, 1)
+
+
+def build_vocab(sentences: list[Sentence], config: TrainConfig) -> tuple[Vocab, np.ndarray, list[str], Counter]:
+    vocab, counts = Vocab.build((w for s in sentences for w in s.words), config.features,
+                                config.min_count, config.min_feature_count)
+    tag_counts = Counter(t for s in sentences for t in s.tags)
+    tags = sorted(tag_counts, key=lambda t: (-tag_counts[t], t))
+    return vocab, counts, tags, tag_counts
+
+
+def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainConfig,
+          callback: Callable[[Progress], None] | None = None,
+          resume: TrainState | None = None) -> Tagger:
+    """Train a tagger. With ``dev``, the epoch with the best dev accuracy is the one returned."""
+    if not sentences:
+        raise TrainingError("no training sentences")
+    report = callback or (lambda p: None)
+    vocab, counts, tags, tag_counts = build_vocab(sentences, config)
+    tag_index = {t: i for i, t in enumerate(tags)}
+    shape = rnn.Shape(vocab.n_inputs, config.hidden, len(tags), config.bidirectional, config.layers)
+    data = Data.encode(sentences, vocab, tag_index)
+    dev_data = Data.encode(dev, vocab, tag_index) if dev else None
+    dev_batches = length_batches(dev_data.lengths, 256, None) if dev_data else []
+    unlearnable = sorted({t for s in dev or () for t in s.tags} - set(tag_index))
+
+    rng = np.random.default_rng(config.seed)
+    if resume is None:
+        params = rnn.init_params(shape, rng)
+        optimizer = OPTIMIZERS[config.optimizer](params)
+        state = TrainState(0, params, optimizer.state(), 0, rng.bit_generator.state)
+    else:
+        state = resume.copy()
+        params = state.params
+        optimizer = OPTIMIZERS[config.optimizer](params)
+        for k, v in state.optimizer_state.items():
+            _, moment, name = k.split(".", 2)
+            getattr(optimizer, moment)[name][...] = v
+        optimizer.t = state.optimizer_t
+        rng.bit_generator.state = state.rng_state
+
+    # Word dropout: identity slots only, so a rare word still keeps its suffixes and shape.
+    drop_slots = [(k, vocab.offsets[k]) for k, s in enumerate(vocab.slots) if s in IDENTITY_SLOTS]
+    keep_prob = (counts / (counts + config.word_dropout)) if config.word_dropout else None
+
+    def best_tagger() -> Tagger | None:
+        if state.best_params is None:
+            return None
+        return Tagger(shape, state.best_params, vocab, tags, _info(config, state, tag_counts, unlearnable))
+
+    report(Progress("start", state.epoch, config.epochs))
+    while state.epoch < config.epochs:
+        epoch = state.epoch
+        snapshot = state.copy()
+        snapshot.rng_state = rng.bit_generator.state
+        snapshot.optimizer_state = {k: v.copy(order="K") for k, v in optimizer.state().items()}
+        snapshot.optimizer_t = optimizer.t
+        started = time.perf_counter()
+        try:
+            batches = length_batches(data.lengths, config.batch_size, rng)
+            total_loss = 0.0
+            for b, which in enumerate(batches):
+                ids, lengths, gold = data.batch(which)
+                if keep_prob is not None:
+                    for k, unk in drop_slots:
+                        col = ids[:, :, k]
+                        col[rng.random(col.shape) >= keep_prob[col]] = unk
+                loss, grads = rnn.loss_and_grads(params, shape, ids, lengths, gold,
+                                                 dropout=config.dropout, rng=rng)
+                if not math.isfinite(loss):
+                    raise Diverged(f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} "
+                                   f"(try a smaller --lr)", best_tagger())
+                clip_gradients(grads, config.clip)
+                optimizer.step(params, grads, config.lr)
+                total_loss += loss
+                report(Progress("batch", epoch, config.epochs, b + 1, len(batches), loss))
+        except KeyboardInterrupt:
+            raise Interrupted(snapshot) from None
+        dev_acc = accuracy(params, shape, dev_data, dev_batches) if dev_data else None
+        seconds = time.perf_counter() - started
+        mean_loss = total_loss / len(batches)
+        better = dev_acc is None or state.best_params is None or dev_acc > state.history[state.best_epoch - 1]["dev_accuracy"]
+        if better:
+            state.best_params = {k: v.copy(order="K") for k, v in params.items()}
+            state.best_epoch = epoch + 1
+        state.history.append({"epoch": epoch + 1, "loss": round(mean_loss, 6),
+                              "dev_accuracy": None if dev_acc is None else round(dev_acc, 6),
+                              "seconds": round(seconds, 3)})
+        state.epoch += 1
+        report(Progress("epoch", epoch, config.epochs, len(batches), len(batches), mean_loss, dev_acc, seconds, better))
+        if config.patience and dev_acc is not None and state.epoch - state.best_epoch >= config.patience:
+            break
+    return best_tagger()
+
+
+def _info(config: TrainConfig, state: TrainState, tag_counts: Counter, unlearnable: list[str]) -> dict:
+    best = state.history[state.best_epoch - 1] if state.history else {}
+    return {
+        "training": {
+            "hyper_parameters": asdict(config),
+            "history": state.history,
+            "best_epoch": state.best_epoch,
+            "dev_accuracy": best.get("dev_accuracy"),
+            "tag_counts": dict(sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "tokens": int(sum(tag_counts.values())),
+            "unlearnable_dev_tags": unlearnable,
+        }
+    }

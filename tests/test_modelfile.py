@@ -1,0 +1,104 @@
+"""Model files: round trip, atomic writes, refusal of anything that is not a sound model."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from rnncli import modelfile
+from rnncli.errors import ModelFileError
+from rnncli.tagger import Tagger
+
+SENTENCES = [["I", "eat", "apple"], ["they", "fish", "in", "the", "river"], ["zzz", "unknown"]]
+
+
+def test_round_trip_gives_identical_predictions(tutorial_model, tmp_path):
+    tagger = Tagger.load(tutorial_model)
+    again_path = tmp_path / "again.npz"
+    tagger.save(again_path)
+    again = Tagger.load(again_path)
+    for a, b in zip(tagger.predict(SENTENCES), again.predict(SENTENCES)):
+        np.testing.assert_array_equal(a, b)
+    assert again.tags == tagger.tags and again.info == tagger.info
+    assert again.vocab.tables == tagger.vocab.tables
+
+
+def test_file_opens_without_rnncli_and_without_pickle(tutorial_model):
+    with np.load(tutorial_model, allow_pickle=False) as f:
+        meta = json.loads(f["metadata"].tobytes())
+        assert f["U"].shape == (meta["shape"]["n_hidden"], meta["shape"]["n_inputs"])
+        assert set(f.files) == {"U", "W", "b", "V", "c", "metadata"}
+    assert meta["format"] == "rnncli-model" and meta["format_version"] == modelfile.FORMAT_VERSION
+
+
+def test_float16_storage_halves_the_arrays_and_loads_as_float32(tutorial_model, tmp_path):
+    tagger = Tagger.load(tutorial_model)
+    small = tmp_path / "half.npz"
+    tagger.save(small, dtype=np.float16)
+    half = Tagger.load(small)
+    assert half.params["U"].dtype == np.float32 and half.params["U"].flags.f_contiguous
+    assert half.info["stored_dtype"] == "float16"
+    assert half.tag(SENTENCES) == tagger.tag(SENTENCES)
+
+
+def test_write_replaces_atomically_and_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "m.npz"
+    modelfile.save(path, {"a": np.ones(3)}, {"x": 1})
+    modelfile.save(path, {"a": np.zeros(3)}, {"x": 2})
+    arrays, meta = modelfile.load(path)
+    assert meta["x"] == 2 and not arrays["a"].any()
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    modelfile.save(path, {"a": np.ones(3)}, {"x": 1})
+    before = path.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", broken)
+    with pytest.raises(ModelFileError, match="disk full; the previous file, if any, is unchanged"):
+        modelfile.save(path, {"a": np.zeros(3)}, {"x": 2})
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_object_arrays_are_refused_not_unpickled(tmp_path):
+    path = tmp_path / "evil.npz"
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    np.savez(path, metadata=np.frombuffer(b'{"format":"rnncli-model","format_version":1}', np.uint8),
+             U=np.array([Boom()], dtype=object))
+    with pytest.raises(ModelFileError, match="holds Python objects, which are never loaded"):
+        Tagger.load(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_newer_format_version_is_refused(tmp_path):
+    path = tmp_path / "new.npz"
+    np.savez(path, metadata=np.frombuffer(b'{"format":"rnncli-model","format_version":99}', np.uint8))
+    with pytest.raises(ModelFileError, match="model format version 99 is newer than this rnncli reads"):
+        modelfile.load(path)
+
+
+def test_misshapen_array_is_refused(tutorial_model, tmp_path):
+    arrays, meta = modelfile.load(tutorial_model)
+    arrays["W"] = arrays["W"][:, :-1]
+    path = tmp_path / "bad.npz"
+    modelfile.save(path, arrays, meta)
+    with pytest.raises(ModelFileError, match=r"array W has shape \(64, 63\), metadata says \(64, 64\)"):
+        Tagger.load(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip file at all", b"PK\x03\x04broken"])
+def test_garbage_is_refused(tmp_path, content):
+    path = tmp_path / "g.npz"
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError, match="g.npz: "):
+        Tagger.load(path)

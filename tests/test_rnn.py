@@ -1,0 +1,158 @@
+"""The math: BPTT against central differences, the vectorised forward against a plain loop."""
+
+import numpy as np
+import pytest
+
+from rnncli import rnn
+
+SHAPES = {
+    "tutorial": rnn.Shape(n_inputs=9, n_hidden=5, n_tags=4),
+    "bidirectional": rnn.Shape(n_inputs=9, n_hidden=4, n_tags=3, bidirectional=True),
+    "two layers": rnn.Shape(n_inputs=8, n_hidden=4, n_tags=3, n_layers=2),
+    "two bidirectional layers": rnn.Shape(n_inputs=8, n_hidden=3, n_tags=3, bidirectional=True, n_layers=2),
+}
+
+
+def random_problem(shape, lengths, seed, K=3):
+    rng = np.random.default_rng(seed)
+    params = rnn.init_params(shape, rng, dtype=np.float64)
+    for p in params.values():  # biases and all: move away from the zero initialisation
+        p += rng.normal(0.0, 0.3, p.shape)
+    T, B = max(lengths), len(lengths)
+    ids = rng.integers(0, shape.n_inputs, size=(T, B, K))
+    tags = rng.integers(0, shape.n_tags, size=(T, B))
+    return params, ids, np.array(lengths), tags, rng
+
+
+def numerical_gradient(f, x, h=1e-5):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        up = f()
+        x[i] = old - h
+        down = f()
+        x[i] = old
+        g[i] = (up - down) / (2 * h)
+    return g
+
+
+def relative_error(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
+
+
+@pytest.mark.parametrize("name", SHAPES)
+@pytest.mark.parametrize("lengths", [[5, 5, 5], [6, 2, 4, 1]], ids=["no padding", "padding"])
+@pytest.mark.parametrize("with_s0", [False, True], ids=["s0=0", "s0 random"])
+def test_bptt_matches_central_differences(name, lengths, with_s0):
+    shape = SHAPES[name]
+    params, ids, lengths, tags, rng = random_problem(shape, lengths, seed=len(name) + len(lengths))
+    s0 = rng.normal(0, 0.5, size=(len(lengths), shape.n_hidden)) if with_s0 else None
+
+    def loss():
+        return rnn.cross_entropy(rnn.forward(params, shape, ids, lengths, s0=s0), tags)[0]
+
+    _, grads = rnn.loss_and_grads(params, shape, ids, lengths, tags, s0=s0, with_s0=True)
+    assert set(grads) == set(params) | {"s0"}
+    for name_, p in params.items():
+        g = grads[name_]
+        analytic = g.to_dense(p.shape) if isinstance(g, rnn.SparseRows) else g
+        assert relative_error(analytic, numerical_gradient(loss, p)) < 1e-6, name_
+    if with_s0:
+        assert relative_error(grads["s0"], numerical_gradient(loss, s0)) < 1e-6
+
+
+def test_padding_does_not_change_real_steps():
+    shape = SHAPES["two bidirectional layers"]
+    params, ids, lengths, tags, _ = random_problem(shape, [4, 2], seed=3)
+    alone = rnn.forward(params, shape, ids[:2, 1:], np.array([2])).probs[:, 0]
+    ids_padded = ids.copy()
+    ids_padded[2:, 1] = 7  # change what sits in the padding
+    batch = rnn.forward(params, shape, ids_padded, lengths).probs[:2, 1]
+    np.testing.assert_allclose(batch, alone, rtol=0, atol=1e-14)
+
+
+def loop_reference(params, shape, ids, lengths):
+    """The tutorial's formula, one sentence and one step at a time, with dense x_t."""
+    H = shape.n_hidden
+    out = []
+    for b, L in enumerate(lengths):
+        x = np.zeros((L, shape.n_inputs))
+        for t in range(L):
+            for i in ids[t, b]:
+                x[t, i] += 1.0  # x_t: one 1 per active word or feature
+        inputs = x
+        for layer in range(shape.n_layers):
+            states = []
+            for d in shape.directions:
+                sfx = (str(layer + 1) if layer else "") + d
+                U, W, bias = params["U" + sfx], params["W" + sfx], params["b" + sfx]
+                s = np.zeros(H)
+                chain = np.zeros((L, H))
+                steps = range(L - 1, -1, -1) if d == "_bwd" else range(L)
+                for t in steps:
+                    s = np.tanh(U @ inputs[t] + W @ s + bias)
+                    chain[t] = s
+                states.append(chain)
+            inputs = np.concatenate(states, axis=1)
+        logits = inputs @ params["V"].T + params["c"]
+        o = np.exp(logits - logits.max(axis=1, keepdims=True))
+        out.append(o / o.sum(axis=1, keepdims=True))
+    return out
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_vectorised_forward_matches_step_by_step_loop(name):
+    shape = SHAPES[name]
+    params, ids, lengths, _, _ = random_problem(shape, [7, 3, 5, 1], seed=11)
+    probs = rnn.forward(params, shape, ids, lengths).probs
+    for b, expected in enumerate(loop_reference(params, shape, ids, lengths)):
+        np.testing.assert_allclose(probs[: lengths[b], b], expected, rtol=1e-12, atol=1e-14)
+
+
+def test_float32_by_default_and_float64_on_request():
+    shape = SHAPES["tutorial"]
+    p32 = rnn.init_params(shape, np.random.default_rng(0))
+    p64 = rnn.init_params(shape, np.random.default_rng(0), dtype=np.float64)
+    assert all(p.dtype == np.float32 for p in p32.values())
+    assert all(p.dtype == np.float64 for p in p64.values())
+    ids = np.zeros((2, 1, 1), dtype=np.int64)
+    assert rnn.forward(p32, shape, ids, [2]).probs.dtype == np.float32
+    # Same draws: float32 is the float64 initialisation rounded.
+    np.testing.assert_allclose(p32["W"], p64["W"], rtol=1e-6)
+
+
+def test_input_table_is_column_major_so_a_column_is_contiguous():
+    U = rnn.init_params(SHAPES["tutorial"], np.random.default_rng(0))["U"]
+    assert U.flags.f_contiguous and U.T[3].flags.c_contiguous
+
+
+def test_without_memory_is_a_feedforward_net_of_x_t():
+    shape = SHAPES["tutorial"]
+    params, ids, lengths, _, _ = random_problem(shape, [4], seed=5)
+    probs = rnn.forward(rnn.without_memory(params), shape, ids, lengths).probs[:, 0]
+    for t in range(4):
+        x = np.zeros(shape.n_inputs)
+        np.add.at(x, ids[t, 0], 1.0)
+        logits = params["V"] @ np.tanh(params["U"] @ x + params["b"]) + params["c"]
+        expected = np.exp(logits - logits.max())
+        np.testing.assert_allclose(probs[t], expected / expected.sum(), rtol=1e-12)
+
+
+def test_sparse_rows_sums_repeated_indices():
+    ids = np.array([[2, 0], [2, 5]])
+    g = np.array([[1.0, 2.0], [10.0, 20.0]])
+    rows = rnn.sparse_rows(ids, g)
+    assert rows.index.tolist() == [0, 2, 5]
+    np.testing.assert_array_equal(rows.rows, [[1, 2], [11, 22], [10, 20]])
+
+
+def test_cross_entropy_ignores_padding():
+    shape = SHAPES["tutorial"]
+    params, ids, lengths, tags, _ = random_problem(shape, [3, 1], seed=2)
+    trace = rnn.forward(params, shape, ids, lengths)
+    loss, dlogits = rnn.cross_entropy(trace, tags)
+    real = [(t, 0) for t in range(3)] + [(0, 1)]
+    expected = -np.mean([np.log(trace.probs[t, b, tags[t, b]]) for t, b in real])
+    assert loss == pytest.approx(expected, rel=1e-12)
+    assert not dlogits[1:, 1].any()
