@@ -40,6 +40,7 @@ class TrainConfig:
     word_dropout: float = 0.25  # alpha: a word seen n times becomes <unk> with probability alpha/(alpha+n)
     dropout: float = 0.0  # on each layer's input projection and output
     patience: int = 0  # stop after this many epochs without a better dev accuracy; 0: never
+    average: float = 0.0  # decay of an exponential moving average of the weights (e.g. 0.999); 0: off
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -129,6 +130,55 @@ class SGD:
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+
+
+class WeightAverage:
+    """Exponential moving average of the weights over the steps, bias-corrected as in Adam.
+
+    Exact, and lazy for lookup tables: a column of U that no batch touched has not changed,
+    so its average is brought up to date in one step when it is next touched or read.
+    """
+
+    def __init__(self, params: dict[str, np.ndarray], decay: float):
+        self.decay, self.t = decay, 0
+        self.sum = {k: np.zeros_like(v) for k, v in params.items()}  # sum_i decay^(t-i) (1-decay) p_i
+        self.last = {k: np.zeros(v.shape[1], np.int64) for k, v in params.items() if k in ("U", "U_bwd")}
+
+    def _catch_up(self, name: str, params, idx) -> None:
+        """Bring columns idx of a table to step t: they kept their value since ``last``."""
+        w = self.decay ** (self.t - self.last[name][idx]).astype(np.float64)  # (n,)
+        S, P = self.sum[name].T, params[name].T  # (N, H) views
+        S[idx] = (w[:, None] * S[idx] + (1.0 - w)[:, None] * P[idx]).astype(S.dtype)
+        self.last[name][idx] = self.t
+
+    def before_step(self, params, grads) -> None:
+        for name, g in grads.items():
+            if isinstance(g, rnn.SparseRows):
+                self._catch_up(name, params, g.index)
+
+    def after_step(self, params, grads) -> None:
+        self.t += 1
+        d = self.decay
+        for name, g in grads.items():
+            S, P = self.sum[name], params[name]
+            if isinstance(g, rnn.SparseRows):
+                S.T[g.index] = d * S.T[g.index] + (1.0 - d) * P.T[g.index]
+                self.last[name][g.index] = self.t
+            else:
+                S *= d
+                S += (1.0 - d) * P
+
+    def averaged(self, params) -> dict[str, np.ndarray]:
+        for name in self.last:
+            self._catch_up(name, params, np.arange(params[name].shape[1]))
+        correction = 1.0 / (1.0 - self.decay ** self.t) if self.t else 1.0
+        return {k: (v * correction).astype(v.dtype, order="K") if self.t else params[k].copy(order="K")
+                for k, v in self.sum.items()}
+
+    def state(self) -> dict[str, np.ndarray]:
+        out = {f"average.sum.{k}": v for k, v in self.sum.items()}
+        out.update({f"average.last.{k}": v for k, v in self.last.items()})
+        return out
 
 
 def clip_gradients(grads: dict, max_norm: float) -> float:
@@ -246,6 +296,8 @@ def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainCo
         optimizer.t = state.optimizer_t
         rng.bit_generator.state = state.rng_state
 
+    average = WeightAverage(params, config.average) if config.average else None
+
     # Word dropout: identity slots only, so a rare word still keeps its suffixes and shape.
     drop_slots = [(k, vocab.offsets[k]) for k, s in enumerate(vocab.slots) if s in IDENTITY_SLOTS]
     keep_prob = (counts / (counts + config.word_dropout)) if config.word_dropout else None
@@ -278,17 +330,22 @@ def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainCo
                     raise Diverged(f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} "
                                    f"(try a smaller --lr)", best_tagger())
                 clip_gradients(grads, config.clip)
+                if average:
+                    average.before_step(params, grads)
                 optimizer.step(params, grads, config.lr)
+                if average:
+                    average.after_step(params, grads)
                 total_loss += loss
                 report(Progress("batch", epoch, config.epochs, b + 1, len(batches), loss))
         except KeyboardInterrupt:
             raise Interrupted(snapshot) from None
-        dev_acc = accuracy(params, shape, dev_data, dev_batches) if dev_data else None
+        weights = average.averaged(params) if average else params
+        dev_acc = accuracy(weights, shape, dev_data, dev_batches) if dev_data else None
         seconds = time.perf_counter() - started
         mean_loss = total_loss / len(batches)
         better = dev_acc is None or state.best_params is None or dev_acc > state.history[state.best_epoch - 1]["dev_accuracy"]
         if better:
-            state.best_params = {k: v.copy(order="K") for k, v in params.items()}
+            state.best_params = {k: v.copy(order="K") for k, v in weights.items()}
             state.best_epoch = epoch + 1
         state.history.append({"epoch": epoch + 1, "loss": round(mean_loss, 6),
                               "dev_accuracy": None if dev_acc is None else round(dev_acc, 6),
