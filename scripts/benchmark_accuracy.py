@@ -1,0 +1,242 @@
+"""Benchmark: part-of-speech accuracy of rnncli against simple baselines on UD English EWT.
+
+Every tagger is trained in the same run, on the same machine and data: UD English EWT train
+(en_ewt-ud-train.conllu), scored on dev (en_ewt-ud-dev.conllu), UPOS tags. The result is a
+Markdown table, ready for the README, with one row per tagger:
+
+- dev accuracy;
+- accuracy on unknown words: dev tokens whose exact form never occurs in the training sentences
+  (the share of such tokens is printed above the table);
+- training time: wall clock of training only (for rnncli this includes the dev scoring after each
+  epoch that picks the best epoch, as ``train()`` does);
+- for rnncli rows, the number of parameters.
+
+Rows: a most-frequent-tag baseline; NLTK's averaged perceptron (5 iterations, when nltk is
+installed); the rnncli ablation ladder, where each step adds one idea to the previous one and the
+last step is exactly the bundled model's recipe (``ENGLISH`` in build_default_model.py); and the
+bundled float16 model file, if it has been built.
+
+    python scripts/benchmark_accuracy.py                  # the full benchmark (about 15 minutes)
+    python scripts/benchmark_accuracy.py --quick          # a try: 2000 train sentences, 2 epochs
+    python scripts/benchmark_accuracy.py --only baseline,nltk --json results.json
+
+The data is read from $RNNCLI_EWT_DIR, else ../shared/data/en_ewt beside the repository.
+Progress goes to stderr, the table to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shlex
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, replace
+from datetime import datetime
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from build_default_model import ATTRIBUTION, ENGLISH, ewt_dir  # noqa: E402  (also puts the repo on sys.path)
+
+from rnncli.corpus import Sentence, read_corpus  # noqa: E402
+from rnncli.errors import CorpusError  # noqa: E402
+from rnncli.metrics import score  # noqa: E402
+from rnncli.tagger import Tagger, default_model_path  # noqa: E402
+from rnncli.train import TrainConfig, train  # noqa: E402
+
+QUICK_SENTENCES, QUICK_EPOCHS = 2000, 2
+NLTK_ITERATIONS = 5
+BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def ladder(epochs: int) -> list[tuple[str, str, TrainConfig]]:
+    """(key, row name, config): each step changes the previous one only where its name says."""
+    tutorial = replace(ENGLISH, epochs=epochs, features="word", bidirectional=False, layers=1,
+                       dropout=0.0, average=0.0, word_dropout=TrainConfig().word_dropout)
+    form = replace(tutorial, features=ENGLISH.features)
+    bidirectional = replace(form, bidirectional=ENGLISH.bidirectional)
+    regularised = replace(bidirectional, dropout=ENGLISH.dropout, average=ENGLISH.average,
+                          word_dropout=ENGLISH.word_dropout)
+    stronger = (f", word dropout {tutorial.word_dropout} → {ENGLISH.word_dropout}"
+                if ENGLISH.word_dropout != tutorial.word_dropout else "")
+    return [
+        ("tutorial", f"rnncli: tutorial RNN (word one-hot, 1 direction, 1 layer, H={ENGLISH.hidden})", tutorial),
+        ("form", "rnncli: + form features", form),
+        ("bidirectional", "rnncli: + bidirectional", bidirectional),
+        ("regularised", f"rnncli: + dropout {ENGLISH.dropout}, weight averaging {ENGLISH.average}{stronger}",
+         regularised),
+        ("recipe", f"rnncli: + layer {ENGLISH.layers} = the default model's recipe", replace(ENGLISH, epochs=epochs)),
+    ]
+
+
+# -- one function per kind of tagger: (train, dev, config) -> {"predicted": ..., "train_seconds": ...}
+# or {"note": why it did not run}.
+
+def most_frequent_tag(sentences: list[Sentence], dev: list[Sentence], _config) -> dict:
+    """Each word's most frequent train tag (ties: the tag seen first); an unseen word gets the
+    most frequent tag among the words seen only once in train."""
+    started = time.perf_counter()
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for s in sentences:
+        for word, tag in zip(s.words, s.tags):
+            counts[word][tag] += 1
+    best = {word: c.most_common(1)[0][0] for word, c in counts.items()}
+    unseen = Counter(best[w] for w, c in counts.items() if c.total() == 1).most_common(1)[0][0]
+    seconds = time.perf_counter() - started
+    return {"predicted": [[best.get(w, unseen) for w in s.words] for s in dev], "train_seconds": seconds,
+            "unseen_tag": unseen}
+
+
+def nltk_perceptron(sentences: list[Sentence], dev: list[Sentence], _config) -> dict:
+    try:
+        from nltk.tag.perceptron import PerceptronTagger
+    except ImportError:
+        return {"note": "skipped: nltk is not installed (`pip install nltk`)"}
+    random.seed(ENGLISH.seed)  # the perceptron shuffles the sentences with the random module
+    tagger = PerceptronTagger(load=False)
+    started = time.perf_counter()
+    tagger.train([list(zip(s.words, s.tags)) for s in sentences], nr_iter=NLTK_ITERATIONS)
+    seconds = time.perf_counter() - started
+    return {"predicted": [[t for _, t in tagger.tag(s.words)] for s in dev], "train_seconds": seconds}
+
+
+def rnncli(sentences: list[Sentence], dev: list[Sentence], config: TrainConfig) -> dict:
+    def progress(p) -> None:
+        if p.kind == "epoch":
+            log(f"  epoch {p.epoch + 1}/{p.epochs}  loss {p.loss:.4f}  dev {100 * p.dev_accuracy:.2f}%"
+                f"{'  (best)' if p.best else ''}  {p.seconds:.1f}s")
+
+    started = time.perf_counter()
+    tagger = train(sentences, dev, config, progress)
+    seconds = time.perf_counter() - started
+    return {"predicted": tagger.tag([s.words for s in dev]), "train_seconds": seconds,
+            "parameters": tagger.shape.n_params(), "best_epoch": tagger.info["training"]["best_epoch"],
+            "config": asdict(config)}
+
+
+def bundled_model(_sentences, dev: list[Sentence], _config) -> dict:
+    path = default_model_path()
+    if not path.exists():
+        return {"note": f"missing: {path.name} not built (python scripts/build_default_model.py)"}
+    tagger = Tagger.load(path)
+    return {"predicted": tagger.tag([s.words for s in dev]), "train_seconds": None,
+            "parameters": tagger.shape.n_params()}
+
+
+def all_rows(epochs: int) -> list[tuple[str, str, object, TrainConfig | None]]:
+    """(key, row name, function, config) in table order."""
+    return [("baseline", "most frequent tag (baseline)", most_frequent_tag, None),
+            ("nltk", f"NLTK averaged perceptron, {NLTK_ITERATIONS} iterations", nltk_perceptron, None),
+            *[(key, name, rnncli, config) for key, name, config in ladder(epochs)],
+            ("bundled", "bundled model (float16 file)", bundled_model, None)]
+
+
+# -- running and reporting ------------------------------------------------------------------
+
+def run_row(key: str, name: str, function, config, sentences, dev, train_forms: set[str]) -> dict:
+    log(f"[{key}] {name} ...")
+    result = {"key": key, "name": name, **function(sentences, dev, config)}
+    predicted = result.pop("predicted", None)
+    if predicted is None:
+        log(f"[{key}] {result['note']}")
+        return result
+    words = [s.words for s in dev]
+    report = score([s.tags for s in dev], predicted, words, train_forms.__contains__)
+    result.update(accuracy=report["accuracy"], unknown_accuracy=report["unknown_accuracy"])
+    trained = "" if result["train_seconds"] is None else f", trained in {result['train_seconds']:.1f}s"
+    best = f", best epoch {result['best_epoch']}/{config.epochs}" if "best_epoch" in result else ""
+    log(f"[{key}] dev {pct(result['accuracy'])}, unknown words {pct(result['unknown_accuracy'])}{trained}{best}")
+    return result
+
+
+def pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.2f}%"
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| Tagger | Dev accuracy | Unknown words | Training time (s) | Parameters |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        if "note" in r:
+            lines.append(f"| {r['name']} | {r['note']} | | | |")
+            continue
+        seconds = "–" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}"
+        params = f"{r['parameters']:,}" if r.get("parameters") else "–"
+        lines.append(f"| {r['name']} | {pct(r['accuracy'])} | {pct(r['unknown_accuracy'])} | {seconds} | {params} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    keys = [key for key, *_ in all_rows(ENGLISH.epochs)]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a try: the first {QUICK_SENTENCES} train sentences, {QUICK_EPOCHS} epochs")
+    parser.add_argument("--only", metavar="NAME[,NAME]", help=f"run only these rows: {', '.join(keys)}")
+    parser.add_argument("--epochs", type=int, help=f"epochs of every rnncli step (default {ENGLISH.epochs}, "
+                                                   f"{QUICK_EPOCHS} with --quick)")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else set(keys)
+    if only - set(keys):
+        parser.error(f"unknown row(s) {', '.join(sorted(only - set(keys)))}; choose from {', '.join(keys)}")
+    epochs = args.epochs or (QUICK_EPOCHS if args.quick else ENGLISH.epochs)
+
+    data = ewt_dir()
+    try:
+        sentences = read_corpus(data / "en_ewt-ud-train.conllu", tag_column="upos")
+        dev = read_corpus(data / "en_ewt-ud-dev.conllu", tag_column="upos")
+    except CorpusError as e:
+        sys.exit(f"{e}\n(set $RNNCLI_EWT_DIR to the folder that holds UD English EWT)")
+    if args.quick:
+        sentences = sentences[:QUICK_SENTENCES]
+    train_forms = {w for s in sentences for w in s.words}
+    dev_tokens = sum(len(s.words) for s in dev)
+    unknown = sum(w not in train_forms for s in dev for w in s.words)
+
+    blas = ", ".join(f"{v}={os.environ[v]}" for v in BLAS_VARIABLES if v in os.environ) or "default"
+    header = {
+        "command": shlex.join(["python", *sys.argv]),
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+        "numpy": np.__version__, "blas_threads": blas, "quick": args.quick, "epochs": epochs,
+        "train_sentences": len(sentences), "train_tokens": sum(len(s.words) for s in sentences),
+        "dev_sentences": len(dev), "dev_tokens": dev_tokens, "unknown_dev_tokens": unknown,
+    }
+    quick = (f"**QUICK run: first {QUICK_SENTENCES} train sentences, {epochs} epochs. "
+             "For trying the script only; not for the README.**\n\n" if args.quick else "")
+    log(quick.strip().replace("*", "") or f"full benchmark, {epochs} epochs per rnncli step")
+
+    results = [run_row(key, name, function, config, sentences, dev, train_forms)
+               for key, name, function, config in all_rows(epochs) if key in only]
+
+    print(f"{quick}- Command: `{header['command']}`\n"
+          f"- Date: {header['date']}; machine: {header['machine']}, {header['cpus']} CPUs; "
+          f"numpy {header['numpy']}; BLAS threads: {blas}\n"
+          f"- Data: UD English EWT, UPOS; train {len(sentences):,} sentences ({header['train_tokens']:,} tokens), "
+          f"dev {len(dev):,} sentences ({dev_tokens:,} tokens), of which {unknown:,} ({100 * unknown / dev_tokens:.2f}%) "
+          f"are unknown words (exact form never in train)\n")
+    print(table(results))
+    print(f"\nrnncli rows: {epochs} epochs each, the one with the best dev accuracy kept; seed {ENGLISH.seed}, "
+          f"batch size {ENGLISH.batch_size}, Adam (lr {ENGLISH.lr}). Training time includes rnncli's per-epoch "
+          "dev scoring. Baseline: each word's most frequent train tag; an unseen word gets the most frequent "
+          "tag among words seen once in train."
+          f"\nData: {ATTRIBUTION}.")
+    if args.quick:
+        print("\n**QUICK run: these numbers are not the benchmark's.**")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({**header, "rows": results}, f, indent=2, ensure_ascii=False)
+        log(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
