@@ -11,6 +11,11 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
+try:  # newer Typer ships its own copy of Click
+    from typer._click.exceptions import UsageError
+except ImportError:
+    from click.exceptions import UsageError
+
 from .errors import RnncliError
 
 
@@ -23,6 +28,11 @@ class _Group(TyperGroup):
         except RnncliError as e:
             _err(str(e))
             raise typer.Exit(1) from None
+        except UsageError as e:
+            # One line, like every other error; the command's --help has the details.
+            path = e.ctx.command_path if e.ctx else ctx.command_path
+            _err(f"{e.format_message().rstrip('.')} (see '{path} --help')")
+            raise typer.Exit(2) from None
 
 
 app = typer.Typer(
@@ -75,8 +85,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 
 
 def _positive(value: float) -> float:
-    if not value > 0:
-        raise typer.BadParameter(f"must be greater than 0, got {value}")
+    if not 0 < value < float("inf"):
+        raise typer.BadParameter(f"must be a finite number greater than 0, got {value}")
     return value
 
 
@@ -99,8 +109,36 @@ def _print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
+# Hyper-parameters that a checkpoint fixes: giving another value with --resume is a usage error.
+_CHECKPOINTED = ("hidden", "lr", "batch_size", "seed", "optimizer", "clip", "bidirectional", "layers",
+                 "features", "dropout", "word_dropout", "average")
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"rnncli: warning: {message}\n")
+
+
+def _read_corpora(paths: list[Path], fmt, tag_column: str, strict: bool, what: str):
+    """Sentences of every file. Malformed sentences are skipped with a warning that counts
+    them, or, with ``strict``, stop everything at the first one."""
+    from .corpus import read_corpus
+
+    sentences = []
+    for path in paths:
+        problems: list[str] | None = None if strict else []
+        try:
+            sentences += read_corpus(path, fmt and fmt.value, tag_column, problems)
+        finally:
+            if problems:
+                n = len(problems)
+                _warn(f"skipped {n} malformed {what} sentence{'s' * (n != 1)}; first: {problems[0]} "
+                      f"(--strict makes this an error)")
+    return sentences
+
+
 @app.command()
 def train(
+    ctx: typer.Context,
     corpus: Annotated[list[Path], typer.Argument(help="Tagged corpus file(s) to train on.", dir_okay=True)],
     dev: Annotated[Optional[Path], typer.Option(help="Tagged corpus to pick the best epoch by.")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write.", dir_okay=False)] = Path("model.npz"),
@@ -108,7 +146,7 @@ def train(
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the corpus.")] = 10,
     lr: Annotated[float, typer.Option(callback=_positive, help="Learning rate.")] = 0.01,
     batch_size: Annotated[int, typer.Option(min=1, help="Sentences per update.")] = 16,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same model.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed: the same seed gives the same model.")] = 0,
     fmt: FormatOption = None,
     tag_column: TagColumnOption = TagColumn.upos,
     bidirectional: Annotated[bool, typer.Option(help="Add a backward RNN over each sentence.")] = False,
@@ -118,32 +156,86 @@ def train(
     dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Dropout on each layer's input and output.")] = 0.0,
     word_dropout: Annotated[float, typer.Option(
         min=0.0, help="A word seen n times is replaced by <unk> with probability a/(a+n) during training.")] = 0.25,
+    average: Annotated[float, typer.Option(
+        min=0.0, max=0.99999, help="Keep an exponential moving average of the weights with this decay "
+                                   "(e.g. 0.999) and save it (0: off).")] = 0.0,
     optimizer: Annotated[Optimizer, typer.Option(help="Update rule.")] = Optimizer.adam,
     clip: Annotated[float, typer.Option(min=0.0, help="Largest gradient norm (0: no clipping).")] = 5.0,
     patience: Annotated[int, typer.Option(min=0, help="Stop after this many epochs without a better dev score (0: never).")] = 0,
+    strict: Annotated[bool, typer.Option(help="Stop at the first malformed sentence instead of skipping it.")] = False,
+    checkpoint: Annotated[Optional[Path], typer.Option(
+        help="Where Ctrl-C saves a checkpoint. Default: the output file with .ckpt.npz.", dir_okay=False)] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        help="Continue from a checkpoint written when training was interrupted.", dir_okay=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ):
     """Train a tagger on tagged corpora and write one model file.
 
+    Malformed sentences are skipped with a warning (--strict: an error). Ctrl-C stops at once,
+    leaves the output file as it was and saves a checkpoint for --resume.
+
     Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz
     """
-    from . import corpus as corpora
-    from .train import TrainConfig
+    from .train import (Diverged, Interrupted, TrainConfig, fingerprint, load_checkpoint,
+                        save_checkpoint)
     from .train import train as run
 
-    sentences = [s for path in corpus for s in corpora.read_corpus(path, fmt and fmt.value, tag_column.value)]
-    dev_sentences = corpora.read_corpus(dev, fmt and fmt.value, tag_column.value) if dev else None
+    if patience and dev is None:
+        raise typer.BadParameter("--patience needs --dev to measure progress", param_hint="--patience")
+    if tag_column is not TagColumn.upos and fmt not in (None, CorpusFormat.conllu):
+        raise typer.BadParameter(f"--tag-column applies to CoNLL-U, not --format {fmt.value}", param_hint="--tag-column")
+    resolved = output.resolve()
+    if any(p.resolve() == resolved for p in [*corpus, *([dev] if dev else [])]):
+        raise typer.BadParameter(f"{output} is an input corpus; refusing to overwrite it", param_hint="--output")
+    checkpoint = checkpoint or output.with_name(output.name.removesuffix(".npz") + ".ckpt.npz")
     config = TrainConfig(hidden=hidden, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                          optimizer=optimizer.value, clip=clip, bidirectional=bidirectional, layers=layers,
-                         features=features.value, word_dropout=word_dropout, dropout=dropout, patience=patience)
+                         features=features.value, word_dropout=word_dropout, dropout=dropout, patience=patience,
+                         average=average)
+    state = None
+    if resume:
+        state, saved, data_id = load_checkpoint(resume)
+        for name in _CHECKPOINTED:
+            given = getattr(config, name)
+            if ctx.get_parameter_source(name).name == "COMMANDLINE" and given != getattr(saved, name):
+                raise typer.BadParameter(f"{given} conflicts with the checkpoint's {getattr(saved, name)}",
+                                         param_hint="--" + name.replace("_", "-"))
+        config = TrainConfig.from_dict({**vars(saved), "epochs": epochs, "patience": patience})
+
+    sentences = _read_corpora(corpus, fmt, tag_column.value, strict, "training")
+    dev_sentences = _read_corpora([dev], fmt, tag_column.value, strict, "dev") if dev else None
+    data_id_now = fingerprint(sentences)
+    if resume and data_id != data_id_now:
+        raise RnncliError(f"{resume}: this checkpoint was made from other training data")
     from .progress import TrainingDisplay
 
-    with TrainingDisplay(quiet=quiet) as display:
-        tagger = run(sentences, dev_sentences, config, display.update)
+    try:
+        with TrainingDisplay(quiet=quiet) as display:
+            tagger = run(sentences, dev_sentences, config, display.update, resume=state)
+    except Interrupted as e:
+        save_checkpoint(checkpoint, e.state, config, data_id_now)
+        _err(f"interrupted in epoch {e.state.epoch + 1}; {output} not written; checkpoint saved to {checkpoint}; "
+             f"continue with the same command and --resume {checkpoint}")
+        raise typer.Exit(130) from None
+    except KeyboardInterrupt:
+        _err(f"interrupted before training began; {output} not written")
+        raise typer.Exit(130) from None
+    except Diverged as e:
+        if e.best is None:
+            raise
+        _finish(e.best, corpus, tag_column, output)
+        raise RnncliError(f"{e}; kept the best model so far (epoch {e.best.info['training']['best_epoch']}) "
+                          f"in {output}") from None
+    _finish(tagger, corpus, tag_column, output)
+    display.summary(tagger, output)
+    if resume and checkpoint.resolve() == resume.resolve():
+        checkpoint.unlink(missing_ok=True)
+
+
+def _finish(tagger, corpus: list[Path], tag_column: TagColumn, output: Path) -> None:
     tagger.info["corpus"] = [str(p) for p in corpus]
     tagger.info["tag_column"] = tag_column.value
     tagger.save(output)
-    display.summary(tagger, output)
 
 
 def _read_lines(texts: list[str], inputs: list[Path]):
@@ -272,4 +364,11 @@ def evaluate(
 
 
 def main() -> None:
+    import signal
+
+    # A closed pipe downstream ends rnncli quietly, with the status a Unix filter gets (141 in
+    # the shell), instead of a BrokenPipeError. Model files are still safe: they are written
+    # to a temporary file and renamed.
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     app(prog_name="rnncli")

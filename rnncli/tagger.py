@@ -59,6 +59,20 @@ class Tagger:
     def tag(self, sentences: list[list[str]]) -> list[list[str]]:
         return [[self.tags[k] for k in p.argmax(axis=1)] for p in self.predict(sentences)]
 
+    def pruned(self, keep: np.ndarray) -> Tagger:
+        """The same network without the columns of U (and U_bwd) where ``keep`` (n_inputs,) is False.
+
+        A word whose entry is dropped maps to its slot's <unk>, which is always kept.
+        """
+        keep = np.asarray(keep, dtype=bool).copy()
+        keep[self.vocab.offsets] = True
+        tables = {slot: [v for v, k in zip(values, keep[off:off + len(values)]) if k]
+                  for (slot, values), off in zip(self.vocab.tables.items(), self.vocab.offsets)}
+        params = {name: np.asfortranarray(p[:, keep]) if name in ("U", "U_bwd") else p
+                  for name, p in self.params.items()}
+        shape = rnn.Shape(**{**self.shape.to_dict(), "n_inputs": int(keep.sum())})
+        return Tagger(shape, params, Vocab(tables), self.tags, dict(self.info))
+
     # -- files -----------------------------------------------------------------------------
 
     def metadata(self) -> dict:
@@ -72,6 +86,9 @@ class Tagger:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Tagger:
         arrays, meta = modelfile.load(path)
+        if meta.get("kind", "model") != "model":
+            raise ModelFileError(f"{path}: a training checkpoint, not a model; "
+                                 f"continue training with: rnncli train ... --resume {path}")
         try:
             shape = rnn.Shape(**meta["shape"])
             vocab = Vocab.from_json(meta["vocab"])

@@ -47,14 +47,16 @@ def tag_stream(tagger: Tagger, lines: Iterable[tuple[str, int, str]], out: TextI
         out.write("".join(parts))
         out.flush()
 
-    for _, _, line in lines:
-        words = split(line)
-        chunk.append(words)
-        size += len(words) + 1
-        total += len(words)
-        if size >= chunk_tokens:
+    try:
+        for _, _, line in lines:
+            words = split(line)
+            chunk.append(words)
+            size += len(words) + 1
+            total += len(words)
+            if size >= chunk_tokens:
+                flush()
+                chunk, size = [], 0
+    finally:
+        if chunk:  # also when reading failed part-way: what was read is written before the error
             flush()
-            chunk, size = [], 0
-    if chunk:
-        flush()
     return total

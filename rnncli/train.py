@@ -8,6 +8,7 @@ word dropout and dropout, so the same seed gives the same model, to the bit.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections import Counter
@@ -16,9 +17,9 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from . import rnn
+from . import modelfile, rnn
 from .corpus import Sentence
-from .errors import TrainingError
+from .errors import ModelFileError, TrainingError
 from .tagger import Tagger
 from .vocab import IDENTITY_SLOTS, Vocab
 
@@ -178,7 +179,15 @@ class WeightAverage:
     def state(self) -> dict[str, np.ndarray]:
         out = {f"average.sum.{k}": v for k, v in self.sum.items()}
         out.update({f"average.last.{k}": v for k, v in self.last.items()})
+        out["average.t"] = np.array(self.t, np.int64)
         return out
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        self.t = int(state["average.t"])
+        for k, v in state.items():
+            if k != "average.t":
+                _, part, name = k.split(".", 2)
+                getattr(self, part)[name][...] = v
 
 
 def clip_gradients(grads: dict, max_norm: float) -> float:
@@ -207,13 +216,14 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
     best_params: dict[str, np.ndarray] | None = None
     best_epoch: int = 0
+    average_state: dict[str, np.ndarray] | None = None
 
     def copy(self) -> TrainState:
         def dup(d):
             return None if d is None else {k: v.copy(order="K") for k, v in d.items()}
         return TrainState(self.epoch, dup(self.params), dup(self.optimizer_state), self.optimizer_t,
                           dict(self.rng_state), [dict(h) for h in self.history], dup(self.best_params),
-                          self.best_epoch)
+                          self.best_epoch, dup(self.average_state))
 
 
 @dataclass
@@ -297,6 +307,8 @@ def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainCo
         rng.bit_generator.state = state.rng_state
 
     average = WeightAverage(params, config.average) if config.average else None
+    if average and resume is not None and resume.average_state:
+        average.restore(resume.average_state)
 
     # Word dropout: identity slots only, so a rare word still keeps its suffixes and shape.
     drop_slots = [(k, vocab.offsets[k]) for k, s in enumerate(vocab.slots) if s in IDENTITY_SLOTS]
@@ -309,52 +321,67 @@ def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainCo
 
     report(Progress("start", state.epoch, config.epochs))
     while state.epoch < config.epochs:
-        epoch = state.epoch
-        snapshot = state.copy()
-        snapshot.rng_state = rng.bit_generator.state
-        snapshot.optimizer_state = {k: v.copy(order="K") for k, v in optimizer.state().items()}
-        snapshot.optimizer_t = optimizer.t
-        started = time.perf_counter()
+        snapshot = _snapshot(state, rng, optimizer, average)
         try:
-            batches = length_batches(data.lengths, config.batch_size, rng)
-            total_loss = 0.0
-            for b, which in enumerate(batches):
-                ids, lengths, gold = data.batch(which)
-                if keep_prob is not None:
-                    for k, unk in drop_slots:
-                        col = ids[:, :, k]
-                        col[rng.random(col.shape) >= keep_prob[col]] = unk
-                loss, grads = rnn.loss_and_grads(params, shape, ids, lengths, gold,
-                                                 dropout=config.dropout, rng=rng)
-                if not math.isfinite(loss):
-                    raise Diverged(f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} "
-                                   f"(try a smaller --lr)", best_tagger())
-                clip_gradients(grads, config.clip)
-                if average:
-                    average.before_step(params, grads)
-                optimizer.step(params, grads, config.lr)
-                if average:
-                    average.after_step(params, grads)
-                total_loss += loss
-                report(Progress("batch", epoch, config.epochs, b + 1, len(batches), loss))
+            stop = _epoch(state, config, shape, data, dev_data, dev_batches, params, optimizer, average, rng,
+                          drop_slots, keep_prob, report, best_tagger)
         except KeyboardInterrupt:
+            # Wherever it lands, resuming from the start of this epoch replays it exactly.
             raise Interrupted(snapshot) from None
-        weights = average.averaged(params) if average else params
-        dev_acc = accuracy(weights, shape, dev_data, dev_batches) if dev_data else None
-        seconds = time.perf_counter() - started
-        mean_loss = total_loss / len(batches)
-        better = dev_acc is None or state.best_params is None or dev_acc > state.history[state.best_epoch - 1]["dev_accuracy"]
-        if better:
-            state.best_params = {k: v.copy(order="K") for k, v in weights.items()}
-            state.best_epoch = epoch + 1
-        state.history.append({"epoch": epoch + 1, "loss": round(mean_loss, 6),
-                              "dev_accuracy": None if dev_acc is None else round(dev_acc, 6),
-                              "seconds": round(seconds, 3)})
-        state.epoch += 1
-        report(Progress("epoch", epoch, config.epochs, len(batches), len(batches), mean_loss, dev_acc, seconds, better))
-        if config.patience and dev_acc is not None and state.epoch - state.best_epoch >= config.patience:
+        if stop:
             break
     return best_tagger()
+
+
+def _snapshot(state: TrainState, rng, optimizer, average) -> TrainState:
+    snapshot = state.copy()
+    snapshot.rng_state = rng.bit_generator.state
+    snapshot.optimizer_state = {k: v.copy(order="K") for k, v in optimizer.state().items()}
+    snapshot.optimizer_t = optimizer.t
+    snapshot.average_state = {k: v.copy() for k, v in average.state().items()} if average else None
+    return snapshot
+
+
+def _epoch(state, config, shape, data, dev_data, dev_batches, params, optimizer, average, rng,
+           drop_slots, keep_prob, report, best_tagger) -> bool:
+    """One pass over the training data, then the dev score; True when patience has run out."""
+    epoch = state.epoch
+    started = time.perf_counter()
+    batches = length_batches(data.lengths, config.batch_size, rng)
+    total_loss = 0.0
+    for b, which in enumerate(batches):
+        ids, lengths, gold = data.batch(which)
+        if keep_prob is not None:
+            for k, unk in drop_slots:
+                col = ids[:, :, k]
+                col[rng.random(col.shape) >= keep_prob[col]] = unk
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow shows up as a non-finite loss
+            loss, grads = rnn.loss_and_grads(params, shape, ids, lengths, gold, dropout=config.dropout, rng=rng)
+        if not math.isfinite(loss):
+            raise Diverged(f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} "
+                           f"(try a smaller --lr)", best_tagger())
+        clip_gradients(grads, config.clip)
+        if average:
+            average.before_step(params, grads)
+        optimizer.step(params, grads, config.lr)
+        if average:
+            average.after_step(params, grads)
+        total_loss += loss
+        report(Progress("batch", epoch, config.epochs, b + 1, len(batches), loss))
+    weights = average.averaged(params) if average else params
+    dev_acc = accuracy(weights, shape, dev_data, dev_batches) if dev_data else None
+    seconds = time.perf_counter() - started
+    mean_loss = total_loss / len(batches)
+    better = dev_acc is None or state.best_params is None or dev_acc > state.history[state.best_epoch - 1]["dev_accuracy"]
+    if better:
+        state.best_params = {k: v.copy(order="K") for k, v in weights.items()}
+        state.best_epoch = epoch + 1
+    state.history.append({"epoch": epoch + 1, "loss": round(mean_loss, 6),
+                          "dev_accuracy": None if dev_acc is None else round(dev_acc, 6),
+                          "seconds": round(seconds, 3)})
+    state.epoch += 1
+    report(Progress("epoch", epoch, config.epochs, len(batches), len(batches), mean_loss, dev_acc, seconds, better))
+    return bool(config.patience and dev_acc is not None and state.epoch - state.best_epoch >= config.patience)
 
 
 def _info(config: TrainConfig, state: TrainState, tag_counts: Counter, unlearnable: list[str]) -> dict:
@@ -370,3 +397,48 @@ def _info(config: TrainConfig, state: TrainState, tag_counts: Counter, unlearnab
             "unlearnable_dev_tags": unlearnable,
         }
     }
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+
+CHECKPOINT_KIND = "rnncli-checkpoint"
+
+
+def fingerprint(sentences: list[Sentence]) -> str:
+    """A digest of the training data, so that a checkpoint resumes only on the same corpus."""
+    h = hashlib.sha256()
+    for s in sentences:
+        h.update("\x1f".join(s.words).encode("utf-8", "surrogatepass") + b"\x1e")
+        h.update("\x1f".join(s.tags).encode("utf-8", "surrogatepass") + b"\x1d")
+    return h.hexdigest()[:16]
+
+
+def save_checkpoint(path, state: TrainState, config: TrainConfig, data_fingerprint: str) -> None:
+    """Write where training stands (start of ``state.epoch``) to one file, atomically."""
+    arrays = {f"params.{k}": v for k, v in state.params.items()}
+    arrays.update({f"optimizer.{k}": v for k, v in state.optimizer_state.items()})
+    arrays.update({f"best.{k}": v for k, v in (state.best_params or {}).items()})
+    arrays.update({f"ema.{k}": v for k, v in (state.average_state or {}).items()})
+    modelfile.save(path, arrays, {
+        "kind": CHECKPOINT_KIND, "config": asdict(config), "data": data_fingerprint, "epoch": state.epoch,
+        "optimizer_t": state.optimizer_t, "rng_state": state.rng_state, "history": state.history,
+        "best_epoch": state.best_epoch})
+
+
+def load_checkpoint(path) -> tuple[TrainState, TrainConfig, str]:
+    """(state, config, data fingerprint) from a checkpoint file."""
+    arrays, meta = modelfile.load(path)
+    if meta.get("kind") != CHECKPOINT_KIND:
+        raise ModelFileError(f"{path}: not a training checkpoint")
+
+    def part(prefix):
+        return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    try:
+        params = {k: np.asfortranarray(v) if k in ("U", "U_bwd") else v for k, v in part("params.").items()}
+        state = TrainState(int(meta["epoch"]), params, part("optimizer."), int(meta["optimizer_t"]),
+                           dict(meta["rng_state"]), list(meta["history"]), part("best.") or None,
+                           int(meta["best_epoch"]), part("ema.") or None)
+        config = TrainConfig.from_dict(meta["config"])
+        return state, config, str(meta["data"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{path}: damaged checkpoint ({type(e).__name__}: {e})") from None

@@ -24,7 +24,7 @@ def word_shape(word: str) -> str:
     """Letters and digits collapsed into runs: 'Apple' -> 'Xx', 'U.S.' -> 'X.X.', '3.50' -> 'd.d'."""
     for pattern, cls in _SHAPE_CLASSES:
         word = pattern.sub(cls, word)
-    # Other scripts and symbols: keep at most 4 characters so the slot stays small.
+    # Long shapes (mixed runs, symbols, other scripts) are cut to 4 characters so the slot stays small.
     return word if len(word) <= 4 else word[:4]
 
 

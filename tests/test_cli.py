@@ -136,7 +136,7 @@ def test_errors_are_one_line_with_status_1(runner, tmp_path, tutorial_model):
     assert r.exit_code == 1 and r.stderr == f"rnncli: error: {tmp_path / 'none.npz'}: no such model file\n"
     bad = tmp_path / "bad.txt"
     bad.write_text("a/B\nbroken\n")
-    r = runner.invoke(app, ["train", str(bad), "-o", str(tmp_path / "m.npz")])
+    r = runner.invoke(app, ["train", str(bad), "--strict", "-o", str(tmp_path / "m.npz")])
     assert r.exit_code == 1 and r.stderr == f"rnncli: error: {bad}:2: token 'broken' has no tag (expected word/TAG)\n"
     assert not (tmp_path / "m.npz").exists()
 

@@ -1,0 +1,379 @@
+"""Bad input, damaged files, interrupted training and closed pipes, through the real CLI.
+
+Every failure must be one line on stderr naming what is wrong and where, a non-zero exit
+status, no traceback, and no model file lost.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rnncli import modelfile
+from rnncli.cli import app
+from rnncli.corpus import read_corpus
+from rnncli.errors import CorpusError, ModelFileError
+from rnncli.tagger import Tagger
+
+ROOT = Path(__file__).resolve().parent.parent
+TUTORIAL = ROOT / "sample_corpora" / "tutorial.txt"
+RNNCLI = [sys.executable, "-m", "rnncli"]
+
+
+def one_line_error(r, status=1):
+    """The result failed with ``status`` and exactly one line on stderr, no traceback."""
+    assert r.exit_code == status, (r.exit_code, r.stdout, r.stderr)
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    return r.stderr
+
+
+def train_args(corpus, out, *extra):
+    return ["train", str(corpus), "-o", str(out), "--epochs", "1", "--hidden", "8", "-q", *extra]
+
+
+# -- corpora ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.txt", None, "{p}: no such file"),
+    ("empty.txt", b"", "{p}: no tagged sentence found (read as slash)"),
+    ("blank.txt", b"\n  \n\t\n", "{p}: no tagged sentence found (read as slash)"),
+    ("binary.txt", b"I/nn eat/v\n\x00\x01\x02PK\n", "{p}:2: binary data (a NUL byte), not a text corpus"),
+    ("latin1.txt", "I/nn eat/v\ncaf\u00e9/nn\n".encode("latin-1"), "{p}:2: not valid UTF-8 (byte 0xe9 at column 4)"),
+])
+def test_unreadable_corpora_stop_training(runner, tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    err = one_line_error(runner.invoke(app, train_args(path, tmp_path / "m.npz")))
+    assert err == f"rnncli: error: {message.format(p=path)}\n"
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_directory_is_not_a_corpus(runner, tmp_path):
+    err = one_line_error(runner.invoke(app, train_args(tmp_path, tmp_path / "m.npz")))
+    assert err == f"rnncli: error: {tmp_path}: is a directory, not a corpus file\n"
+
+
+@pytest.mark.parametrize("name, content, line, problem, tokens", [
+    ("notag.txt", "I/nn eat/v apple/nn\nthe dog/nn\nI/nn fish/v\n", 2, "token 'the' has no tag (expected word/TAG)", 5),
+    ("emptytag.txt", "I/nn eat/v apple/nn\nthe/det dog/\nI/nn fish/v\n", 2,
+     "token 'dog/' has an empty tag (expected word/TAG)", 5),
+    ("three.tsv", "I\tnn\neat\tv\n\ndog\tnn\textra\n\nfish\tnn\n", 4, "expected word<TAB>tag, got 3 columns", 3),
+    ("short.conllu", "1\tI\tI\tPRON\tPRP\t_\t_\t_\t_\t_\n\n1\tdog\tNOUN\n\n"
+                     "1\tfish\tfish\tNOUN\tNN\t_\t_\t_\t_\t_\n", 3, "CoNLL-U needs 10 tab-separated columns, got 3", 2),
+])
+def test_malformed_sentences_are_skipped_with_a_count_or_fatal_with_strict(runner, tmp_path, name, content, line,
+                                                                            problem, tokens):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    out = tmp_path / "m.npz"
+    r = runner.invoke(app, train_args(path, out))
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr == (f"rnncli: warning: skipped 1 malformed training sentence; first: {path}:{line}: {problem} "
+                        f"(--strict makes this an error)\n")
+    assert Tagger.load(out).info["training"]["tokens"] == tokens  # the good sentences around it are kept
+    out.unlink()
+    err = one_line_error(runner.invoke(app, train_args(path, out, "--strict")))
+    assert err == f"rnncli: error: {path}:{line}: {problem}\n"
+    assert not out.exists()
+
+
+def test_only_malformed_sentences_is_an_error_after_the_warning(runner, tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_text("dog\ncat\n")
+    r = runner.invoke(app, train_args(path, tmp_path / "m.npz"))
+    assert r.exit_code == 1
+    assert r.stderr.splitlines() == [
+        f"rnncli: warning: skipped 2 malformed training sentences; first: {path}:1: token 'dog' has no tag "
+        f"(expected word/TAG) (--strict makes this an error)",
+        f"rnncli: error: {path}: no tagged sentence found (read as slash)"]
+
+
+def test_bom_and_crlf_are_read_as_text(runner, tmp_path):
+    path = tmp_path / "win.txt"
+    path.write_bytes(b"\xef\xbb\xbfI/nn eat/v apple/nn\r\nthey/nn fish/v\r\n")
+    assert read_corpus(path)[0].words == ["I", "eat", "apple"]
+    assert read_corpus(path)[1].tags == ["nn", "v"]
+    r = runner.invoke(app, train_args(path, tmp_path / "m.npz"))
+    assert r.exit_code == 0 and r.stderr == ""
+
+
+def test_ten_thousand_token_sentence_trains_and_tags(runner, tmp_path):
+    rng = np.random.default_rng(0)
+    words = ["I", "eat", "apple", "they", "fish", "the", "river"]
+    long = rng.choice(words, size=10_000)
+    path = tmp_path / "long.txt"
+    path.write_text(TUTORIAL.read_text() + " ".join(f"{w}/x" for w in long) + "\n")
+    out = tmp_path / "m.npz"
+    r = runner.invoke(app, train_args(path, out))
+    assert r.exit_code == 0, r.stderr
+    r = runner.invoke(app, ["tag", "--pretokenized", "--model", str(out)], input=" ".join(long) + "\n")
+    assert r.exit_code == 0 and len(r.stdout.split()) == 10_000
+
+
+def test_dev_tags_never_seen_in_training_are_reported_as_unlearnable(runner, tmp_path):
+    dev = tmp_path / "dev.txt"
+    dev.write_text("I/nn eat/v apple/nn\nhello/intj there/adv\n")
+    r = runner.invoke(app, ["train", str(TUTORIAL), "--dev", str(dev), "-o", str(tmp_path / "m.npz"), "--epochs", "1"])
+    assert r.exit_code == 0
+    assert "dev tags never seen in training (unlearnable): intj" in r.stderr
+    assert Tagger.load(tmp_path / "m.npz").info["training"]["unlearnable_dev_tags"] == ["intj"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=300), fmt=st.sampled_from(["slash", "tsv", "conllu", None]), lenient=st.booleans())
+def test_readers_return_sentences_or_raise_the_project_error(tmp_path, text, fmt, lenient):
+    path = tmp_path / "any.txt"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    try:
+        sentences = read_corpus(path, fmt, problems=[] if lenient else None)
+    except CorpusError:
+        return
+    assert sentences and all(s.words and len(s.words) == len(s.tags) for s in sentences)
+    assert all(w and not any(c in w for c in "\r\n") for s in sentences for w in s.words)
+
+
+# -- text to tag ------------------------------------------------------------------------------------
+
+def test_empty_input_gives_empty_output(runner, tutorial_model):
+    r = runner.invoke(app, ["tag", "--model", str(tutorial_model)], input="")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
+
+
+def test_blank_and_whitespace_lines_stay_blank(runner, tutorial_model):
+    r = runner.invoke(app, ["tag", "--model", str(tutorial_model)], input="I eat apple\n\n   \t \nthey fish\n")
+    assert r.exit_code == 0
+    assert r.stdout.split("\n") == ["I/nn eat/v apple/nn", "", "", "they/nn fish/v", ""]
+
+
+@pytest.mark.parametrize("fmt", ["slash", "jsonl", "tsv", "conllu"])
+def test_any_unicode_and_control_characters_round_trip(runner, tutorial_model, fmt):
+    import json
+
+    text = "I eat 🍎 苹果 cafe\u0301 שלום \u0007bell \u200bzero"
+    r = runner.invoke(app, ["tag", "--pretokenized", "--format", fmt, "--model", str(tutorial_model)], input=text + "\n")
+    assert r.exit_code == 0, r.stderr
+    if fmt == "jsonl":
+        assert json.loads(r.stdout)["tokens"] == text.split()
+    elif fmt == "slash":
+        assert [t.rpartition("/")[0] for t in r.stdout.split()] == text.split()
+    else:
+        col = 0 if fmt == "tsv" else 1
+        assert [row.split("\t")[col] for row in r.stdout.splitlines() if row] == text.split()
+
+
+def test_very_long_line(runner, tutorial_model):
+    line = "I eat apple and " * 25_000
+    r = runner.invoke(app, ["tag", "--model", str(tutorial_model)], input=line + "\n")
+    assert r.exit_code == 0 and r.stdout.count("\n") == 1 and len(r.stdout.split()) == 100_000
+
+
+def test_invalid_utf8_on_stdin_names_the_line(tutorial_model):
+    r = subprocess.run([*RNNCLI, "tag", "--model", str(tutorial_model)], input=b"I eat apple\nfish \xff\xfe\n",
+                       capture_output=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr == b"rnncli: error: <stdin>:2: not valid UTF-8 (byte 0xff)\n"
+    assert r.stdout == b"I/nn eat/v apple/nn\n"  # what came before the bad line is kept
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGPIPE"), reason="no SIGPIPE on this platform")
+def test_closed_stdout_ends_quietly_like_a_unix_filter(tutorial_model, tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_text("I eat apple\nthey fish in the river\n" * 200_000)
+    shell = f"{' '.join(RNNCLI)} tag -i {big} --model {tutorial_model} | head -1; echo ${{PIPESTATUS[0]}} >&2"
+    r = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
+    assert r.stdout == "I/nn eat/v apple/nn\n"
+    assert r.stderr == f"{128 + signal.SIGPIPE}\n"  # killed by SIGPIPE, as `cat big | head -1` would be
+
+
+# -- model files -------------------------------------------------------------------------------------
+
+def test_metadata_that_disagrees_with_the_arrays_is_refused(tutorial_model, tmp_path):
+    arrays, meta = modelfile.load(tutorial_model)
+    meta["tags"] = meta["tags"][:-1]
+    path = tmp_path / "bad.npz"
+    modelfile.save(path, arrays, meta)
+    with pytest.raises(ModelFileError, match="metadata disagrees with itself"):
+        Tagger.load(path)
+
+
+def test_missing_array_is_refused(runner, tutorial_model, tmp_path):
+    arrays, meta = modelfile.load(tutorial_model)
+    del arrays["V"]
+    path = tmp_path / "nov.npz"
+    modelfile.save(path, arrays, meta)
+    err = one_line_error(runner.invoke(app, ["tag", "x", "--model", str(path)]))
+    assert err == f"rnncli: error: {path}: missing array(s) V\n"
+
+
+def test_model_truncated_at_every_kind_of_offset_is_refused(runner, tutorial_model, tmp_path):
+    data = tutorial_model.read_bytes()
+    path = tmp_path / "cut.npz"
+    for cut in [0, 1, 10, 100, len(data) // 3, len(data) // 2, len(data) - 100, len(data) - 1]:
+        path.write_bytes(data[:cut])
+        err = one_line_error(runner.invoke(app, ["tag", "x", "--model", str(path)]))
+        assert err.startswith(f"rnncli: error: {path}: ")
+
+
+def test_loader_fuzz_mutations_load_the_same_or_are_refused(tutorial_model, tmp_path):
+    rng = np.random.default_rng(7)
+    data = tutorial_model.read_bytes()
+    reference = Tagger.load(tutorial_model).tag([["I", "eat", "apple"], ["they", "fish"]])
+    path = tmp_path / "fuzz.npz"
+    outcomes = {"same": 0, "refused": 0}
+    for i in range(300):
+        b = bytearray(data)
+        kind = i % 3
+        if kind == 0:
+            b = b[: rng.integers(0, len(b))]
+        elif kind == 1:
+            for pos in rng.integers(0, len(b), size=rng.integers(1, 8)):
+                b[pos] ^= 1 << int(rng.integers(0, 8))
+        else:
+            pos = int(rng.integers(0, len(b)))
+            b[pos:pos + 16] = rng.bytes(16)
+        path.write_bytes(bytes(b))
+        try:
+            tagger = Tagger.load(path)
+        except ModelFileError:
+            outcomes["refused"] += 1
+            continue
+        assert tagger.tag([["I", "eat", "apple"], ["they", "fish"]]) == reference
+        outcomes["same"] += 1
+    assert outcomes["refused"] > 200
+
+
+def test_checkpoint_is_not_taken_for_a_model(runner, tmp_path):
+    from rnncli.train import TrainConfig, TrainState, save_checkpoint
+
+    path = tmp_path / "c.ckpt.npz"
+    save_checkpoint(path, TrainState(0, {"U": np.zeros((2, 2))}, {}, 0, {}), TrainConfig(), "x")
+    err = one_line_error(runner.invoke(app, ["inspect", str(path)]))
+    assert "a training checkpoint, not a model" in err
+
+
+# -- options ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, hint", [
+    (["--hidden", "0"], "--hidden"),
+    (["--epochs", "-1"], "--epochs"),
+    (["--batch-size", "0"], "--batch-size"),
+    (["--lr", "0"], "--lr"),
+    (["--lr", "nan"], "--lr"),
+    (["--format", "xml"], "--format"),
+    (["--patience", "2"], "--patience"),  # no --dev to measure by
+    (["--format", "slash", "--tag-column", "xpos"], "--tag-column"),
+    (["--dropout", "1.5"], "--dropout"),
+])
+def test_bad_options_are_usage_errors_before_any_work(runner, tmp_path, args, hint):
+    out = tmp_path / "m.npz"
+    r = runner.invoke(app, ["train", str(TUTORIAL), "-o", str(out), *args])
+    assert r.exit_code == 2 and hint in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_output_that_is_an_input_is_refused(runner, tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TUTORIAL.read_text())
+    r = runner.invoke(app, ["train", str(corpus), "-o", str(corpus)])
+    assert r.exit_code == 2 and "is an input corpus; refusing to overwrite it" in r.stderr
+    assert corpus.read_text() == TUTORIAL.read_text()
+
+
+def test_tag_format_must_be_known(runner, tutorial_model):
+    r = runner.invoke(app, ["tag", "x", "--format", "html", "--model", str(tutorial_model)])
+    assert r.exit_code == 2 and "--format" in r.stderr
+
+
+# -- nothing lost -----------------------------------------------------------------------------------
+
+def test_divergence_is_reported_with_epoch_and_batch(runner, tmp_path):
+    out = tmp_path / "m.npz"
+    err = one_line_error(runner.invoke(app, train_args(TUTORIAL, out, "--lr", "1e38")))
+    assert err.startswith("rnncli: error: training diverged: loss is nan at epoch 1, batch ")
+    assert err.endswith("(try a smaller --lr)\n")
+    assert not out.exists()
+
+
+def test_divergence_keeps_the_best_model_so_far(runner, tmp_path, monkeypatch):
+    from rnncli import rnn
+
+    real, calls = rnn.loss_and_grads, []
+
+    def failing_in_epoch_three(*args, **kwargs):
+        calls.append(1)
+        loss, grads = real(*args, **kwargs)
+        return (float("nan") if len(calls) > 2 * 27 else loss), grads  # 430 sentences / 16: 27 batches an epoch
+
+    monkeypatch.setattr(rnn, "loss_and_grads", failing_in_epoch_three)
+    out = tmp_path / "m.npz"
+    err = one_line_error(runner.invoke(app, ["train", str(TUTORIAL), "--dev", str(TUTORIAL), "-o", str(out), "-q",
+                                             "--epochs", "5"]))
+    assert err == ("rnncli: error: training diverged: loss is nan at epoch 3, batch 1 (try a smaller --lr); "
+                   f"kept the best model so far (epoch 2) in {out}\n")
+    assert [h["epoch"] for h in Tagger.load(out).info["training"]["history"]] == [1, 2]
+
+
+def test_resume_must_not_contradict_the_checkpoint(runner, tmp_path):
+    from rnncli.train import TrainConfig, TrainState, save_checkpoint
+
+    ckpt = tmp_path / "c.ckpt.npz"
+    save_checkpoint(ckpt, TrainState(0, {"U": np.zeros((2, 2))}, {}, 0, {}), TrainConfig(hidden=64), "x")
+    r = runner.invoke(app, ["train", str(TUTORIAL), "--resume", str(ckpt), "--hidden", "32", "-o", str(tmp_path / "m.npz")])
+    assert r.exit_code == 2 and "32 conflicts with the checkpoint's 64" in r.stderr
+    r = runner.invoke(app, ["train", str(TUTORIAL), "--resume", str(ckpt), "-o", str(tmp_path / "m.npz")])
+    assert one_line_error(r) == f"rnncli: error: {ckpt}: this checkpoint was made from other training data\n"
+
+
+def _wait_for(proc, text, timeout=60):
+    """Read the process's stderr until a line containing ``text``; returns what was read."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return seen
+    raise AssertionError(f"{text!r} never appeared in: {seen}")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigint_keeps_the_old_model_and_resume_ends_with_the_same_arrays(runner, tmp_path):
+    args = ["train", str(TUTORIAL), "--dev", str(TUTORIAL), "--epochs", "30", "--hidden", "256",
+            "--average", "0.99", "--dropout", "0.1", "--seed", "3"]
+    reference = tmp_path / "reference.npz"
+    assert runner.invoke(app, [*args, "-o", str(reference), "-q"]).exit_code == 0
+
+    out = tmp_path / "m.npz"
+    out.write_bytes(reference.read_bytes()[:100] + b"the previous model file")
+    before = out.read_bytes()
+    proc = subprocess.Popen([*RNNCLI, *args, "-o", str(out)], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "COLUMNS": "200"})
+    try:
+        _wait_for(proc, "epoch 3/30  loss")
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    ckpt = tmp_path / "m.ckpt.npz"
+    assert proc.returncode == 130, rest
+    assert f"not written; checkpoint saved to {ckpt}" in rest and "Traceback" not in rest
+    assert out.read_bytes() == before and ckpt.exists()
+
+    r = runner.invoke(app, [*args, "-o", str(out), "--resume", str(ckpt), "-q"])
+    assert r.exit_code == 0, r.stderr
+    resumed, uninterrupted = modelfile.load(out), modelfile.load(reference)
+    assert resumed[0].keys() == uninterrupted[0].keys()
+    for name in uninterrupted[0]:
+        np.testing.assert_array_equal(resumed[0][name], uninterrupted[0][name])
+    assert [h["dev_accuracy"] for h in resumed[1]["training"]["history"]] == \
+           [h["dev_accuracy"] for h in uninterrupted[1]["training"]["history"]]
+    assert not ckpt.exists()  # used up by a run that finished
