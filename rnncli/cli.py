@@ -111,7 +111,7 @@ def _print_json(obj) -> None:
 
 # Hyper-parameters that a checkpoint fixes: giving another value with --resume is a usage error.
 _CHECKPOINTED = ("hidden", "lr", "batch_size", "seed", "optimizer", "clip", "bidirectional", "layers",
-                 "features", "dropout", "word_dropout", "average")
+                 "features", "dropout", "word_dropout", "average", "char_hidden")
 
 
 def _warn(message: str) -> None:
@@ -156,6 +156,8 @@ def train(
     dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Dropout on each layer's input and output.")] = 0.0,
     word_dropout: Annotated[float, typer.Option(
         min=0.0, help="A word seen n times is replaced by <unk> with probability a/(a+n) during training.")] = 0.25,
+    char_hidden: Annotated[int, typer.Option(
+        min=0, help="Units of a character-level Elman RNN that reads each word's letters into x_t (0: none).")] = 0,
     average: Annotated[float, typer.Option(
         min=0.0, max=0.99999, help="Keep an exponential moving average of the weights with this decay "
                                    "(e.g. 0.999) and save it (0: off).")] = 0.0,
@@ -171,8 +173,7 @@ def train(
 ):
     """Train a tagger on tagged corpora and write one model file.
 
-    Malformed sentences are skipped with a warning (--strict: an error). Ctrl-C stops at once,
-    leaves the output file as it was and saves a checkpoint for --resume.
+    Malformed sentences are skipped with a warning (--strict: an error). Ctrl-C stops at once, leaves the output file as it was and saves a checkpoint for --resume.
 
     Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz
     """
@@ -191,7 +192,7 @@ def train(
     config = TrainConfig(hidden=hidden, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                          optimizer=optimizer.value, clip=clip, bidirectional=bidirectional, layers=layers,
                          features=features.value, word_dropout=word_dropout, dropout=dropout, patience=patience,
-                         average=average)
+                         average=average, char_hidden=char_hidden)
     state = None
     if resume:
         state, saved, data_id = load_checkpoint(resume)

@@ -25,12 +25,19 @@ def formula(tagger: Tagger) -> list[str]:
     dims = shape.param_shapes()
     H = shape.n_hidden
     lines = []
+    if shape.char_hidden:
+        C = shape.char_hidden
+        lines.append(f"h_j = tanh(Uc c_j + Wc h_{{j-1}} + bc), h = h_j at the word's last letter"
+                     f"    Uc: {C} x {shape.n_chars}, Wc: {C} x {C}")
     for layer, d, sfx in shape.chains():
         x = "x_t" if layer == 0 else _layer_output(layer - 1, shape)
+        if layer == 0 and shape.char_hidden:
+            x += f" + P{d} h"
         prev = "{t+1}" if d else "{t-1}"
         rows, cols = dims["U" + sfx]
+        extra = f", P{d}: {H} x {shape.char_hidden}" if layer == 0 and shape.char_hidden else ""
         lines.append(f"s{sfx}_t = tanh(U{sfx} {x} + W{sfx} s{sfx}_{prev} + b{sfx})"
-                     f"    U{sfx}: {rows} x {cols}, W{sfx}: {H} x {H}")
+                     f"    U{sfx}: {rows} x {cols}, W{sfx}: {H} x {H}{extra}")
     lines.append(f"o_t = softmax(V {_layer_output(shape.n_layers - 1, shape)} + c)"
                  f"    V: {shape.n_tags} x {shape.n_out}")
     return lines

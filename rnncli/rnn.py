@@ -9,7 +9,11 @@ of those K columns of U, computed as a lookup, never as a dense product.
 Beyond the tutorial, all optional: a backward direction over the sentence (``U_bwd``,
 ``W_bwd``, ``b_bwd``) whose states are concatenated with the forward ones before V;
 stacked layers whose input is the previous layer's states (``U2``, ``W2``, ``b2``, ...);
-dropout on each layer's input and output.
+dropout on each layer's input and output; and a character-level Elman RNN over each word's
+letters, ``h_j = tanh(Uc c_j + Wc h_{j-1} + bc)``, whose final state h enters the first
+layer beside U x_t: ``s_t = tanh(U x_t + P h + W s_{t-1} + b)``. It is the tutorial's
+network again, one level down, and it lets the spelling of a word never seen in training
+count.
 
 Arrays are time-major: (T, B, ...) for T steps of B sentences, right-padded, with
 ``lengths`` (B,) giving each sentence's real length. Padding never influences a real
@@ -37,6 +41,8 @@ class Shape:
     n_tags: int  # length of o_t
     bidirectional: bool = False
     n_layers: int = 1
+    n_chars: int = 0  # characters known to the character RNN (0: no character RNN)
+    char_hidden: int = 0  # C, the size of its state h
 
     @property
     def directions(self) -> tuple[str, ...]:
@@ -65,6 +71,10 @@ class Shape:
             shapes["b" + sfx] = (H,)
         shapes["V"] = (self.n_tags, self.n_out)
         shapes["c"] = (self.n_tags,)
+        if self.char_hidden:
+            C = self.char_hidden
+            shapes.update(Uc=(C, self.n_chars), Wc=(C, C), bc=(C,))
+            shapes.update({"P" + d: (H, C) for d in self.directions})
         return shapes
 
     def n_params(self) -> int:
@@ -72,6 +82,17 @@ class Shape:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+LOOKUPS = ("U", "U_bwd", "Uc")  # tables indexed by input ids: column-major, sparse gradients
+
+
+class CharBatch(NamedTuple):
+    """The letters of the distinct words of a batch, for the character RNN."""
+
+    chars: np.ndarray  # (L, N) character ids of N distinct words, time-major, right-padded
+    lengths: np.ndarray  # (N,) letters per word (at least 1)
+    words: np.ndarray  # (T, B) which of the N words each token is (anything at padding)
 
 
 class SparseRows(NamedTuple):
@@ -91,7 +112,7 @@ def init_params(shape: Shape, rng: np.random.Generator, dtype=np.float32) -> dic
     params = {}
     H = shape.n_hidden
     for name, dims in shape.param_shapes().items():
-        if name in ("U", "U_bwd"):
+        if name in LOOKUPS:
             # Input table: each column is a word's or feature's vector; stored column-major
             # so that a column is contiguous and the lookup U[:, ids] is a fast row gather.
             p = np.asfortranarray(rng.normal(0.0, 1.0 / np.sqrt(H), size=dims))
@@ -122,6 +143,9 @@ class Trace:
     output_masks: list[np.ndarray] = field(default_factory=list)  # layer -> dropout mask on its output
     top: np.ndarray | None = None  # (T, B, n_out) what V sees
     probs: np.ndarray | None = None  # (T, B, n_tags) o_t
+    chars: CharBatch | None = None
+    char_states: np.ndarray | None = None  # (L+1, N, C) the character RNN's states
+    char_final: np.ndarray | None = None  # (N, C) h: each word's state after its last letter
 
     def hidden(self, suffix: str = "") -> np.ndarray:
         """s_t of one chain in sentence order: (T, B, H)."""
@@ -181,12 +205,22 @@ def recur_backward(dS: np.ndarray, S: np.ndarray, W: np.ndarray):
     return dZ, carry
 
 
+def char_forward(params: dict[str, np.ndarray], chars: CharBatch) -> tuple[np.ndarray, np.ndarray]:
+    """The character RNN over each word: states (L+1, N, C) and final states h (N, C)."""
+    # Uc c_j for a one-hot letter c_j: one column of Uc, looked up.
+    a = params["Uc"].T[chars.chars] + params["bc"]  # (L, N, C)
+    S = recur(a, params["Wc"])  # (L+1, N, C)
+    final = S[chars.lengths, np.arange(len(chars.lengths))]  # (N, C): the state after the last letter
+    return S, final
+
+
 def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray, lengths: np.ndarray,
-            *, s0: np.ndarray | None = None, dropout: float = 0.0,
+            *, chars: CharBatch | None = None, s0: np.ndarray | None = None, dropout: float = 0.0,
             rng: np.random.Generator | None = None) -> Trace:
     """Run the network over a padded batch; ``trace.probs`` holds o_t (T, B, n_tags).
 
     ids: (T, B, K) integer indices of the active entries of x_t (any valid index at padding).
+    chars: the batch's words letter by letter; required when the model has a character RNN.
     dropout: probability of zeroing each unit of every layer's input projection U x_t and of
     every layer's output (training only; needs ``rng``).
     """
@@ -196,6 +230,11 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray, length
     rev = reverse_index(lengths, T) if shape.bidirectional else None
     trace = Trace(shape, ids, lengths, mask, rev)
     dtype = params["V"].dtype
+    if shape.char_hidden:
+        if chars is None:
+            raise ValueError("this network reads letters: pass chars")
+        trace.chars = chars
+        trace.char_states, trace.char_final = char_forward(params, chars)
     x = None  # dense input of the current layer, (T, B, D), sentence order
     for layer in range(shape.n_layers):
         outs = []
@@ -207,6 +246,9 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray, length
                 chain_ids = ids if not d else _reorder(ids, rev)  # (T, B, K)
                 # U x_t for a 0/1 vector x_t = the sum of the columns of U it selects.
                 ux = U.T[chain_ids].sum(axis=2)  # (T, B, H)
+                if shape.char_hidden:
+                    words = chars.words if not d else _reorder(chars.words, rev)  # (T, B)
+                    ux += (trace.char_final @ params["P" + d].T)[words]  # (T, B, H): P h of each token's word
             else:
                 ux = x @ U.T  # (T, B, H)
                 if d:
@@ -282,6 +324,7 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
     dx = dlogits @ params["V"]  # (T, B, n_out): dL/d(layer output)
     real = trace.mask.ravel()  # (T*B,)
     ds0 = 0.0
+    dfinal = np.zeros_like(trace.char_final) if shape.char_hidden else None  # (N, C) dL/dh
     for layer in range(shape.n_layers - 1, -1, -1):
         if trace.output_masks:
             dx = dx * trace.output_masks[layer]
@@ -300,7 +343,15 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
             if layer == 0:
                 chain_ids = trace.ids if not d else _reorder(trace.ids, trace.rev)
                 K = chain_ids.shape[2]
-                grads["U" + sfx] = sparse_rows(chain_ids.reshape(-1, K)[real], dux.reshape(-1, H)[real])
+                dux_real = dux.reshape(-1, H)[real]  # (n, H)
+                grads["U" + sfx] = sparse_rows(chain_ids.reshape(-1, K)[real], dux_real)
+                if shape.char_hidden:
+                    words = trace.chars.words if not d else _reorder(trace.chars.words, trace.rev)
+                    per_word = sparse_rows(words.reshape(-1, 1)[real], dux_real)  # dL/d(P h), summed per word
+                    h = trace.char_final[per_word.index]  # (m, C)
+                    grads["P" + d] = per_word.rows.T @ h  # (H, C)
+                    dh = per_word.rows @ params["P" + d]  # (m, C)
+                    dfinal[per_word.index] += dh
             else:
                 if d:
                     dux = _reorder(dux, trace.rev)  # back to sentence order
@@ -308,21 +359,40 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
                 grads["U" + sfx] = dux.reshape(-1, H).T @ x_in.reshape(-1, x_in.shape[2])
                 dx_in += dux @ U
         dx = dx_in
+    if shape.char_hidden:
+        grads.update(char_backward(params, trace, dfinal))
     if with_s0:
         grads["s0"] = ds0
     return grads
 
 
-def loss_and_grads(params, shape: Shape, ids, lengths, tags, *, s0=None, dropout: float = 0.0,
-                   rng=None, with_s0: bool = False) -> tuple[float, dict]:
-    trace = forward(params, shape, ids, lengths, s0=s0, dropout=dropout, rng=rng)
+def char_backward(params: dict[str, np.ndarray], trace: Trace, dfinal: np.ndarray) -> dict:
+    """BPTT through the character RNN, from dL/dh at each word's last letter."""
+    chars, S = trace.chars, trace.char_states
+    L, N = chars.chars.shape
+    C = S.shape[2]
+    dS = np.zeros((L, N, C), S.dtype)
+    dS[chars.lengths - 1, np.arange(N)] = dfinal  # only the final state feeds the word RNN
+    dZ, _ = recur_backward(dS, S, params["Wc"])  # (L, N, C); zero after each word's end
+    real = (np.arange(L)[:, None] < chars.lengths[None, :]).ravel()  # (L*N,)
+    return {
+        "Uc": sparse_rows(chars.chars.reshape(-1, 1)[real], dZ.reshape(-1, C)[real]),
+        "Wc": dZ.reshape(-1, C).T @ S[:-1].reshape(-1, C),
+        "bc": dZ.sum(axis=(0, 1)),
+    }
+
+
+def loss_and_grads(params, shape: Shape, ids, lengths, tags, *, chars: CharBatch | None = None, s0=None,
+                   dropout: float = 0.0, rng=None, with_s0: bool = False) -> tuple[float, dict]:
+    trace = forward(params, shape, ids, lengths, chars=chars, s0=s0, dropout=dropout, rng=rng)
     loss, dlogits = cross_entropy(trace, tags)
     return loss, backward(params, trace, dlogits, with_s0=with_s0)
 
 
 def without_memory(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The same network with every W set to zero: o_t then depends on x_t alone."""
-    return {k: (np.zeros_like(v) if k.startswith("W") else v) for k, v in params.items()}
+    """The same network with every W of the word RNN set to zero: o_t then depends on x_t
+    alone (the character RNN, which reads within the word, keeps its Wc)."""
+    return {k: (np.zeros_like(v) if k.startswith("W") and k != "Wc" else v) for k, v in params.items()}
 
 
 def pad(seqs: list[np.ndarray], fill: int = 0) -> tuple[np.ndarray, np.ndarray]:

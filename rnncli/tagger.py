@@ -34,7 +34,8 @@ class Tagger:
     def forward(self, sentences: list[list[str]], params: dict[str, np.ndarray] | None = None) -> rnn.Trace:
         """One padded batch through the network (all sentences non-empty)."""
         ids, lengths = rnn.pad([self.encode(words) for words in sentences])
-        return rnn.forward(self.params if params is None else params, self.shape, ids, lengths)
+        chars = char_batch(self.vocab, sentences) if self.shape.char_hidden else None
+        return rnn.forward(self.params if params is None else params, self.shape, ids, lengths, chars=chars)
 
     def predict(self, sentences: list[list[str]], batch_tokens: int = 8192) -> list[np.ndarray]:
         """o_t for every word: one (L, n_tags) array per sentence, in input order.
@@ -71,7 +72,7 @@ class Tagger:
         params = {name: np.asfortranarray(p[:, keep]) if name in ("U", "U_bwd") else p
                   for name, p in self.params.items()}
         shape = rnn.Shape(**{**self.shape.to_dict(), "n_inputs": int(keep.sum())})
-        return Tagger(shape, params, Vocab(tables), self.tags, dict(self.info))
+        return Tagger(shape, params, Vocab(tables, self.vocab.chars), self.tags, dict(self.info))
 
     # -- files -----------------------------------------------------------------------------
 
@@ -95,7 +96,8 @@ class Tagger:
             tags = [str(t) for t in meta["tags"]]
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(f"{path}: damaged metadata ({type(e).__name__}: {e})") from None
-        if vocab.n_inputs != shape.n_inputs or len(tags) != shape.n_tags or len(set(tags)) != len(tags):
+        if (vocab.n_inputs != shape.n_inputs or len(tags) != shape.n_tags or len(set(tags)) != len(tags)
+                or vocab.n_chars != shape.n_chars):
             raise ModelFileError(f"{path}: metadata disagrees with itself (vocabulary or tag set size)")
         expected = shape.param_shapes()
         missing = sorted(set(expected) - set(arrays))
@@ -111,9 +113,17 @@ class Tagger:
             a = a.astype(np.float32, copy=False)
             if not np.isfinite(a).all():
                 raise ModelFileError(f"{path}: array {name} holds NaN or infinite values")
-            params[name] = np.asfortranarray(a) if name in ("U", "U_bwd") else np.ascontiguousarray(a)
+            params[name] = np.asfortranarray(a) if name in rnn.LOOKUPS else np.ascontiguousarray(a)
         info = {k: v for k, v in meta.items() if k not in ("shape", "vocab", "tags", "format", "format_version")}
         return cls(shape, params, vocab, tags, info)
+
+
+def char_batch(vocab: Vocab, sentences: list[list[str]]) -> rnn.CharBatch:
+    """The distinct words of a batch letter by letter, and which of them each token is."""
+    index: dict[str, int] = {}
+    words, _ = rnn.pad([np.array([index.setdefault(w, len(index)) for w in s], np.int64) for s in sentences])
+    letters, lengths = rnn.pad([vocab.encode_chars(w) for w in index])
+    return rnn.CharBatch(letters, lengths, words)
 
 
 def default_model_path() -> Path:

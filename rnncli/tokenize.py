@@ -45,6 +45,7 @@ ways (``Tuesday's`` is sometimes one token, ``c/o`` is split but ``w/o`` not).
 """
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = ["tokenize"]
@@ -222,11 +223,26 @@ def _compile(rules: list[str]) -> re.Pattern:
     return re.compile(r"\s*(" + "|".join(rules) + ")")
 
 
-_TOKEN = _compile(_FUSED_RULES + _FAST_RULES + _MAIN_RULES)
+# A plain ASCII word is one token unless it is one of these fused forms.
+_FUSED_WORDS = frozenset(stem + rest for stem, rests in _FUSED.items() for rest in rests)
+
+
+@functools.cache
+def _token() -> re.Pattern:
+    # Compiled on first use: it takes tens of milliseconds, which a short
+    # command line of plain words ("I eat apple") does not need to pay.
+    return _compile(_FUSED_RULES + _FAST_RULES + _MAIN_RULES)
+
+
+def _plain(chunk: str) -> bool:
+    return chunk.isascii() and chunk.isalpha() and chunk.lower() not in _FUSED_WORDS
 
 
 def tokenize(text: str) -> list[str]:
     """Return the EWT-style tokens of one line of raw text (``[]`` if blank)."""
+    chunks = text.split()
+    if all(map(_plain, chunks)):
+        return chunks  # no rule splits a plain word: the pattern would give the same
     # rstrip: trailing spaces would make findall rescan them from every
     # position (quadratic); no rule depends on them.
-    return _TOKEN.findall(text.rstrip())
+    return _token().findall(text.rstrip())

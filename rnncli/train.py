@@ -42,6 +42,7 @@ class TrainConfig:
     dropout: float = 0.0  # on each layer's input projection and output
     patience: int = 0  # stop after this many epochs without a better dev accuracy; 0: never
     average: float = 0.0  # decay of an exponential moving average of the weights (e.g. 0.999); 0: off
+    char_hidden: int = 0  # units of a character-level RNN over each word's letters; 0: none
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -143,7 +144,7 @@ class WeightAverage:
     def __init__(self, params: dict[str, np.ndarray], decay: float):
         self.decay, self.t = decay, 0
         self.sum = {k: np.zeros_like(v) for k, v in params.items()}  # sum_i decay^(t-i) (1-decay) p_i
-        self.last = {k: np.zeros(v.shape[1], np.int64) for k, v in params.items() if k in ("U", "U_bwd")}
+        self.last = {k: np.zeros(v.shape[1], np.int64) for k, v in params.items() if k in rnn.LOOKUPS}
 
     def _catch_up(self, name: str, params, idx) -> None:
         """Bring columns idx of a table to step t: they kept their value since ``last``."""
@@ -228,23 +229,37 @@ class TrainState:
 
 @dataclass
 class Data:
-    """A corpus turned into arrays once: (L, K) input indices and (L,) tag ids per sentence."""
+    """A corpus turned into arrays once: (L, K) input indices and (L,) tag ids per sentence;
+    for a character RNN also each token's word type and each type's letters."""
 
     ids: list[np.ndarray]
     tags: list[np.ndarray]
     lengths: np.ndarray
+    types: list[np.ndarray] | None = None  # (L,) word type of each token
+    letters: list[np.ndarray] | None = None  # type -> (l,) letter ids
 
     @classmethod
     def encode(cls, sentences: list[Sentence], vocab: Vocab, tag_index: dict[str, int]) -> Data:
         ids = [vocab.encode_sentence(s.words) for s in sentences]
         tags = [np.array([tag_index.get(t, -1) for t in s.tags], dtype=np.int64) for s in sentences]
-        return cls(ids, tags, np.array([len(s.words) for s in sentences]))
+        data = cls(ids, tags, np.array([len(s.words) for s in sentences]))
+        if vocab.chars is not None:
+            index: dict[str, int] = {}
+            data.types = [np.array([index.setdefault(w, len(index)) for w in s.words], np.int64) for s in sentences]
+            data.letters = [vocab.encode_chars(w) for w in index]
+        return data
 
-    def batch(self, which) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(T, B, K) ids, (B,) lengths, (T, B) tags, padded."""
+    def batch(self, which) -> tuple[np.ndarray, np.ndarray, np.ndarray, rnn.CharBatch | None]:
+        """(T, B, K) ids, (B,) lengths, (T, B) tags, padded; and the batch's words letter by letter."""
         ids, lengths = rnn.pad([self.ids[i] for i in which])
         tags, _ = rnn.pad([self.tags[i] for i in which])
-        return ids, lengths, tags
+        chars = None
+        if self.types is not None:
+            types, _ = rnn.pad([self.types[i] for i in which])  # (T, B)
+            distinct, words = np.unique(types, return_inverse=True)
+            letters, n_letters = rnn.pad([self.letters[t] for t in distinct])
+            chars = rnn.CharBatch(letters, n_letters, words.reshape(types.shape))
+        return ids, lengths, tags, chars
 
 
 def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
@@ -260,8 +275,8 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
 def accuracy(params, shape: rnn.Shape, data: Data, batches: list[np.ndarray]) -> float:
     right = total = 0
     for which in batches:
-        ids, lengths, tags = data.batch(which)
-        trace = rnn.forward(params, shape, ids, lengths)
+        ids, lengths, tags, chars = data.batch(which)
+        trace = rnn.forward(params, shape, ids, lengths, chars=chars)
         pred = trace.probs.argmax(axis=2)  # (T, B)
         right += int(((pred == tags) & trace.mask).sum())
         total += int(trace.mask.sum())
@@ -270,7 +285,7 @@ def accuracy(params, shape: rnn.Shape, data: Data, batches: list[np.ndarray]) ->
 
 def build_vocab(sentences: list[Sentence], config: TrainConfig) -> tuple[Vocab, np.ndarray, list[str], Counter]:
     vocab, counts = Vocab.build((w for s in sentences for w in s.words), config.features,
-                                config.min_count, config.min_feature_count)
+                                config.min_count, config.min_feature_count, chars=config.char_hidden > 0)
     tag_counts = Counter(t for s in sentences for t in s.tags)
     tags = sorted(tag_counts, key=lambda t: (-tag_counts[t], t))
     return vocab, counts, tags, tag_counts
@@ -285,7 +300,8 @@ def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainCo
     report = callback or (lambda p: None)
     vocab, counts, tags, tag_counts = build_vocab(sentences, config)
     tag_index = {t: i for i, t in enumerate(tags)}
-    shape = rnn.Shape(vocab.n_inputs, config.hidden, len(tags), config.bidirectional, config.layers)
+    shape = rnn.Shape(vocab.n_inputs, config.hidden, len(tags), config.bidirectional, config.layers,
+                      vocab.n_chars, config.char_hidden)
     data = Data.encode(sentences, vocab, tag_index)
     dev_data = Data.encode(dev, vocab, tag_index) if dev else None
     dev_batches = length_batches(dev_data.lengths, 256, None) if dev_data else []
@@ -350,13 +366,14 @@ def _epoch(state, config, shape, data, dev_data, dev_batches, params, optimizer,
     batches = length_batches(data.lengths, config.batch_size, rng)
     total_loss = 0.0
     for b, which in enumerate(batches):
-        ids, lengths, gold = data.batch(which)
+        ids, lengths, gold, chars = data.batch(which)
         if keep_prob is not None:
             for k, unk in drop_slots:
                 col = ids[:, :, k]
                 col[rng.random(col.shape) >= keep_prob[col]] = unk
         with np.errstate(over="ignore", invalid="ignore"):  # overflow shows up as a non-finite loss
-            loss, grads = rnn.loss_and_grads(params, shape, ids, lengths, gold, dropout=config.dropout, rng=rng)
+            loss, grads = rnn.loss_and_grads(params, shape, ids, lengths, gold, chars=chars,
+                                             dropout=config.dropout, rng=rng)
         if not math.isfinite(loss):
             raise Diverged(f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} "
                            f"(try a smaller --lr)", best_tagger())
@@ -434,7 +451,7 @@ def load_checkpoint(path) -> tuple[TrainState, TrainConfig, str]:
     def part(prefix):
         return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
     try:
-        params = {k: np.asfortranarray(v) if k in ("U", "U_bwd") else v for k, v in part("params.").items()}
+        params = {k: np.asfortranarray(v) if k in rnn.LOOKUPS else v for k, v in part("params.").items()}
         state = TrainState(int(meta["epoch"]), params, part("optimizer."), int(meta["optimizer_t"]),
                            dict(meta["rng_state"]), list(meta["history"]), part("best.") or None,
                            int(meta["best_epoch"]), part("ema.") or None)

@@ -50,12 +50,13 @@ FEATURE_SETS = {
 }
 
 IDENTITY_SLOTS = ("word", "lower")  # slots that name the word itself (dropped out in training)
+MAX_WORD_CHARS = 20  # the character RNN reads at most a word's last 20 letters (URLs can be long)
 
 
 class Vocab:
     """The slots, their entries, and the mapping of a word to its K active indices."""
 
-    def __init__(self, tables: dict[str, list[str]]):
+    def __init__(self, tables: dict[str, list[str]], chars: list[str] | None = None):
         for slot, values in tables.items():
             if slot not in EXTRACTORS:
                 raise ValueError(f"unknown feature slot {slot!r}")
@@ -68,12 +69,17 @@ class Vocab:
         self._index = [{v: i + off for i, v in enumerate(values)}
                        for off, values in zip(self.offsets, tables.values())]
         self._cache: dict[str, tuple[int, ...]] = {}
+        if chars is not None and (not chars or chars[0] != UNK):
+            raise ValueError(f"the character table must start with {UNK}")
+        self.chars = chars  # letters known to the character RNN; None: the model has none
+        self._char_index = {c: i for i, c in enumerate(chars or ())}
 
     @classmethod
     def build(cls, words: Iterable[str], feature_set: str = "word", min_count: int = 1,
-              min_feature_count: int = 2) -> tuple[Vocab, np.ndarray]:
+              min_feature_count: int = 2, chars: bool = False) -> tuple[Vocab, np.ndarray]:
         """Entries for every value seen at least ``min_count`` times (words) or
-        ``min_feature_count`` times (other slots). Also returns each entry's count (n_inputs,)."""
+        ``min_feature_count`` times (other slots, and letters with ``chars``).
+        Also returns each entry's count (n_inputs,)."""
         slots = FEATURE_SETS[feature_set]
         word_counts = Counter(words)
         tables, counts = {}, []
@@ -86,7 +92,23 @@ class Vocab:
             kept = sorted((v for v, n in c.items() if n >= floor and v != UNK), key=lambda v: (-c[v], v))
             tables[slot] = [UNK] + kept
             counts += [sum(n for v, n in c.items() if n < floor)] + [c[v] for v in kept]
-        return cls(tables), np.asarray(counts, dtype=np.int64)
+        letters = None
+        if chars:
+            c = Counter()
+            for w, n in word_counts.items():
+                for ch in w[-MAX_WORD_CHARS:]:
+                    c[ch] += n
+            letters = [UNK] + sorted((ch for ch, n in c.items() if n >= min_feature_count), key=lambda ch: (-c[ch], ch))
+        return cls(tables, letters), np.asarray(counts, dtype=np.int64)
+
+    @property
+    def n_chars(self) -> int:
+        return len(self.chars) if self.chars else 0
+
+    def encode_chars(self, word: str) -> np.ndarray:
+        """(l,) ids of the word's last ``MAX_WORD_CHARS`` letters for the character RNN (0: unknown)."""
+        get = self._char_index.get
+        return np.array([get(ch, 0) for ch in word[-MAX_WORD_CHARS:]], dtype=np.int32)
 
     @property
     def n_inputs(self) -> int:
@@ -128,8 +150,13 @@ class Vocab:
         return range(self.offsets[k], self.offsets[k] + len(self.tables[slot]))
 
     def to_json(self) -> dict:
-        return {"slots": list(self.slots), "tables": self.tables}
+        out = {"slots": list(self.slots), "tables": self.tables}
+        if self.chars is not None:
+            out["chars"] = self.chars
+        return out
 
     @classmethod
     def from_json(cls, data: dict) -> Vocab:
-        return cls({slot: list(data["tables"][slot]) for slot in data["slots"]})
+        chars = data.get("chars")
+        return cls({slot: list(data["tables"][slot]) for slot in data["slots"]},
+                   None if chars is None else [str(c) for c in chars])

@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -45,21 +46,36 @@ def progress(p) -> None:
         print(f"epoch {p.epoch + 1}/{p.epochs}  loss {p.loss:.4f}{dev}  {p.seconds:.1f}s", file=sys.stderr, flush=True)
 
 
+def prune_singletons(tagger: Tagger, sentences) -> Tagger:
+    """Drop the word-slot columns of words seen once in training: they halve the file, and such
+    a word keeps its lower-cased form, affixes and shape (on EWT dev: accuracy unchanged at two
+    decimals, unknown words -0.1 point)."""
+    counts = Counter(w for s in sentences for w in s.words)
+    keep = np.ones(tagger.shape.n_inputs, bool)
+    start = tagger.vocab.offsets[tagger.vocab.slots.index("word")]
+    for i, w in enumerate(tagger.vocab.tables["word"][1:], 1):
+        keep[start + i] = counts[w] >= 2
+    return tagger.pruned(keep)
+
+
 def build_english(out: Path, tag_column: str) -> None:
     data = ewt_dir()
-    train_file, dev_file = data / "en_ewt-ud-train.conllu", data / "en_ewt-ud-dev.conllu"
-    sentences, dev = read_corpus(train_file, tag_column=tag_column), read_corpus(dev_file, tag_column=tag_column)
+    sentences = read_corpus(data / "en_ewt-ud-train.conllu", tag_column=tag_column)
+    dev = read_corpus(data / "en_ewt-ud-dev.conllu", tag_column=tag_column)
     started = time.perf_counter()
     tagger = train(sentences, dev, ENGLISH, progress)
     minutes = (time.perf_counter() - started) / 60
-    tagger.info.update(corpus=["UD English EWT 2.x train (en_ewt-ud-train.conllu)"], attribution=ATTRIBUTION,
+    tagger = prune_singletons(tagger, sentences)
+    tagger.info.update(corpus=["UD English EWT train (en_ewt-ud-train.conllu)"], attribution=ATTRIBUTION,
                        tag_column=tag_column, training_minutes=round(minutes, 2))
     tagger.save(out, dtype=np.float16)
     stored = Tagger.load(out)
     words = [s.words for s in dev]
-    report = score([s.tags for s in dev], stored.tag(words), words, stored.vocab.is_known)
+    train_words = {w for s in sentences for w in s.words}
+    report = score([s.tags for s in dev], stored.tag(words), words, train_words.__contains__)
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB) in {minutes:.1f} min; stored model on dev: "
-          f"{100 * report['accuracy']:.2f}% {tag_column.upper()}, unknown words {100 * report['unknown_accuracy']:.2f}%")
+          f"{100 * report['accuracy']:.2f}% {tag_column.upper()}, words not in train "
+          f"{100 * report['unknown_accuracy']:.2f}%")
 
 
 def build_sample(out: Path) -> None:

@@ -10,6 +10,9 @@ SHAPES = {
     "bidirectional": rnn.Shape(n_inputs=9, n_hidden=4, n_tags=3, bidirectional=True),
     "two layers": rnn.Shape(n_inputs=8, n_hidden=4, n_tags=3, n_layers=2),
     "two bidirectional layers": rnn.Shape(n_inputs=8, n_hidden=3, n_tags=3, bidirectional=True, n_layers=2),
+    "characters": rnn.Shape(n_inputs=9, n_hidden=4, n_tags=3, n_chars=6, char_hidden=3),
+    "characters, two bidirectional layers": rnn.Shape(n_inputs=8, n_hidden=3, n_tags=3, bidirectional=True,
+                                                      n_layers=2, n_chars=5, char_hidden=2),
 }
 
 
@@ -21,7 +24,15 @@ def random_problem(shape, lengths, seed, K=3):
     T, B = max(lengths), len(lengths)
     ids = rng.integers(0, shape.n_inputs, size=(T, B, K))
     tags = rng.integers(0, shape.n_tags, size=(T, B))
-    return params, ids, np.array(lengths), tags, rng
+    chars = random_chars(shape, T, B, rng) if shape.char_hidden else None
+    return params, ids, np.array(lengths), tags, rng, chars
+
+
+def random_chars(shape, T, B, rng, n_words=5):
+    """n_words distinct words of 1 to 4 letters, and which of them each token is."""
+    word_lengths = rng.integers(1, 5, size=n_words)
+    letters = rng.integers(0, shape.n_chars, size=(int(word_lengths.max()), n_words))
+    return rnn.CharBatch(letters, word_lengths, rng.integers(0, n_words, size=(T, B)))
 
 
 def numerical_gradient(f, x, h=1e-5):
@@ -46,13 +57,13 @@ def relative_error(a, b):
 @pytest.mark.parametrize("with_s0", [False, True], ids=["s0=0", "s0 random"])
 def test_bptt_matches_central_differences(name, lengths, with_s0):
     shape = SHAPES[name]
-    params, ids, lengths, tags, rng = random_problem(shape, lengths, seed=len(name) + len(lengths))
+    params, ids, lengths, tags, rng, chars = random_problem(shape, lengths, seed=len(name) + len(lengths))
     s0 = rng.normal(0, 0.5, size=(len(lengths), shape.n_hidden)) if with_s0 else None
 
     def loss():
-        return rnn.cross_entropy(rnn.forward(params, shape, ids, lengths, s0=s0), tags)[0]
+        return rnn.cross_entropy(rnn.forward(params, shape, ids, lengths, chars=chars, s0=s0), tags)[0]
 
-    _, grads = rnn.loss_and_grads(params, shape, ids, lengths, tags, s0=s0, with_s0=True)
+    _, grads = rnn.loss_and_grads(params, shape, ids, lengths, tags, chars=chars, s0=s0, with_s0=True)
     assert set(grads) == set(params) | {"s0"}
     for name_, p in params.items():
         g = grads[name_]
@@ -62,17 +73,36 @@ def test_bptt_matches_central_differences(name, lengths, with_s0):
         assert relative_error(grads["s0"], numerical_gradient(loss, s0)) < 1e-6
 
 
-def test_padding_does_not_change_real_steps():
-    shape = SHAPES["two bidirectional layers"]
-    params, ids, lengths, tags, _ = random_problem(shape, [4, 2], seed=3)
-    alone = rnn.forward(params, shape, ids[:2, 1:], np.array([2])).probs[:, 0]
+@pytest.mark.parametrize("name", ["two bidirectional layers", "characters, two bidirectional layers"])
+def test_padding_does_not_change_real_steps(name):
+    shape = SHAPES[name]
+    params, ids, lengths, tags, _, chars = random_problem(shape, [4, 2], seed=3)
+    alone_chars = chars and chars._replace(words=chars.words[:2, 1:])
+    alone = rnn.forward(params, shape, ids[:2, 1:], np.array([2]), chars=alone_chars).probs[:, 0]
     ids_padded = ids.copy()
     ids_padded[2:, 1] = 7  # change what sits in the padding
-    batch = rnn.forward(params, shape, ids_padded, lengths).probs[:2, 1]
+    if chars:
+        words = chars.words.copy()
+        words[2:, 1] = 4
+        letters = chars.chars.copy()
+        for w in range(letters.shape[1]):
+            letters[chars.lengths[w]:, w] = 1  # and after each word's last letter
+        chars = rnn.CharBatch(letters, chars.lengths, words)
+    batch = rnn.forward(params, shape, ids_padded, lengths, chars=chars).probs[:2, 1]
     np.testing.assert_allclose(batch, alone, rtol=0, atol=1e-14)
 
 
-def loop_reference(params, shape, ids, lengths):
+def char_loop_reference(params, chars, w):
+    """h of word w: h_j = tanh(Uc c_j + Wc h_{j-1} + bc) over its letters, one-hot c_j."""
+    h = np.zeros(params["Wc"].shape[0])
+    for j in range(chars.lengths[w]):
+        c = np.zeros(params["Uc"].shape[1])
+        c[chars.chars[j, w]] = 1.0
+        h = np.tanh(params["Uc"] @ c + params["Wc"] @ h + params["bc"])
+    return h
+
+
+def loop_reference(params, shape, ids, lengths, chars=None):
     """The tutorial's formula, one sentence and one step at a time, with dense x_t."""
     H = shape.n_hidden
     out = []
@@ -82,6 +112,7 @@ def loop_reference(params, shape, ids, lengths):
             for i in ids[t, b]:
                 x[t, i] += 1.0  # x_t: one 1 per active word or feature
         inputs = x
+        h = [char_loop_reference(params, chars, chars.words[t, b]) for t in range(L)] if chars else None
         for layer in range(shape.n_layers):
             states = []
             for d in shape.directions:
@@ -91,7 +122,10 @@ def loop_reference(params, shape, ids, lengths):
                 chain = np.zeros((L, H))
                 steps = range(L - 1, -1, -1) if d == "_bwd" else range(L)
                 for t in steps:
-                    s = np.tanh(U @ inputs[t] + W @ s + bias)
+                    z = U @ inputs[t] + W @ s + bias
+                    if h and layer == 0:
+                        z += params["P" + d] @ h[t]  # the word's spelling, from the character RNN
+                    s = np.tanh(z)
                     chain[t] = s
                 states.append(chain)
             inputs = np.concatenate(states, axis=1)
@@ -104,9 +138,9 @@ def loop_reference(params, shape, ids, lengths):
 @pytest.mark.parametrize("name", SHAPES)
 def test_vectorised_forward_matches_step_by_step_loop(name):
     shape = SHAPES[name]
-    params, ids, lengths, _, _ = random_problem(shape, [7, 3, 5, 1], seed=11)
-    probs = rnn.forward(params, shape, ids, lengths).probs
-    for b, expected in enumerate(loop_reference(params, shape, ids, lengths)):
+    params, ids, lengths, _, _, chars = random_problem(shape, [7, 3, 5, 1], seed=11)
+    probs = rnn.forward(params, shape, ids, lengths, chars=chars).probs
+    for b, expected in enumerate(loop_reference(params, shape, ids, lengths, chars)):
         np.testing.assert_allclose(probs[: lengths[b], b], expected, rtol=1e-12, atol=1e-14)
 
 
@@ -129,7 +163,7 @@ def test_input_table_is_column_major_so_a_column_is_contiguous():
 
 def test_without_memory_is_a_feedforward_net_of_x_t():
     shape = SHAPES["tutorial"]
-    params, ids, lengths, _, _ = random_problem(shape, [4], seed=5)
+    params, ids, lengths, _, _, chars = random_problem(shape, [4], seed=5)
     probs = rnn.forward(rnn.without_memory(params), shape, ids, lengths).probs[:, 0]
     for t in range(4):
         x = np.zeros(shape.n_inputs)
@@ -149,7 +183,7 @@ def test_sparse_rows_sums_repeated_indices():
 
 def test_cross_entropy_ignores_padding():
     shape = SHAPES["tutorial"]
-    params, ids, lengths, tags, _ = random_problem(shape, [3, 1], seed=2)
+    params, ids, lengths, tags, _, chars = random_problem(shape, [3, 1], seed=2)
     trace = rnn.forward(params, shape, ids, lengths)
     loss, dlogits = rnn.cross_entropy(trace, tags)
     real = [(t, 0) for t in range(3)] + [(0, 1)]

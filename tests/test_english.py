@@ -1,0 +1,79 @@
+"""The bundled English model and the UD English EWT files it is built from."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnncli.cli import app
+from rnncli.corpus import read_corpus
+from rnncli.metrics import score
+from rnncli.tagger import Tagger, default_model_path
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.ewt
+
+
+@pytest.fixture(scope="session")
+def dev(ewt):
+    return read_corpus(ewt / "en_ewt-ud-dev.conllu")
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    return Tagger.load(default_model_path())
+
+
+def test_ewt_train_is_read_as_it_is(ewt):
+    sentences = read_corpus(ewt / "en_ewt-ud-train.conllu")
+    assert len(sentences) == 12_544 and sum(len(s.words) for s in sentences) == 204_577
+    assert len({t for s in sentences for t in s.tags}) == 17
+    xpos = read_corpus(ewt / "en_ewt-ud-train.conllu", tag_column="xpos")
+    assert xpos[0].words == sentences[0].words and xpos[0].tags != sentences[0].tags
+
+
+def test_bundled_model_scores_at_least_94_5_on_dev(default_model, dev):
+    words = [s.words for s in dev]
+    report = score([s.tags for s in dev], default_model.tag(words), words, default_model.vocab.is_known)
+    assert report["tokens"] == 25_147
+    assert report["accuracy"] >= 0.945, report["accuracy"]
+
+
+def test_bundled_model_is_small_and_says_where_it_came_from(default_model):
+    assert default_model_path().stat().st_size <= 16 * 2**20
+    info = default_model.info
+    assert "CC BY-SA 4.0" in info["attribution"] and "EWT" in info["corpus"][0]
+    assert info["training"]["dev_accuracy"] >= 0.945
+    assert default_model.shape.bidirectional and default_model.vocab.slots[0] == "word"
+
+
+def test_readme_examples_are_tagged_as_the_readme_says(runner):
+    """Every `$ rnncli tag "..."` in the README is followed by the output it shows."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    examples = re.findall(r'^\$ rnncli tag ("[^"\n]+")\n(.+)$', readme, flags=re.M)
+    assert len(examples) >= 3
+    for quoted, shown in examples:
+        r = runner.invoke(app, ["tag", json.loads(quoted)])
+        assert r.exit_code == 0 and r.stdout.rstrip("\n") == shown, quoted
+
+
+def test_i_eat_apple(runner):
+    r = runner.invoke(app, ["tag", "I eat apple"])
+    assert (r.exit_code, r.stdout) == (0, "I/PRON eat/VERB apple/NOUN\n")
+
+
+def test_pruning_nothing_changes_nothing_and_pruned_words_fall_back_to_unk(default_model):
+    sentences = [["I", "eat", "apple"], ["Zebulon", "flew", "to", "Ouagadougou", "."]]
+    same = default_model.pruned(np.ones(default_model.shape.n_inputs, bool))
+    for a, b in zip(default_model.predict(sentences), same.predict(sentences)):
+        np.testing.assert_array_equal(a, b)
+    keep = np.ones(default_model.shape.n_inputs, bool)
+    eat = default_model.vocab.encode("eat")[0]
+    keep[eat] = False
+    pruned = default_model.pruned(keep)
+    assert pruned.shape.n_inputs == default_model.shape.n_inputs - 1
+    assert not pruned.vocab.is_known("eat") and pruned.vocab.is_known("I")
+    np.testing.assert_array_equal(pruned.params["U"][:, pruned.vocab.encode("I")[0]],
+                                  default_model.params["U"][:, default_model.vocab.encode("I")[0]])
