@@ -271,6 +271,7 @@ def tag(
     model: ModelOption = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.slash,
     pretokenized: Annotated[bool, typer.Option(help="Split on whitespace only; no tokeniser.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for large inputs.")] = 1,
 ):
     """Tag text: arguments, files, or stdin, one output sentence per input line.
 
@@ -284,7 +285,7 @@ def tag(
             raise typer.BadParameter("nothing to tag: give TEXT, --input FILE, or pipe text in", param_hint="TEXT")
         files = [Path("-")]
     tagger = _load(model)
-    tag_stream(tagger, _read_lines(texts, files), sys.stdout, fmt.value, pretokenized)
+    tag_stream(tagger, _read_lines(texts, files), sys.stdout, fmt.value, pretokenized, jobs=jobs)
 
 
 @app.command()

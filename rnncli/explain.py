@@ -88,6 +88,7 @@ def model_card(tagger: Tagger) -> dict:
     training = tagger.info.get("training", {})
     weights = {}
     for name, p in tagger.params.items():
+        p = p.astype(np.float64)  # a float16 table would overflow its own sum of squares
         stats = {"shape": list(p.shape), "norm": float(np.linalg.norm(p)), "mean_abs": float(np.abs(p).mean())}
         if name.startswith("W"):
             stats["spectral_radius"] = spectral_radius(p)

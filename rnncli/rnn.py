@@ -208,7 +208,7 @@ def recur_backward(dS: np.ndarray, S: np.ndarray, W: np.ndarray):
 def char_forward(params: dict[str, np.ndarray], chars: CharBatch) -> tuple[np.ndarray, np.ndarray]:
     """The character RNN over each word: states (L+1, N, C) and final states h (N, C)."""
     # Uc c_j for a one-hot letter c_j: one column of Uc, looked up.
-    a = params["Uc"].T[chars.chars] + params["bc"]  # (L, N, C)
+    a = params["Uc"].T[chars.chars] + params["bc"]  # (L, N, C), in the dtype of bc
     S = recur(a, params["Wc"])  # (L+1, N, C)
     final = S[chars.lengths, np.arange(len(chars.lengths))]  # (N, C): the state after the last letter
     return S, final
@@ -245,7 +245,7 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray, length
             if layer == 0:
                 chain_ids = ids if not d else _reorder(ids, rev)  # (T, B, K)
                 # U x_t for a 0/1 vector x_t = the sum of the columns of U it selects.
-                ux = U.T[chain_ids].sum(axis=2)  # (T, B, H)
+                ux = U.T[chain_ids].sum(axis=2, dtype=dtype)  # (T, B, H); a float16 table sums in float32
                 if shape.char_hidden:
                     words = chars.words if not d else _reorder(chars.words, rev)  # (T, B)
                     ux += (trace.char_final @ params["P" + d].T)[words]  # (T, B, H): P h of each token's word

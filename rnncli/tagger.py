@@ -110,12 +110,22 @@ class Tagger:
                 raise ModelFileError(f"{path}: array {name} has shape {a.shape}, metadata says {dims}")
             if a.dtype.kind != "f":
                 raise ModelFileError(f"{path}: array {name} is {a.dtype}, not floating point")
-            a = a.astype(np.float32, copy=False)
-            if not np.isfinite(a).all():
+            if not _finite(a):
                 raise ModelFileError(f"{path}: array {name} holds NaN or infinite values")
-            params[name] = np.asfortranarray(a) if name in rnn.LOOKUPS else np.ascontiguousarray(a)
+            if name in rnn.LOOKUPS:
+                # Lookup tables stay as stored (float16 halves memory and load time); the
+                # columns a batch looks up are summed in float32 by the forward pass.
+                params[name] = np.asfortranarray(a if a.dtype == np.float16 else a.astype(np.float32, copy=False))
+            else:
+                params[name] = np.ascontiguousarray(a, dtype=np.float32)
         info = {k: v for k, v in meta.items() if k not in ("shape", "vocab", "tags", "format", "format_version")}
         return cls(shape, params, vocab, tags, info)
+
+
+def _finite(a: np.ndarray) -> bool:
+    if a.dtype == np.float16:  # NumPy's float16 arithmetic is slow; an all-ones exponent is NaN or inf
+        return not ((a.view(np.uint16) & 0x7C00) == 0x7C00).any()
+    return bool(np.isfinite(a).all())
 
 
 def char_batch(vocab: Vocab, sentences: list[list[str]]) -> rnn.CharBatch:

@@ -1,62 +1,122 @@
 """Tagging a stream of lines: tokenise, tag in large batches, write in input order.
 
 Lines are read and tagged a chunk at a time, so memory stays flat however long the input.
+With ``jobs`` > 1, chunks are tagged by worker processes (a few in flight at a time) and
+written in input order.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from .corpus import format_sentence
 from .tagger import Tagger
 
-CHUNK_TOKENS = 65536  # tokens tagged together: big enough for fast matrix products, small enough for flat memory
+CHUNK_CHARS = 1 << 19  # about 100,000 tokens of text: big batches for the matrix products, flat memory
 
 
-def tag_stream(tagger: Tagger, lines: Iterable[tuple[str, int, str]], out: TextIO, fmt: str = "slash",
-               pretokenized: bool = False, chunk_tokens: int = CHUNK_TOKENS) -> int:
-    """Tag each (source, line number, text) and write one output sentence per line; returns tokens tagged.
+class ChunkTagger:
+    """Turns a list of raw lines into the text of their tagged sentences."""
 
-    An empty or blank line gives an empty output sentence: a blank line (slash, tsv, conllu)
-    or an object with empty lists (jsonl).
-    """
-    if pretokenized:
-        split = str.split
-    else:
-        from .tokenize import tokenize as split
-    column = tagger.info.get("tag_column", "upos")
-    tags = tagger.tags
-    total = 0
-    chunk: list[list[str]] = []
-    size = 0
+    def __init__(self, tagger: Tagger, fmt: str = "slash", pretokenized: bool = False):
+        self.tagger, self.fmt = tagger, fmt
+        if pretokenized:
+            self.split = str.split
+        else:
+            from .tokenize import tokenize
 
-    def flush() -> None:
-        parts = []
-        for words, probs in zip(chunk, tagger.predict(chunk)):
+            self.split = tokenize
+        self.column = tagger.info.get("tag_column", "upos")
+
+    def __call__(self, lines: list[str]) -> tuple[str, int]:
+        sentences = [self.split(line) for line in lines]
+        tags, parts = self.tagger.tags, []
+        for words, probs in zip(sentences, self.tagger.predict(sentences)):
             best = probs.argmax(axis=1)
-            if fmt == "jsonl":
+            if self.fmt == "jsonl":
                 parts.append(json.dumps({"tokens": words, "tags": [tags[k] for k in best],
                                          "probs": [round(float(p), 4) for p in probs.max(axis=1)]},
                                         ensure_ascii=False) + "\n")
             elif not words:
                 parts.append("\n")
             else:
-                parts.append(format_sentence(words, [tags[k] for k in best], fmt, column))
-        out.write("".join(parts))
-        out.flush()
+                parts.append(format_sentence(words, [tags[k] for k in best], self.fmt, self.column))
+        return "".join(parts), sum(map(len, sentences))
 
+
+def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    size = 0
     try:
         for _, _, line in lines:
-            words = split(line)
-            chunk.append(words)
-            size += len(words) + 1
-            total += len(words)
-            if size >= chunk_tokens:
-                flush()
+            chunk.append(line)
+            size += len(line) + 1
+            if size >= chunk_chars:
+                yield chunk
                 chunk, size = [], 0
     finally:
-        if chunk:  # also when reading failed part-way: what was read is written before the error
-            flush()
+        # Also when reading failed part-way (invalid UTF-8): what was read is still tagged
+        # and written before the error surfaces.
+        if chunk:
+            yield chunk
+
+
+def tag_stream(tagger: Tagger, lines: Iterable[tuple[str, int, str]], out: TextIO, fmt: str = "slash",
+               pretokenized: bool = False, chunk_chars: int = CHUNK_CHARS, jobs: int = 1) -> int:
+    """Tag each (source, line number, text) and write one output sentence per line; returns tokens tagged.
+
+    An empty or blank line gives an empty output sentence: a blank line (slash, tsv, conllu)
+    or an object with empty lists (jsonl).
+    """
+    tag_chunk = ChunkTagger(tagger, fmt, pretokenized)
+    if jobs > 1:
+        return _tag_parallel(tag_chunk, _chunks(lines, chunk_chars), out, jobs)
+    total = 0
+    for chunk in _chunks(lines, chunk_chars):
+        text, n = tag_chunk(chunk)
+        out.write(text)
+        out.flush()
+        total += n
+    return total
+
+
+_worker: ChunkTagger | None = None  # each worker process's own copy, set once when it starts
+
+
+def _start_worker(tag_chunk: ChunkTagger) -> None:
+    global _worker
+    _worker = tag_chunk
+
+
+def _work(lines: list[str]) -> tuple[str, int]:
+    return _worker(lines)
+
+
+def _tag_parallel(tag_chunk: ChunkTagger, chunks: Iterator[list[str]], out: TextIO, jobs: int) -> int:
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork shares the loaded model with the workers at no cost; elsewhere it is pickled once per worker.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    total = 0
+    pending: deque = deque()
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(tag_chunk,)) as pool:
+        try:
+            for chunk in chunks:
+                pending.append(pool.submit(_work, chunk))
+                if len(pending) >= 2 * jobs:  # bounded: memory stays flat however long the input
+                    text, n = pending.popleft().result()
+                    out.write(text)
+                    out.flush()
+                    total += n
+        finally:
+            while pending:
+                text, n = pending.popleft().result()
+                out.write(text)
+                out.flush()
+                total += n
     return total

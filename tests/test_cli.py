@@ -157,3 +157,20 @@ def test_python_dash_m(tutorial_model):
     r = subprocess.run([sys.executable, "-m", "rnncli", "tag", "I eat apple", "--model", str(tutorial_model)],
                        capture_output=True, text=True, timeout=60)
     assert (r.returncode, r.stdout, r.stderr) == (0, "I/nn eat/v apple/nn\n", "")
+
+
+@pytest.mark.parametrize("fmt", ["slash", "jsonl"])
+def test_worker_processes_give_the_same_output_in_input_order(tutorial_model, fmt):
+    import io
+
+    from rnncli.tagger import Tagger
+    from rnncli.tagging import tag_stream
+
+    tagger = Tagger.load(tutorial_model)
+    text = [f"{n} I eat apple" if n % 7 else "" for n in range(3000)] + ["they fish in the river ."]
+    lines = [("x", n, line) for n, line in enumerate(text, 1)]
+    one, two = io.StringIO(), io.StringIO()
+    n1 = tag_stream(tagger, lines, one, fmt, chunk_chars=997)
+    n2 = tag_stream(tagger, lines, two, fmt, chunk_chars=997, jobs=2)
+    assert n1 == n2 == sum(len(t.split()) for t in text)
+    assert one.getvalue() == two.getvalue() and one.getvalue().count("\n") == len(text)
