@@ -7,6 +7,7 @@ problem, or, given a ``problems`` list, skip the bad sentence and record the mes
 from __future__ import annotations
 
 import os
+from sys import intern
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -63,8 +64,8 @@ def _read_slash(r: _Reader, lines) -> Iterator[Sentence]:
                 why = "has no tag" if not sep else "has an empty tag" if not tag else "has an empty word"
                 r.fail(n, f"token {tok!r} {why} (expected word/TAG)")
                 break
-            words.append(word)
-            tags.append(tag)
+            words.append(intern(word))  # a big corpus repeats its words: one string object each
+            tags.append(intern(tag))
         else:
             yield Sentence(words, tags, n)
 
@@ -87,8 +88,8 @@ def _read_tsv(r: _Reader, lines) -> Iterator[Sentence]:
             r.fail(n, f"expected word<TAB>tag, got {got}")
             bad = True
             continue
-        words.append(cols[0].strip())
-        tags.append(cols[1].strip())
+        words.append(intern(cols[0].strip()))
+        tags.append(intern(cols[1].strip()))
     if words and not bad:
         yield Sentence(words, tags, start)
 
@@ -117,8 +118,8 @@ def _read_conllu(r: _Reader, lines, tag_column: str) -> Iterator[Sentence]:
             r.fail(n, f"token {cols[1]!r} has no {tag_column.upper()}")
             bad = True
             continue
-        words.append(cols[1])
-        tags.append(cols[col])
+        words.append(intern(cols[1]))
+        tags.append(intern(cols[col]))
     if words and not bad:
         yield Sentence(words, tags, start)
 

@@ -86,8 +86,11 @@ _worker: ChunkTagger | None = None  # each worker process's own copy, set once w
 
 
 def _start_worker(tag_chunk: ChunkTagger) -> None:
+    import signal
+
     global _worker
     _worker = tag_chunk
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: no worker tracebacks
 
 
 def _work(lines: list[str]) -> tuple[str, int]:

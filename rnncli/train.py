@@ -336,9 +336,12 @@ def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainCo
         return Tagger(shape, state.best_params, vocab, tags, _info(config, state, tag_counts, unlearnable))
 
     report(Progress("start", state.epoch, config.epochs))
+    snapshot = _snapshot(state, rng, optimizer, average)
     while state.epoch < config.epochs:
-        snapshot = _snapshot(state, rng, optimizer, average)
         try:
+            # Interrupted while this snapshot is taken, the previous one (an epoch earlier) is
+            # still a valid place to resume from.
+            snapshot = _snapshot(state, rng, optimizer, average)
             stop = _epoch(state, config, shape, data, dev_data, dev_batches, params, optimizer, average, rng,
                           drop_slots, keep_prob, report, best_tagger)
         except KeyboardInterrupt:

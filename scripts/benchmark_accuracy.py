@@ -51,6 +51,7 @@ from rnncli.train import TrainConfig, train  # noqa: E402
 
 QUICK_SENTENCES, QUICK_EPOCHS = 2000, 2
 NLTK_ITERATIONS = 5
+CHAR_HIDDEN = 64
 BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
 
 
@@ -75,6 +76,8 @@ def ladder(epochs: int) -> list[tuple[str, str, TrainConfig]]:
         ("regularised", f"rnncli: + dropout {ENGLISH.dropout}, weight averaging {ENGLISH.average}{stronger}",
          regularised),
         ("recipe", f"rnncli: + layer {ENGLISH.layers} = the default model's recipe", replace(ENGLISH, epochs=epochs)),
+        ("characters", f"rnncli: recipe + character RNN (C={CHAR_HIDDEN}; not in the default model)",
+         replace(ENGLISH, epochs=epochs, char_hidden=CHAR_HIDDEN)),
     ]
 
 

@@ -377,3 +377,21 @@ def test_sigint_keeps_the_old_model_and_resume_ends_with_the_same_arrays(runner,
     assert [h["dev_accuracy"] for h in resumed[1]["training"]["history"]] == \
            [h["dev_accuracy"] for h in uninterrupted[1]["training"]["history"]]
     assert not ckpt.exists()  # used up by a run that finished
+
+
+def test_a_100_mb_corpus_trains(runner, tmp_path):
+    """Read, encode and train one epoch on 100 MB of text (about 14 million tokens)."""
+    block = TUTORIAL.read_bytes()
+    path = tmp_path / "big.txt"
+    with open(path, "wb") as f:
+        for _ in range(100 * 2**20 // len(block) + 1):
+            f.write(block)
+    assert path.stat().st_size >= 100 * 2**20
+    out = tmp_path / "m.npz"
+    r = runner.invoke(app, ["train", str(path), "-o", str(out), "--epochs", "1", "--hidden", "16",
+                            "--batch-size", "2048", "-q"])
+    assert r.exit_code == 0, r.stderr
+    tagger = Tagger.load(out)
+    copies = 100 * 2**20 // len(block) + 1
+    assert tagger.info["training"]["tokens"] == sum(len(s.words) for s in read_corpus(TUTORIAL)) * copies
+    assert tagger.tag([["I", "eat", "apple"]]) == [["nn", "v", "nn"]]

@@ -1,0 +1,853 @@
+"""Benchmark: speed and memory of rnncli on UD English EWT, beside PyTorch, NLTK and CRFsuite.
+
+Everything is measured in the same run, on the same machine and data: UD English EWT train
+(en_ewt-ud-train.conllu) and dev (en_ewt-ud-dev.conllu). The result is one Markdown table, ready
+for the README, in five sections. Each timing is the median of ``--repeats`` runs (default 3);
+runs of rnncli and its peer alternate, so that a change in the machine's load hits both alike.
+
+1. Training (``training``): one epoch on EWT train, in tokens per second (real tokens, not
+   padding) and seconds per epoch, for (a) the tutorial RNN (word one-hot, H=128, one direction,
+   one layer, batch 32, word dropout 0.25: the first step of benchmark_accuracy.py's ladder) and
+   (b) the default model's recipe, ``ENGLISH``. rnncli's time is the ``seconds`` that
+   ``train(sentences, None, replace(config, epochs=1))`` reports with its 'epoch' progress event:
+   the batch loop (padding, word dropout, forward, backward, clipping, Adam, weight averaging)
+   plus the end-of-epoch averaging, without building the vocabulary, encoding the corpus or any
+   dev scoring (there is no dev set). Beside each, a PyTorch model of the same shape, timed over
+   the same loop: ``nn.Embedding(n_inputs, H)`` for (a), ``nn.EmbeddingBag(mode="sum")`` over the
+   same K feature ids per token for (b); ``nn.RNN(H, H, layers, nonlinearity="tanh",
+   bidirectional)``; ``nn.Linear``; cross-entropy that ignores padding; Adam with the same
+   learning rate; gradient-norm clipping at the same value; the same length-sorted, padded
+   batches (rnncli's own ``length_batches``) and the same word dropout, done in NumPy as rnncli
+   does; float32; ``torch.set_num_threads(--threads)``. For (b) also dropout on the embedding
+   output, between the layers (``nn.RNN``'s own) and before ``nn.Linear``, and an exponential
+   moving average of the weights (``AveragedModel`` with ``get_ema_multi_avg_fn``). A
+   bidirectional batch is packed (``pack_padded_sequence``) so that the backward direction starts
+   at each sentence's last word, as rnncli's does. Differences that remain: PyTorch's RNN has an
+   input matrix W_ih (H x H) behind the shared embedding, where rnncli has one input table per
+   direction and no such matrix; PyTorch's Adam updates the whole embedding table each step,
+   rnncli's only the columns the batch used; rnncli's dropout masks each direction's input
+   separately. Before the timed epochs, each side runs one uncounted epoch on 64 sentences, so
+   that one-time costs of the process (thread pools, first allocations) stay out of the median.
+   Ratio: rnncli tokens/s / PyTorch tokens/s (above 1: rnncli is faster).
+
+2. Tagging end to end (``tagging``): ``python -m rnncli tag --pretokenized --model M -i IN``
+   with standard output to a file, as a subprocess, on the dev words (gold tokens, one sentence
+   a line) repeated to at least 1,000,000 tokens; tokens per second of wall time, start-up and
+   model loading included. Models: the bundled default model (skipped with a note while
+   rnncli/models/default.npz is not built) and a tutorial-size model (the tutorial RNN of
+   section 1) that this script trains for one epoch on EWT train and saves to a temporary
+   folder; tagging speed does not depend on how well a model was trained. Peers, in-process,
+   timing only the tagging of the same token lists (the input file's lines split on
+   whitespace): NLTK's averaged perceptron (``PerceptronTagger(load=False)`` trained on EWT
+   train for 5 iterations) and a linear-chain CRF from python-crfsuite (lower-cased word,
+   2- and 3-letter suffixes, all-caps/title/digit flags, previous and next lower-cased word;
+   L-BFGS with c1=0.1, c2=0.01 and 50 iterations), whose time includes the feature extraction.
+   Ratios: rnncli tokens/s / peer tokens/s. Extra rows: the same rnncli runs on raw text (no
+   --pretokenized; the dev sentences' ``# text`` lines repeated to at least 1,000,000 tokens as
+   rnncli's tokeniser splits them), so the tokeniser's cost is included. Before the timed runs,
+   one uncounted ``rnncli tag`` per model writes Python's bytecode cache and puts the model file
+   in the page cache. Every output is checked to have one line per input line. ``rnncli tag``
+   runs as by default, in one process (no --jobs). The input repeats dev, so caches warm up
+   after the first pass (rnncli caches each word's feature ids; real text repeats its frequent
+   words too).
+
+3. Start-up (``startup``): wall time of ``rnncli tag "I eat apple"`` (the console script next
+   to the Python that runs this benchmark, with the bundled model; with the tutorial-size model
+   when that is not built) beside ``python -c "import numpy"`` and ``python -c pass``; ratios:
+   rnncli's time / theirs. Each is the median of 5 x --repeats runs after one uncounted warm-up
+   run, the three commands taking turns.
+
+4. Memory (``memory``): peak resident set size of a subprocess that reads EWT train and trains
+   one epoch of ``ENGLISH``, and of ``rnncli tag`` with the bundled model (else the tutorial-size
+   one) on the 1x input of section 2 and on 10x that (the same text ten times as often). The
+   peak is the kernel's own high-water mark, exact and without polling: a small Python wrapper
+   runs the command and reports ``getrusage(RUSAGE_CHILDREN).ru_maxrss``. The wrapper is needed
+   because a child's ru_maxrss also counts the process it was forked from, and this benchmark's
+   process is large; the wrapper's own size (about 10 MiB, in the JSON as wrapper_floor_kib) is
+   the least any figure can be. Ratio of 10x to 1x: about 1.0, since ``rnncli tag`` streams its
+   input chunk by chunk (with --quick the 1x input is smaller than one chunk, so there the ratio
+   is above 1). The 1x row sets it beside ``python -c "import numpy"``. A peak is a high-water
+   mark, not a timing, so each is one run.
+
+5. Scaling (``scaling``): one epoch of the tutorial RNN on the first 1/4, 1/2 and all of EWT
+   train's sentences (time as in section 1), and ``rnncli tag`` with the tutorial-size model
+   (end to end as in section 2, so start-up is included) on 1x, 2x and 4x the 1M-token input.
+   Ratio: time per token / time per token at the smallest size (flat: about 1.0).
+
+    python scripts/benchmark_speed.py                        # everything (about 15 minutes)
+    python scripts/benchmark_speed.py --quick                # a smoke test of about a minute
+    python scripts/benchmark_speed.py --only training,startup --repeats 5 --json speed.json
+
+Peers are optional; a row whose peer is not installed says so. NLTK and python-crfsuite come with
+``pip install -e ".[bench]"``; PyTorch, a large download, is installed by hand:
+``pip install torch==2.13.0``. Child processes run with this environment less
+PYTHONDONTWRITEBYTECODE (so that Python's bytecode cache works as on an ordinary install) and less
+RNNCLI_MODEL; BLAS threads are whatever OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say (all cores when
+unset), and the header shows the count NumPy's OpenBLAS uses beside PyTorch's --threads. Run it
+on an otherwise idle machine: with other processes on the cores, PyTorch's thread pool waits for
+descheduled threads at every operation and can be many times slower (the script warns when the
+load average is 1 or more at the start).
+
+The data is read from $RNNCLI_EWT_DIR, else ../shared/data/en_ewt beside the repository.
+Progress goes to stderr, the table to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import math
+import os
+import platform
+import random
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from build_default_model import ATTRIBUTION, ENGLISH, ROOT, ewt_dir  # noqa: E402  (also puts the repo on sys.path)
+
+from rnncli import rnn  # noqa: E402
+from rnncli.corpus import Sentence, read_corpus  # noqa: E402
+from rnncli.errors import CorpusError  # noqa: E402
+from rnncli.tagger import default_model_path  # noqa: E402
+from rnncli.tokenize import tokenize  # noqa: E402
+from rnncli.train import Data, TrainConfig, build_vocab, length_batches, train  # noqa: E402
+from rnncli.vocab import IDENTITY_SLOTS  # noqa: E402
+
+SECTIONS = ("training", "tagging", "startup", "memory", "scaling")
+TITLES = {
+    "training": "1. Training: one epoch of EWT train",
+    "tagging": "2. Tagging end to end",
+    "startup": "3. Start-up",
+    "memory": "4. Memory: peak resident set size",
+    "scaling": "5. Scaling",
+}
+RATIOS = {
+    "training": "ratio: rnncli tokens/s ÷ PyTorch tokens/s",
+    "tagging": "ratio: rnncli tokens/s ÷ the peer's",
+    "startup": "ratio: rnncli's time ÷ the other command's",
+    "memory": "ratio: rnncli's peak ÷ the other one's",
+    "scaling": "ratio: time per token ÷ that at the smallest size",
+}
+
+# The tutorial RNN exactly as benchmark_accuracy.py's first step, so both tables mean the same model.
+TUTORIAL_RNN = replace(ENGLISH, epochs=1, features="word", bidirectional=False, layers=1, dropout=0.0,
+                       average=0.0, word_dropout=TrainConfig().word_dropout)
+RECIPE = replace(ENGLISH, epochs=1)
+
+TAG_TOKENS, QUICK_TAG_TOKENS = 1_000_000, 20_000
+QUICK_SENTENCES = 1000
+NLTK_ITERATIONS, QUICK_NLTK_ITERATIONS = 5, 1
+CRF_ITERATIONS, QUICK_CRF_ITERATIONS = 50, 5
+MEMORY_FACTOR = 10
+SCALING_FRACTIONS = (0.25, 0.5, 1.0)
+SCALING_FACTORS = (1, 2, 4)
+STARTUP_RUNS_PER_REPEAT = 5  # each run is well under a second: more runs for a steady median
+STARTUP_SENTENCE = "I eat apple"
+WARM_UP_SENTENCES = 64
+BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+CHILD_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "RNNCLI_MODEL")}
+
+# ru_maxrss of a child counts the memory of the process it was forked from (before exec), so a child
+# of this big benchmark process would report the benchmark's own size. This wrapper is the small
+# parent instead: its RUSAGE_CHILDREN peak is max(its own size, about 10 MB; the command's peak).
+PEAK_RSS = """\
+import resource, subprocess, sys
+status = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    f.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(status)
+"""
+
+TRAIN_ONE_EPOCH = """\
+import sys
+from dataclasses import replace
+sys.path.insert(0, sys.argv[1])
+from build_default_model import ENGLISH
+from rnncli.corpus import read_corpus
+from rnncli.train import train
+sentences = read_corpus(sys.argv[2], tag_column="upos")[:int(sys.argv[3])]
+train(sentences, None, replace(ENGLISH, epochs=1))
+"""
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Row:
+    section: str
+    what: str
+    ours: str = ""
+    peer: str = ""
+    theirs: str = ""
+    ratio: float | None = None
+    data: dict = field(default_factory=dict)  # the raw numbers, for --json
+
+
+@dataclass
+class Sizes:
+    train_sentences: int | None  # None: all of EWT train
+    tag_tokens: int
+    nltk_iterations: int
+    crf_iterations: int
+    repeats: int
+
+
+# -- measuring -------------------------------------------------------------------------------
+
+def run(cmd: list[str], stdout: Path | None = None) -> float:
+    """Wall seconds of one child process; a failure stops the benchmark."""
+    with open(stdout or os.devnull, "wb") as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        status = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=CHILD_ENV,
+                                cwd=ROOT).returncode
+        seconds = time.perf_counter() - started
+        if status:
+            err.seek(0)
+            tail = err.read().decode("utf-8", "replace")[-2000:]
+            raise RuntimeError(f"{shlex.join(cmd)} exited with {status}:\n{tail}")
+    return seconds
+
+
+def peak_rss(cmd: list[str], stdout: Path | None = None) -> int:
+    """Peak resident set size (KiB) of one child process, through the small PEAK_RSS wrapper."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
+        run([sys.executable, "-c", PEAK_RSS, report.name, *cmd], stdout)
+        return int(report.read())
+
+
+def tag_command(model: Path, path: Path, pretokenized: bool) -> list[str]:
+    return [sys.executable, "-m", "rnncli", "tag", *(["--pretokenized"] if pretokenized else []),
+            "--model", str(model), "-i", str(path)]
+
+
+def count_lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def check_tagged(path: Path, out: Path) -> None:
+    # A tagger that skipped or merged lines would look fast; one output line per input line is the contract.
+    if count_lines(out) != count_lines(path):
+        raise RuntimeError(f"rnncli tag wrote {count_lines(out)} lines for {count_lines(path)} input lines")
+
+
+def tag_file(model: Path, path: Path, pretokenized: bool, out: Path) -> float:
+    seconds = run(tag_command(model, path, pretokenized), out)
+    check_tagged(path, out)
+    return seconds
+
+
+def tag_file_peak(model: Path, path: Path, pretokenized: bool, out: Path) -> int:
+    kib = peak_rss(tag_command(model, path, pretokenized), out)
+    check_tagged(path, out)
+    return kib
+
+
+def rate(tokens: int, seconds: float) -> str:
+    return f"{tokens / seconds:,.0f} tokens/s ({seconds:.2f} s)"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:,.0f} MiB"
+
+
+def epoch_seconds(sentences: list[Sentence], config: TrainConfig) -> float:
+    """The seconds rnncli's loop reports for one epoch without dev data."""
+    reported = []
+    train(sentences, None, replace(config, epochs=1),
+          lambda p: reported.append(p.seconds) if p.kind == "epoch" else None)
+    return reported[0]
+
+
+def openblas_threads() -> int | None:
+    """Threads NumPy's OpenBLAS uses, asked of the library itself (threadpoolctl's way, without it)."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+        return max(counts) if counts else None
+    except ImportError:
+        pass
+    try:
+        with open("/proc/self/maps") as f:
+            libraries = {line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line}
+    except OSError:
+        return None
+    for path in sorted(libraries):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for symbol in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+                       "openblas_get_num_threads64_", "openblas_get_num_threads"):
+            getter = getattr(lib, symbol, None)
+            if getter is not None:
+                return int(getter())
+    return None
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def package_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+# -- the shared material: data, inputs, the tutorial-size model -------------------------------
+
+@dataclass
+class Bench:
+    sizes: Sizes
+    tmp: Path
+    train: list[Sentence]
+    dev: list[Sentence]
+    dev_texts: list[str]
+    threads: int
+    inputs: dict = field(default_factory=dict)  # (pretokenized, factor) -> (path, tokens)
+    tutorial: Path | None = None
+
+    def tag_input(self, pretokenized: bool, factor: int = 1) -> tuple[Path, int]:
+        """A file of dev repeated to at least sizes.tag_tokens tokens, times ``factor``; and its tokens."""
+        key = (pretokenized, factor)
+        if key not in self.inputs:
+            if pretokenized:
+                lines = [" ".join(s.words) for s in self.dev]
+                block_tokens = sum(len(line.split()) for line in lines)
+            else:
+                lines = self.dev_texts
+                block_tokens = sum(len(tokenize(line)) for line in lines)
+            repeats = math.ceil(self.sizes.tag_tokens / block_tokens) * factor
+            block = "\n".join(lines) + "\n"
+            path = self.tmp / f"{'words' if pretokenized else 'text'}-x{factor}.txt"
+            with open(path, "w", encoding="utf-8") as f:
+                for _ in range(repeats):
+                    f.write(block)
+            self.inputs[key] = (path, block_tokens * repeats)
+        return self.inputs[key]
+
+    def peer_sentences(self) -> tuple[list[list[str]], int]:
+        """The token lists of the 1x pretokenized input, as the peers get them."""
+        path, tokens = self.tag_input(True)
+        with open(path, encoding="utf-8") as f:
+            block = [line.split() for line in f.read().splitlines()]
+        return block, tokens
+
+    def tutorial_model(self) -> Path:
+        if self.tutorial is None:
+            log("training the tutorial-size model for one epoch ...")
+            tagger = train(self.train, None, TUTORIAL_RNN)
+            tagger.info.update(tag_column="upos", corpus=["UD English EWT train (benchmark_speed.py)"])
+            self.tutorial = self.tmp / "tutorial.npz"
+            tagger.save(self.tutorial)
+        return self.tutorial
+
+    def warm_up(self, model: Path) -> None:
+        """One uncounted run: Python's bytecode cache and the model file in the page cache."""
+        run([sys.executable, "-m", "rnncli", "tag", "--model", str(model), STARTUP_SENTENCE])
+
+
+def describe(config: TrainConfig) -> str:
+    parts = [f"{config.features} features" if config.features != "word" else "word one-hot",
+             f"H={config.hidden}", "bidirectional" if config.bidirectional else "1 direction",
+             f"{config.layers} layer{'s' * (config.layers > 1)}", f"batch {config.batch_size}"]
+    if config.char_hidden:
+        parts.append(f"character RNN of {config.char_hidden} units")
+    if config.dropout:
+        parts.append(f"dropout {config.dropout}")
+    if config.average:
+        parts.append(f"weight averaging {config.average}")
+    parts.append(f"word dropout {config.word_dropout}")
+    return ", ".join(parts)
+
+
+# -- 1. training ------------------------------------------------------------------------------
+
+class TorchEpoch:
+    """One epoch of the same network in PyTorch, over rnncli's own batches and encoding."""
+
+    def __init__(self, torch, sentences: list[Sentence], config: TrainConfig):
+        self.torch, self.config = torch, config
+        vocab, counts, tags, _ = build_vocab(sentences, config)
+        self.data = Data.encode(sentences, vocab, {t: i for i, t in enumerate(tags)})
+        self.shape = rnn.Shape(vocab.n_inputs, config.hidden, len(tags), config.bidirectional, config.layers)
+        self.n_slots = vocab.n_slots
+        self.drop_slots = [(k, vocab.offsets[k]) for k, s in enumerate(vocab.slots) if s in IDENTITY_SLOTS]
+        self.keep_prob = counts / (counts + config.word_dropout) if config.word_dropout else None
+
+    def model(self):
+        nn = self.torch.nn
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+        shape, dropout, n_slots = self.shape, self.config.dropout, self.n_slots
+
+        class ElmanTagger(nn.Module):
+            def __init__(self):
+                super().__init__()
+                H = shape.n_hidden
+                # Several feature ids per token are summed, which is what U x_t does for a K-hot x_t.
+                self.embed = (nn.Embedding(shape.n_inputs, H) if n_slots == 1
+                              else nn.EmbeddingBag(shape.n_inputs, H, mode="sum"))
+                self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
+                self.rnn = nn.RNN(H, H, shape.n_layers, nonlinearity="tanh", bidirectional=shape.bidirectional,
+                                  dropout=dropout if shape.n_layers > 1 else 0.0)
+                self.out = nn.Linear(shape.n_out, shape.n_tags)
+
+            def forward(self, ids, lengths):
+                T, B, K = ids.shape
+                x = self.embed(ids[..., 0]) if K == 1 else self.embed(ids.reshape(T * B, K)).view(T, B, -1)
+                x = self.drop(x)
+                if shape.bidirectional:
+                    y, _ = self.rnn(pack_padded_sequence(x, lengths, enforce_sorted=False))
+                    y, _ = pad_packed_sequence(y, total_length=T)
+                else:
+                    y, _ = self.rnn(x)  # right padding cannot reach a real step going forward
+                return self.out(self.drop(y))
+
+        return ElmanTagger()
+
+    def seconds(self) -> float:
+        torch, config, data = self.torch, self.config, self.data
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        torch.manual_seed(config.seed)
+        model = self.model()
+        model.train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        average = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.average))
+                   if config.average else None)
+        rng = np.random.default_rng(config.seed)
+        started = time.perf_counter()
+        for which in length_batches(data.lengths, config.batch_size, rng):
+            ids, lengths, gold, *_ = data.batch(which)
+            if self.keep_prob is not None:
+                for k, unk in self.drop_slots:
+                    col = ids[:, :, k]
+                    col[rng.random(col.shape) >= self.keep_prob[col]] = unk
+            gold[np.arange(gold.shape[0])[:, None] >= lengths[None, :]] = -100
+            logits = model(torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(lengths))
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), torch.from_numpy(gold).flatten(),
+                                                     ignore_index=-100)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+            if average is not None:
+                average.update_parameters(model)
+        return time.perf_counter() - started
+
+
+def import_torch(threads: int):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
+def section_training(b: Bench) -> list[Row]:
+    torch = import_torch(b.threads)
+    tokens = sum(len(s.words) for s in b.train)
+    rows = []
+    for key, name, config in (("tutorial", "tutorial RNN", TUTORIAL_RNN), ("recipe", "default model's recipe", RECIPE)):
+        what = f"{name} ({describe(config)})"
+        log(f"[training] {what} ...")
+        # nn.RNN has no counterpart of rnncli's character RNN here: compare only what is the same network.
+        peer = TorchEpoch(torch, b.train, config) if torch and not config.char_hidden else None
+        # Uncounted: the first steps of a process pay one-time costs (thread pools, allocator, kernels).
+        epoch_seconds(b.train[:WARM_UP_SENTENCES], config)
+        if peer:
+            TorchEpoch(torch, b.train[:WARM_UP_SENTENCES], config).seconds()
+        ours, theirs = [], []
+        for r in range(b.sizes.repeats):
+            ours.append(epoch_seconds(b.train, config))
+            if peer:
+                theirs.append(peer.seconds())
+            log(f"  run {r + 1}: rnncli {ours[-1]:.2f} s" + (f", PyTorch {theirs[-1]:.2f} s" if peer else ""))
+        ours_s = statistics.median(ours)
+        row = Row("training", what, f"{tokens / ours_s:,.0f} tokens/s ({ours_s:.2f} s/epoch)",
+                  data={"config": key, "tokens": tokens, "rnncli_seconds": ours})
+        if peer:
+            theirs_s = statistics.median(theirs)
+            layer = "nn.Embedding" if config.features == "word" else "nn.EmbeddingBag (sum)"
+            row.peer = (f"PyTorch {torch.__version__}: {layer} → nn.RNN → nn.Linear, "
+                        f"{plural(torch.get_num_threads(), 'thread')}")
+            row.theirs = f"{tokens / theirs_s:,.0f} tokens/s ({theirs_s:.2f} s/epoch)"
+            row.ratio = theirs_s / ours_s
+            row.data["pytorch_seconds"] = theirs
+        elif torch:
+            row.peer = "PyTorch: skipped, this script has no PyTorch character RNN"
+        else:
+            row.peer = "PyTorch: not installed (`pip install torch==2.13.0`)"
+        rows.append(row)
+    return rows
+
+
+# -- 2. tagging -------------------------------------------------------------------------------
+
+def crf_features(words: list[str]) -> list[list[str]]:
+    lower = [w.lower() for w in words]
+    last = len(words) - 1
+    out = []
+    for i, w in enumerate(words):
+        f = ["bias", "w=" + lower[i], "s3=" + lower[i][-3:], "s2=" + lower[i][-2:],
+             "-1w=" + lower[i - 1] if i else "BOS", "+1w=" + lower[i + 1] if i < last else "EOS"]
+        if w.isupper():
+            f.append("upper")
+        if w.istitle():
+            f.append("title")
+        if w.isdigit():
+            f.append("digit")
+        out.append(f)
+    return out
+
+
+def nltk_peer(b: Bench):
+    """A function that tags a list of token lists, and its description; or (None, why not)."""
+    try:
+        from nltk.tag.perceptron import PerceptronTagger
+    except ImportError:
+        return None, "NLTK: not installed (`pip install nltk`)"
+    random.seed(ENGLISH.seed)  # the perceptron shuffles its data with the random module
+    tagger = PerceptronTagger(load=False)
+    tagger.train([list(zip(s.words, s.tags)) for s in b.train], nr_iter=b.sizes.nltk_iterations)
+
+    def tag_all(sentences):
+        for words in sentences:
+            tagger.tag(words)
+    return tag_all, f"NLTK averaged perceptron ({plural(b.sizes.nltk_iterations, 'iteration')}), in-process"
+
+
+def crf_peer(b: Bench):
+    try:
+        import pycrfsuite
+    except ImportError:
+        return None, "CRFsuite: not installed (`pip install python-crfsuite`)"
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for s in b.train:
+        trainer.append(crf_features(s.words), s.tags)
+    trainer.set_params({"c1": 0.1, "c2": 0.01, "max_iterations": b.sizes.crf_iterations,
+                        "feature.possible_transitions": True})
+    path = str(b.tmp / "crf.model")
+    trainer.train(path)
+    tagger = pycrfsuite.Tagger()
+    tagger.open(path)
+
+    def tag_all(sentences):
+        for words in sentences:
+            tagger.tag(crf_features(words))
+    iterations = plural(b.sizes.crf_iterations, "L-BFGS iteration")
+    return tag_all, f"python-crfsuite CRF ({iterations}), in-process, with features"
+
+
+def rnncli_models(b: Bench) -> list[tuple[str, Path | None]]:
+    bundled = default_model_path()
+    return [("bundled default model", bundled if bundled.exists() else None),
+            ("tutorial-size model (H=128, 1 direction, word one-hot)", b.tutorial_model())]
+
+
+def missing_model_note() -> str:
+    path = default_model_path()
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    return f"{shown} is not built yet (python scripts/build_default_model.py)"
+
+
+def section_tagging(b: Bench) -> list[Row]:
+    models = rnncli_models(b)
+    peers = []
+    for make in (nltk_peer, crf_peer):
+        log(f"[tagging] training the {make.__name__.removesuffix('_peer')} peer ...")
+        started = time.perf_counter()
+        function, name = make(b)
+        peers.append((function, name, time.perf_counter() - started))
+    sentences, peer_tokens = b.peer_sentences()
+    out = b.tmp / "tagged.txt"
+
+    timings: dict[tuple[str, bool], list[float]] = {}
+    peer_times: dict[str, list[float]] = {name: [] for f, name, _ in peers if f}
+    for _, model in models:
+        if model:
+            b.warm_up(model)
+    for r in range(b.sizes.repeats):
+        for name, model in models:
+            for pretokenized in (True, False):
+                if model is None:
+                    continue
+                path, tokens = b.tag_input(pretokenized)
+                seconds = tag_file(model, path, pretokenized, out)
+                timings.setdefault((name, pretokenized), []).append(seconds)
+                log(f"  run {r + 1}: {name}, {'pretokenized' if pretokenized else 'raw text'}: "
+                    f"{rate(tokens, seconds)}")
+        for function, name, _ in peers:
+            if function:
+                started = time.perf_counter()
+                function(sentences)
+                peer_times[name].append(time.perf_counter() - started)
+                log(f"  run {r + 1}: {name}: {rate(peer_tokens, peer_times[name][-1])}")
+
+    rows = []
+    for pretokenized in (True, False):
+        path, tokens = b.tag_input(pretokenized)
+        kind = "pretokenized" if pretokenized else "raw text, rnncli's tokeniser"
+        for name, model in models:
+            what = f"{name}, {kind}, {tokens:,} tokens"
+            if model is None:
+                rows.append(Row("tagging", what, f"skipped: {missing_model_note()}"))
+                continue
+            seconds = statistics.median(timings[(name, pretokenized)])
+            ours = rate(tokens, seconds)
+            data = {"model": str(model), "pretokenized": pretokenized, "tokens": tokens,
+                    "rnncli_seconds": timings[(name, pretokenized)]}
+            if not pretokenized:
+                rows.append(Row("tagging", what, ours, "(the peers take tokens, not text)", data=data))
+                continue
+            for function, peer, train_seconds in peers:
+                if function is None:
+                    rows.append(Row("tagging", what, ours, peer, data=data))
+                    continue
+                theirs = statistics.median(peer_times[peer])
+                rows.append(Row("tagging", what, ours, peer, rate(peer_tokens, theirs),
+                                (tokens / seconds) / (peer_tokens / theirs),
+                                {**data, "peer_tokens": peer_tokens, "peer_seconds": peer_times[peer],
+                                 "peer_train_seconds": train_seconds}))
+    return rows
+
+
+# -- 3. start-up ------------------------------------------------------------------------------
+
+def section_startup(b: Bench) -> list[Row]:
+    script = Path(sys.executable).parent / "rnncli"
+    rnncli_cmd = [str(script)] if script.exists() else [sys.executable, "-m", "rnncli"]
+    bundled = default_model_path()
+    model = [] if bundled.exists() else ["--model", str(b.tutorial_model())]
+    ours_cmd = [*rnncli_cmd, "tag", *model, STARTUP_SENTENCE]
+    shown = " ".join(["rnncli tag", *(["--model tutorial.npz"] if model else []), f'"{STARTUP_SENTENCE}"'])
+    which = "bundled model" if not model else "tutorial-size model: the bundled one is not built yet"
+    if not script.exists():
+        which += f"; no console script at {script}, so `python -m rnncli`"
+    commands = {"rnncli": ours_cmd, "numpy": [sys.executable, "-c", "import numpy"],
+                "pass": [sys.executable, "-c", "pass"]}
+    times: dict[str, list[float]] = {k: [] for k in commands}
+    for cmd in commands.values():
+        run(cmd)
+    runs = STARTUP_RUNS_PER_REPEAT * b.sizes.repeats
+    log(f"[startup] {runs} runs of each command ...")
+    for _ in range(runs):
+        for key, cmd in commands.items():
+            times[key].append(run(cmd))
+    median = {k: statistics.median(v) for k, v in times.items()}
+    what = f"`{shown}` ({which})"
+    data = {"runs": runs, **{f"{k}_seconds": v for k, v in times.items()}}
+    return [Row("startup", what, f"{median['rnncli']:.3f} s", '`python -c "import numpy"`',
+                f"{median['numpy']:.3f} s", median["rnncli"] / median["numpy"], data),
+            Row("startup", what, f"{median['rnncli']:.3f} s", "`python -c pass`",
+                f"{median['pass']:.3f} s", median["rnncli"] / median["pass"])]
+
+
+# -- 4. memory --------------------------------------------------------------------------------
+
+def section_memory(b: Bench) -> list[Row]:
+    floor = peak_rss(["true"])  # the wrapper's own size: no figure below can be smaller
+    limit = len(b.train)
+    log(f"[memory] one epoch of the default model's recipe on {limit:,} sentences ...")
+    train_peak = peak_rss([sys.executable, "-c", TRAIN_ONE_EPOCH, str(Path(__file__).resolve().parent),
+                           str(ewt_dir() / "en_ewt-ud-train.conllu"), str(limit)])
+    rows = [Row("memory", f"training one epoch of the default model's recipe on {limit:,} sentences, "
+                          "reading the corpus included", mib(train_peak),
+                data={"peak_kib": train_peak, "sentences": limit, "wrapper_floor_kib": floor})]
+
+    bundled = default_model_path()
+    model, name = (bundled, "bundled model") if bundled.exists() else (b.tutorial_model(), "tutorial-size model")
+    note = "" if bundled.exists() else " (the bundled model is not built yet)"
+    numpy_peak = peak_rss([sys.executable, "-c", "import numpy"])
+    b.warm_up(model)
+    peaks = {}
+    for factor in (1, MEMORY_FACTOR):
+        path, tokens = b.tag_input(True, factor)
+        log(f"[memory] rnncli tag, {name}, {tokens:,} tokens ...")
+        peaks[factor] = (tokens, tag_file_peak(model, path, True, b.tmp / "tagged.txt"))
+    (t1, peak1), (t10, peak10) = peaks[1], peaks[MEMORY_FACTOR]
+    rows.append(Row("memory", f"`rnncli tag --pretokenized`, {name}{note}, 1x input ({t1:,} tokens)",
+                    mib(peak1), '`python -c "import numpy"`', mib(numpy_peak), peak1 / numpy_peak,
+                    {"peak_kib": peak1, "tokens": t1, "numpy_peak_kib": numpy_peak}))
+    rows.append(Row("memory", f"`rnncli tag --pretokenized`, {name}, {MEMORY_FACTOR}x input ({t10:,} tokens)",
+                    mib(peak10), "the same at 1x", mib(peak1), peak10 / peak1, {"peak_kib": peak10, "tokens": t10}))
+    return rows
+
+
+# -- 5. scaling -------------------------------------------------------------------------------
+
+def section_scaling(b: Bench) -> list[Row]:
+    rows = []
+    reference = None
+    epoch_seconds(b.train[:WARM_UP_SENTENCES], TUTORIAL_RNN)
+    for fraction in SCALING_FRACTIONS:
+        subset = b.train[:round(len(b.train) * fraction)]
+        tokens = sum(len(s.words) for s in subset)
+        log(f"[scaling] one epoch of the tutorial RNN on {len(subset):,} sentences ...")
+        times = [epoch_seconds(subset, TUTORIAL_RNN) for _ in range(b.sizes.repeats)]
+        per_token = statistics.median(times) / tokens
+        reference = reference or per_token
+        part = {0.25: "1/4", 0.5: "1/2", 1.0: "all"}.get(fraction, f"{fraction:g}")
+        rows.append(Row("scaling", f"training, tutorial RNN, one epoch on {part} of the train sentences "
+                                   f"({tokens:,} tokens)",
+                        f"{statistics.median(times):.2f} s, {1e6 * per_token:.2f} µs/token",
+                        ratio=per_token / reference, data={"tokens": tokens, "seconds": times}))
+    model = b.tutorial_model()
+    b.warm_up(model)
+    inputs = [b.tag_input(True, factor) for factor in SCALING_FACTORS]
+    times = {factor: [] for factor in SCALING_FACTORS}
+    for r in range(b.sizes.repeats):
+        for factor, (path, tokens) in zip(SCALING_FACTORS, inputs):
+            times[factor].append(tag_file(model, path, True, b.tmp / "tagged.txt"))
+            log(f"  run {r + 1}: rnncli tag, tutorial-size model, {factor}x: {rate(tokens, times[factor][-1])}")
+    reference = None
+    for factor, (_, tokens) in zip(SCALING_FACTORS, inputs):
+        seconds = statistics.median(times[factor])
+        per_token = seconds / tokens
+        reference = reference or per_token
+        rows.append(Row("scaling", f"`rnncli tag --pretokenized`, tutorial-size model, {factor}x input "
+                                   f"({tokens:,} tokens)",
+                        f"{seconds:.2f} s, {1e6 * per_token:.2f} µs/token", ratio=per_token / reference,
+                        data={"tokens": tokens, "seconds": times[factor]}))
+    return rows
+
+
+# -- reporting --------------------------------------------------------------------------------
+
+def table(rows: list[Row], sections: list[str]) -> str:
+    lines = ["| Benchmark | rnncli | Compared with | Their figure | Ratio |", "| --- | ---: | --- | ---: | ---: |"]
+    for section in sections:
+        lines.append(f"| **{TITLES[section]}** ({RATIOS[section]}) | | | | |")
+        for r in (r for r in rows if r.section == section):
+            ratio = "" if r.ratio is None else f"{r.ratio:.2f}"
+            lines.append(f"| {r.what} | {r.ours} | {r.peer} | {r.theirs} | {ratio} |")
+    return "\n".join(lines)
+
+
+def read_texts(path: Path) -> list[str]:
+    """The ``# text =`` comments of a CoNLL-U file: the raw sentences."""
+    with open(path, encoding="utf-8-sig") as f:
+        return [line[len("# text = "):].rstrip("\r\n") for line in f if line.startswith("# text = ")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a smoke test: {QUICK_SENTENCES} train sentences, {QUICK_TAG_TOKENS:,}-token tagging "
+                             "input, 1 repeat (about a minute)")
+    parser.add_argument("--only", metavar="SECTION[,SECTION]", help=f"run only these sections: {', '.join(SECTIONS)}")
+    parser.add_argument("--repeats", type=int, metavar="N",
+                        help="runs per timing, the median reported (default 3, 1 with --quick)")
+    parser.add_argument("--threads", type=int, default=2, metavar="N",
+                        help="PyTorch's intra-op threads (default 2); NumPy's BLAS follows OPENBLAS_NUM_THREADS")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    args = parser.parse_args()
+    only = args.only.split(",") if args.only else list(SECTIONS)
+    if set(only) - set(SECTIONS):
+        unknown = ", ".join(sorted(set(only) - set(SECTIONS)))
+        parser.error(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
+    sections = [s for s in SECTIONS if s in only]
+    repeats = args.repeats or (1 if args.quick else 3)
+    if repeats < 1 or args.threads < 1:
+        parser.error("--repeats and --threads need a number of at least 1")
+    sizes = Sizes(QUICK_SENTENCES if args.quick else None, QUICK_TAG_TOKENS if args.quick else TAG_TOKENS,
+                  QUICK_NLTK_ITERATIONS if args.quick else NLTK_ITERATIONS,
+                  QUICK_CRF_ITERATIONS if args.quick else CRF_ITERATIONS, repeats)
+
+    data = ewt_dir()
+    try:
+        sentences = read_corpus(data / "en_ewt-ud-train.conllu", tag_column="upos")
+        dev = read_corpus(data / "en_ewt-ud-dev.conllu", tag_column="upos")
+    except CorpusError as e:
+        sys.exit(f"{e}\n(set $RNNCLI_EWT_DIR to the folder that holds UD English EWT)")
+    sentences = sentences[:sizes.train_sentences]
+
+    torch = import_torch(args.threads)
+    blas_env = ", ".join(f"{v}={os.environ[v]}" for v in BLAS_VARIABLES if v in os.environ) or "none set"
+    blas = openblas_threads()
+    header = {
+        "command": shlex.join(["python", *sys.argv]),
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cpu": cpu_name(), "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(), "numpy": np.__version__, "numpy_blas_threads": blas,
+        "blas_environment": blas_env, "torch": torch.__version__ if torch else None,
+        "torch_threads": torch.get_num_threads() if torch else None, "nltk": package_version("nltk"),
+        "python_crfsuite": package_version("python-crfsuite"), "quick": args.quick, "repeats": repeats,
+        "train_sentences": len(sentences), "train_tokens": sum(len(s.words) for s in sentences),
+        "dev_sentences": len(dev), "tag_tokens_target": sizes.tag_tokens,
+    }
+    if header["load_average"][0] >= 1.0:
+        log(f"note: load average {header['load_average'][0]} at start: other processes are running, so timings "
+            "are noisy, and PyTorch with more threads than idle cores can be many times slower (oversubscription)")
+    if torch and blas and blas != torch.get_num_threads():
+        log(f"note: NumPy's BLAS uses {blas} thread(s), PyTorch {torch.get_num_threads()}: "
+            "set OPENBLAS_NUM_THREADS and --threads alike for an even comparison")
+    quick = ("**QUICK run: tiny sizes, 1 repeat. For trying the script only; not for the README.**\n\n"
+             if args.quick else "")
+    log(quick.strip().replace("*", "") or f"full benchmark, {repeats} repeats per timing")
+
+    with tempfile.TemporaryDirectory(prefix="rnncli-speed-") as tmp:
+        bench = Bench(sizes, Path(tmp), sentences, dev, read_texts(data / "en_ewt-ud-dev.conllu"), args.threads)
+        functions = {"training": section_training, "tagging": section_tagging, "startup": section_startup,
+                     "memory": section_memory, "scaling": section_scaling}
+        rows = []
+        for section in sections:
+            started = time.perf_counter()
+            rows += functions[section](bench)
+            log(f"[{section}] done in {time.perf_counter() - started:.0f} s")
+
+    torch_text = f"{header['torch']}, {header['torch_threads']} threads" if torch else "not installed"
+    print(f"{quick}- Command: `{header['command']}`\n"
+          f"- Date: {header['date']}; {header['cpu']}, {header['cpus']} CPUs, load average at start "
+          f"{' '.join(map(str, header['load_average']))}\n"
+          f"- Python {header['python']}; numpy {header['numpy']}, BLAS threads {blas or '?'} ({blas_env}); "
+          f"PyTorch {torch_text}; NLTK {header['nltk'] or 'not installed'}; "
+          f"python-crfsuite {header['python_crfsuite'] or 'not installed'}\n"
+          f"- Data: UD English EWT; train {len(sentences):,} sentences ({header['train_tokens']:,} tokens); "
+          f"tagging input: dev ({len(dev):,} sentences) repeated to at least {sizes.tag_tokens:,} tokens\n"
+          f"- Each time is the median of {plural(repeats, 'run')} (start-up: {STARTUP_RUNS_PER_REPEAT * repeats}); "
+          "each peak memory is one run\n")
+    print(table(rows, sections))
+    print(f"\nData: {ATTRIBUTION}.")
+    if args.quick:
+        print("\n**QUICK run: these numbers are not the benchmark's.**")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({**header, "rows": [asdict(r) for r in rows]}, f, indent=2, ensure_ascii=False)
+        log(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
