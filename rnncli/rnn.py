@@ -87,12 +87,18 @@ class Shape:
 LOOKUPS = ("U", "U_bwd", "Uc")  # tables indexed by input ids: column-major, sparse gradients
 
 
-class CharBatch(NamedTuple):
-    """The letters of the distinct words of a batch, for the character RNN."""
+class Lexicon(NamedTuple):
+    """The distinct words of a batch and which of them each token is.
 
-    chars: np.ndarray  # (L, N) character ids of N distinct words, time-major, right-padded
-    lengths: np.ndarray  # (N,) letters per word (at least 1)
+    A word's first-layer input, ``U x + P h``, depends on the word alone, so with ``ids`` it
+    is computed once per distinct word instead of once per token (tagging: text repeats its
+    words). ``chars`` and ``lengths`` feed the character RNN.
+    """
+
     words: np.ndarray  # (T, B) which of the N words each token is (anything at padding)
+    ids: np.ndarray | None = None  # (N, K) active input indices of each word
+    chars: np.ndarray | None = None  # (L, N) character ids, time-major, right-padded
+    lengths: np.ndarray | None = None  # (N,) letters per word (at least 1)
 
 
 class SparseRows(NamedTuple):
@@ -133,7 +139,7 @@ class Trace:
     """What the forward pass keeps: enough for backward, and for ``unroll`` to show."""
 
     shape: Shape
-    ids: np.ndarray  # (T, B, K) active input indices
+    ids: np.ndarray | None  # (T, B, K) active input indices, or None when the lexicon has them
     lengths: np.ndarray  # (B,)
     mask: np.ndarray  # (T, B) True at real steps
     rev: np.ndarray | None  # (T, B) time index reversing each sentence within its length
@@ -143,7 +149,7 @@ class Trace:
     output_masks: list[np.ndarray] = field(default_factory=list)  # layer -> dropout mask on its output
     top: np.ndarray | None = None  # (T, B, n_out) what V sees
     probs: np.ndarray | None = None  # (T, B, n_tags) o_t
-    chars: CharBatch | None = None
+    lexicon: Lexicon | None = None
     char_states: np.ndarray | None = None  # (L+1, N, C) the character RNN's states
     char_final: np.ndarray | None = None  # (N, C) h: each word's state after its last letter
 
@@ -205,36 +211,48 @@ def recur_backward(dS: np.ndarray, S: np.ndarray, W: np.ndarray):
     return dZ, carry
 
 
-def char_forward(params: dict[str, np.ndarray], chars: CharBatch) -> tuple[np.ndarray, np.ndarray]:
+def char_forward(params: dict[str, np.ndarray], lexicon: Lexicon) -> tuple[np.ndarray, np.ndarray]:
     """The character RNN over each word: states (L+1, N, C) and final states h (N, C)."""
     # Uc c_j for a one-hot letter c_j: one column of Uc, looked up.
-    a = params["Uc"].T[chars.chars] + params["bc"]  # (L, N, C), in the dtype of bc
+    a = params["Uc"].T[lexicon.chars] + params["bc"]  # (L, N, C), in the dtype of bc
     S = recur(a, params["Wc"])  # (L+1, N, C)
-    final = S[chars.lengths, np.arange(len(chars.lengths))]  # (N, C): the state after the last letter
+    final = S[lexicon.lengths, np.arange(len(lexicon.lengths))]  # (N, C): the state after the last letter
     return S, final
 
 
-def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray, lengths: np.ndarray,
-            *, chars: CharBatch | None = None, s0: np.ndarray | None = None, dropout: float = 0.0,
+def lookup_sum(U: np.ndarray, ids: np.ndarray, dtype) -> np.ndarray:
+    """U x for N 0/1 vectors x given as their K active indices (N, K): (N, H), summed in
+    ``dtype`` slot by slot (the same sums, to the bit, for a float16 or float32 table)."""
+    UT = U.T  # (n_inputs, H): a column of U is a contiguous row here
+    out = UT[ids[:, 0]].astype(dtype)  # (N, H), a new array
+    for k in range(1, ids.shape[1]):
+        out += UT[ids[:, k]]
+    return out
+
+
+def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None, lengths: np.ndarray,
+            *, lexicon: Lexicon | None = None, s0: np.ndarray | None = None, dropout: float = 0.0,
             rng: np.random.Generator | None = None) -> Trace:
     """Run the network over a padded batch; ``trace.probs`` holds o_t (T, B, n_tags).
 
-    ids: (T, B, K) integer indices of the active entries of x_t (any valid index at padding).
-    chars: the batch's words letter by letter; required when the model has a character RNN.
+    ids: (T, B, K) integer indices of the active entries of x_t (any valid index at padding),
+    or None when ``lexicon.ids`` gives them once per distinct word.
+    lexicon: the batch's distinct words; its letters are required when the model has a
+    character RNN.
     dropout: probability of zeroing each unit of every layer's input projection U x_t and of
     every layer's output (training only; needs ``rng``).
     """
-    T, B, _ = ids.shape
+    by_word = lexicon is not None and lexicon.ids is not None
+    T, B = lexicon.words.shape if by_word else ids.shape[:2]
     lengths = np.asarray(lengths)
     mask = np.arange(T)[:, None] < lengths[None, :]  # (T, B)
     rev = reverse_index(lengths, T) if shape.bidirectional else None
-    trace = Trace(shape, ids, lengths, mask, rev)
+    trace = Trace(shape, ids, lengths, mask, rev, lexicon=lexicon)
     dtype = params["V"].dtype
     if shape.char_hidden:
-        if chars is None:
-            raise ValueError("this network reads letters: pass chars")
-        trace.chars = chars
-        trace.char_states, trace.char_final = char_forward(params, chars)
+        if lexicon is None or lexicon.chars is None:
+            raise ValueError("this network reads letters: pass a lexicon with chars")
+        trace.char_states, trace.char_final = char_forward(params, lexicon)
     x = None  # dense input of the current layer, (T, B, D), sentence order
     for layer in range(shape.n_layers):
         outs = []
@@ -243,12 +261,19 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray, length
         for _, d, sfx in shape.chains(layer):
             U, W, b = params["U" + sfx], params["W" + sfx], params["b" + sfx]
             if layer == 0:
-                chain_ids = ids if not d else _reorder(ids, rev)  # (T, B, K)
-                # U x_t for a 0/1 vector x_t = the sum of the columns of U it selects.
-                ux = U.T[chain_ids].sum(axis=2, dtype=dtype)  # (T, B, H); a float16 table sums in float32
-                if shape.char_hidden:
-                    words = chars.words if not d else _reorder(chars.words, rev)  # (T, B)
-                    ux += (trace.char_final @ params["P" + d].T)[words]  # (T, B, H): P h of each token's word
+                words = None if lexicon is None else lexicon.words if not d else _reorder(lexicon.words, rev)
+                if by_word:
+                    # U x for a 0/1 vector x = the sum of the columns of U it selects; once per word.
+                    uw = lookup_sum(U, lexicon.ids, dtype)  # (N, H)
+                    if shape.char_hidden:
+                        uw += trace.char_final @ params["P" + d].T  # (N, H): P h, the word's spelling
+                    ux = uw[words]  # (T, B, H)
+                else:
+                    chain_ids = ids if not d else _reorder(ids, rev)  # (T, B, K)
+                    # U x_t for a 0/1 vector x_t = the sum of the columns of U it selects.
+                    ux = U.T[chain_ids].sum(axis=2, dtype=dtype)  # (T, B, H)
+                    if shape.char_hidden:
+                        ux += (trace.char_final @ params["P" + d].T)[words]  # (T, B, H): P h of each token's word
             else:
                 ux = x @ U.T  # (T, B, H)
                 if d:
@@ -341,17 +366,22 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
             grads["b" + sfx] = dZ.sum(axis=(0, 1))
             dux = dZ * trace.input_masks[sfx] if trace.input_masks else dZ
             if layer == 0:
-                chain_ids = trace.ids if not d else _reorder(trace.ids, trace.rev)
-                K = chain_ids.shape[2]
+                lexicon = trace.lexicon
                 dux_real = dux.reshape(-1, H)[real]  # (n, H)
-                grads["U" + sfx] = sparse_rows(chain_ids.reshape(-1, K)[real], dux_real)
+                per_word = None
+                if lexicon is not None:
+                    words = lexicon.words if not d else _reorder(lexicon.words, trace.rev)
+                    per_word = sparse_rows(words.reshape(-1, 1)[real], dux_real)  # (m, H) summed per word
+                if lexicon is not None and lexicon.ids is not None:
+                    grads["U" + sfx] = sparse_rows(lexicon.ids[per_word.index], per_word.rows)
+                else:
+                    chain_ids = trace.ids if not d else _reorder(trace.ids, trace.rev)
+                    K = chain_ids.shape[2]
+                    grads["U" + sfx] = sparse_rows(chain_ids.reshape(-1, K)[real], dux_real)
                 if shape.char_hidden:
-                    words = trace.chars.words if not d else _reorder(trace.chars.words, trace.rev)
-                    per_word = sparse_rows(words.reshape(-1, 1)[real], dux_real)  # dL/d(P h), summed per word
                     h = trace.char_final[per_word.index]  # (m, C)
                     grads["P" + d] = per_word.rows.T @ h  # (H, C)
-                    dh = per_word.rows @ params["P" + d]  # (m, C)
-                    dfinal[per_word.index] += dh
+                    dfinal[per_word.index] += per_word.rows @ params["P" + d]  # (m, C) dL/dh
             else:
                 if d:
                     dux = _reorder(dux, trace.rev)  # back to sentence order
@@ -368,23 +398,23 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
 
 def char_backward(params: dict[str, np.ndarray], trace: Trace, dfinal: np.ndarray) -> dict:
     """BPTT through the character RNN, from dL/dh at each word's last letter."""
-    chars, S = trace.chars, trace.char_states
-    L, N = chars.chars.shape
+    lexicon, S = trace.lexicon, trace.char_states
+    L, N = lexicon.chars.shape
     C = S.shape[2]
     dS = np.zeros((L, N, C), S.dtype)
-    dS[chars.lengths - 1, np.arange(N)] = dfinal  # only the final state feeds the word RNN
+    dS[lexicon.lengths - 1, np.arange(N)] = dfinal  # only the final state feeds the word RNN
     dZ, _ = recur_backward(dS, S, params["Wc"])  # (L, N, C); zero after each word's end
-    real = (np.arange(L)[:, None] < chars.lengths[None, :]).ravel()  # (L*N,)
+    real = (np.arange(L)[:, None] < lexicon.lengths[None, :]).ravel()  # (L*N,)
     return {
-        "Uc": sparse_rows(chars.chars.reshape(-1, 1)[real], dZ.reshape(-1, C)[real]),
+        "Uc": sparse_rows(lexicon.chars.reshape(-1, 1)[real], dZ.reshape(-1, C)[real]),
         "Wc": dZ.reshape(-1, C).T @ S[:-1].reshape(-1, C),
         "bc": dZ.sum(axis=(0, 1)),
     }
 
 
-def loss_and_grads(params, shape: Shape, ids, lengths, tags, *, chars: CharBatch | None = None, s0=None,
+def loss_and_grads(params, shape: Shape, ids, lengths, tags, *, lexicon: Lexicon | None = None, s0=None,
                    dropout: float = 0.0, rng=None, with_s0: bool = False) -> tuple[float, dict]:
-    trace = forward(params, shape, ids, lengths, chars=chars, s0=s0, dropout=dropout, rng=rng)
+    trace = forward(params, shape, ids, lengths, lexicon=lexicon, s0=s0, dropout=dropout, rng=rng)
     loss, dlogits = cross_entropy(trace, tags)
     return loss, backward(params, trace, dlogits, with_s0=with_s0)
 

@@ -15,6 +15,7 @@ from .errors import ModelFileError
 from .vocab import Vocab
 
 DEFAULT_MODEL = "default.npz"  # inside the package's models/ folder
+LARGE_INPUT = 20_000  # tokens from which float16 lookup tables are widened to float32 for speed
 
 
 @dataclass
@@ -33,32 +34,65 @@ class Tagger:
 
     def forward(self, sentences: list[list[str]], params: dict[str, np.ndarray] | None = None) -> rnn.Trace:
         """One padded batch through the network (all sentences non-empty)."""
-        ids, lengths = rnn.pad([self.encode(words) for words in sentences])
-        chars = char_batch(self.vocab, sentences) if self.shape.char_hidden else None
-        return rnn.forward(self.params if params is None else params, self.shape, ids, lengths, chars=chars)
+        lexicon, lengths = self.lexicon(sentences)
+        return rnn.forward(self.params if params is None else params, self.shape, None, lengths, lexicon=lexicon)
 
-    def predict(self, sentences: list[list[str]], batch_tokens: int = 8192) -> list[np.ndarray]:
-        """o_t for every word: one (L, n_tags) array per sentence, in input order.
+    def lexicon(self, sentences: list[list[str]]) -> tuple[rnn.Lexicon, np.ndarray]:
+        """The batch's distinct words with their input ids (and letters), and the sentence lengths."""
+        index: dict[str, int] = {}
+        words, lengths = rnn.pad([np.array([index.setdefault(w, len(index)) for w in s], np.int64)
+                                  for s in sentences])  # (T, B)
+        encode = self.vocab.encode
+        ids = np.array([encode(w) for w in index], dtype=np.int32).reshape(len(index), self.vocab.n_slots)
+        chars = n_letters = None
+        if self.shape.char_hidden:
+            chars, n_letters = rnn.pad([self.vocab.encode_chars(w) for w in index])
+        return rnn.Lexicon(words, ids, chars, n_letters), lengths
 
-        Sentences are sorted by length and tagged in batches of about ``batch_tokens``
-        tokens so that padding stays small.
-        """
-        out: list[np.ndarray] = [np.zeros((0, len(self.tags)), np.float32)] * len(sentences)
+    def _batches(self, sentences: list[list[str]], batch_tokens: int):
+        """(sentence numbers, o_t (T, B, n_tags)) for batches of about ``batch_tokens`` tokens,
+        sentences sorted by length so that padding stays small."""
         order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
+        if sum(len(s) for s in sentences) >= LARGE_INPUT:
+            self._widen_lookups()
         start = 0
         while start < len(order):
             stop = start + 1  # ascending lengths: the last sentence in a batch is its longest
             while stop < len(order) and len(sentences[order[stop]]) * (stop - start + 1) <= batch_tokens:
                 stop += 1
             batch = order[start:stop]
-            probs = self.forward([sentences[i] for i in batch]).probs  # (T, B, n_tags)
+            yield batch, self.forward([sentences[i] for i in batch]).probs
+            start = stop
+
+    def predict(self, sentences: list[list[str]], batch_tokens: int = 8192) -> list[np.ndarray]:
+        """o_t for every word: one (L, n_tags) array per sentence, in input order."""
+        out: list[np.ndarray] = [np.zeros((0, len(self.tags)), np.float32)] * len(sentences)
+        for batch, probs in self._batches(sentences, batch_tokens):
             for j, i in enumerate(batch):
                 out[i] = probs[: len(sentences[i]), j]
-            start = stop
+        return out
+
+    def best(self, sentences: list[list[str]], batch_tokens: int = 8192) -> list[tuple[list[int], np.ndarray]]:
+        """The most probable tag of every word and its probability: (tag numbers, (L,) p) per sentence."""
+        out: list[tuple[list[int], np.ndarray]] = [([], np.zeros(0, np.float32))] * len(sentences)
+        for batch, probs in self._batches(sentences, batch_tokens):
+            best, p = probs.argmax(axis=2).T, probs.max(axis=2).T  # (B, T): one row per sentence
+            for j, i in enumerate(batch):
+                n = len(sentences[i])
+                out[i] = best[j, :n].tolist(), p[j, :n]
         return out
 
     def tag(self, sentences: list[list[str]]) -> list[list[str]]:
-        return [[self.tags[k] for k in p.argmax(axis=1)] for p in self.predict(sentences)]
+        tags = self.tags
+        return [[tags[k] for k in best] for best, _ in self.best(sentences)]
+
+    def _widen_lookups(self) -> None:
+        """Float16 lookup tables to float32 once a large input makes it pay: a few tens of
+        milliseconds here save more on every batch. Results are the same to the bit (the
+        columns are summed in float32 either way)."""
+        for name in rnn.LOOKUPS:
+            if name in self.params and self.params[name].dtype == np.float16:
+                self.params[name] = np.asfortranarray(self.params[name].astype(np.float32))
 
     def pruned(self, keep: np.ndarray) -> Tagger:
         """The same network without the columns of U (and U_bwd) where ``keep`` (n_inputs,) is False.
@@ -126,14 +160,6 @@ def _finite(a: np.ndarray) -> bool:
     if a.dtype == np.float16:  # NumPy's float16 arithmetic is slow; an all-ones exponent is NaN or inf
         return not ((a.view(np.uint16) & 0x7C00) == 0x7C00).any()
     return bool(np.isfinite(a).all())
-
-
-def char_batch(vocab: Vocab, sentences: list[list[str]]) -> rnn.CharBatch:
-    """The distinct words of a batch letter by letter, and which of them each token is."""
-    index: dict[str, int] = {}
-    words, _ = rnn.pad([np.array([index.setdefault(w, len(index)) for w in s], np.int64) for s in sentences])
-    letters, lengths = rnn.pad([vocab.encode_chars(w) for w in index])
-    return rnn.CharBatch(letters, lengths, words)
 
 
 def default_model_path() -> Path:

@@ -33,12 +33,15 @@ class ChunkTagger:
     def __call__(self, lines: list[str]) -> tuple[str, int]:
         sentences = [self.split(line) for line in lines]
         tags, parts = self.tagger.tags, []
-        for words, probs in zip(sentences, self.tagger.predict(sentences)):
-            best = probs.argmax(axis=1)
+        results = self.tagger.best(sentences)
+        if self.fmt == "slash":  # the common case, kept lean: "word" + "/TAG" per token
+            slash = ["/" + t for t in tags]
+            parts = [" ".join(map(str.__add__, words, [slash[k] for k in best])) + "\n"
+                     for words, (best, _) in zip(sentences, results)]
+        for words, (best, p) in zip(sentences, results) if self.fmt != "slash" else ():
             if self.fmt == "jsonl":
                 parts.append(json.dumps({"tokens": words, "tags": [tags[k] for k in best],
-                                         "probs": [round(float(p), 4) for p in probs.max(axis=1)]},
-                                        ensure_ascii=False) + "\n")
+                                         "probs": [round(float(x), 4) for x in p]}, ensure_ascii=False) + "\n")
             elif not words:
                 parts.append("\n")
             else:

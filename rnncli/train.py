@@ -249,17 +249,18 @@ class Data:
             data.letters = [vocab.encode_chars(w) for w in index]
         return data
 
-    def batch(self, which) -> tuple[np.ndarray, np.ndarray, np.ndarray, rnn.CharBatch | None]:
+    def batch(self, which) -> tuple[np.ndarray, np.ndarray, np.ndarray, rnn.Lexicon | None]:
         """(T, B, K) ids, (B,) lengths, (T, B) tags, padded; and the batch's words letter by letter."""
         ids, lengths = rnn.pad([self.ids[i] for i in which])
         tags, _ = rnn.pad([self.tags[i] for i in which])
-        chars = None
+        lexicon = None
         if self.types is not None:
+            # Token-level ids stay (word dropout changes tokens, not words); the lexicon brings the letters.
             types, _ = rnn.pad([self.types[i] for i in which])  # (T, B)
             distinct, words = np.unique(types, return_inverse=True)
             letters, n_letters = rnn.pad([self.letters[t] for t in distinct])
-            chars = rnn.CharBatch(letters, n_letters, words.reshape(types.shape))
-        return ids, lengths, tags, chars
+            lexicon = rnn.Lexicon(words.reshape(types.shape), None, letters, n_letters)
+        return ids, lengths, tags, lexicon
 
 
 def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
@@ -275,8 +276,8 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
 def accuracy(params, shape: rnn.Shape, data: Data, batches: list[np.ndarray]) -> float:
     right = total = 0
     for which in batches:
-        ids, lengths, tags, chars = data.batch(which)
-        trace = rnn.forward(params, shape, ids, lengths, chars=chars)
+        ids, lengths, tags, lexicon = data.batch(which)
+        trace = rnn.forward(params, shape, ids, lengths, lexicon=lexicon)
         pred = trace.probs.argmax(axis=2)  # (T, B)
         right += int(((pred == tags) & trace.mask).sum())
         total += int(trace.mask.sum())
@@ -369,13 +370,13 @@ def _epoch(state, config, shape, data, dev_data, dev_batches, params, optimizer,
     batches = length_batches(data.lengths, config.batch_size, rng)
     total_loss = 0.0
     for b, which in enumerate(batches):
-        ids, lengths, gold, chars = data.batch(which)
+        ids, lengths, gold, lexicon = data.batch(which)
         if keep_prob is not None:
             for k, unk in drop_slots:
                 col = ids[:, :, k]
                 col[rng.random(col.shape) >= keep_prob[col]] = unk
         with np.errstate(over="ignore", invalid="ignore"):  # overflow shows up as a non-finite loss
-            loss, grads = rnn.loss_and_grads(params, shape, ids, lengths, gold, chars=chars,
+            loss, grads = rnn.loss_and_grads(params, shape, ids, lengths, gold, lexicon=lexicon,
                                              dropout=config.dropout, rng=rng)
         if not math.isfinite(loss):
             raise Diverged(f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} "

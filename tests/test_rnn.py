@@ -16,23 +16,29 @@ SHAPES = {
 }
 
 
-def random_problem(shape, lengths, seed, K=3):
+def random_problem(shape, lengths, seed, K=3, n_words=6):
+    """Parameters, token ids (T, B, K), lengths, tags, the generator, and the lexicon of the
+    n_words distinct words the tokens are drawn from (with letters for a character RNN)."""
     rng = np.random.default_rng(seed)
     params = rnn.init_params(shape, rng, dtype=np.float64)
     for p in params.values():  # biases and all: move away from the zero initialisation
         p += rng.normal(0.0, 0.3, p.shape)
     T, B = max(lengths), len(lengths)
-    ids = rng.integers(0, shape.n_inputs, size=(T, B, K))
+    word_ids = rng.integers(0, shape.n_inputs, size=(n_words, K))
+    words = rng.integers(0, n_words, size=(T, B))
+    ids = word_ids[words]  # (T, B, K)
     tags = rng.integers(0, shape.n_tags, size=(T, B))
-    chars = random_chars(shape, T, B, rng) if shape.char_hidden else None
-    return params, ids, np.array(lengths), tags, rng, chars
+    letters = n_letters = None
+    if shape.char_hidden:  # words of 1 to 4 letters
+        n_letters = rng.integers(1, 5, size=n_words)
+        letters = rng.integers(0, shape.n_chars, size=(int(n_letters.max()), n_words))
+    lexicon = rnn.Lexicon(words, word_ids, letters, n_letters)
+    return params, ids, np.array(lengths), tags, rng, lexicon
 
 
-def random_chars(shape, T, B, rng, n_words=5):
-    """n_words distinct words of 1 to 4 letters, and which of them each token is."""
-    word_lengths = rng.integers(1, 5, size=n_words)
-    letters = rng.integers(0, shape.n_chars, size=(int(word_lengths.max()), n_words))
-    return rnn.CharBatch(letters, word_lengths, rng.integers(0, n_words, size=(T, B)))
+def by_token(lexicon):
+    """The same batch read token by token: the lexicon keeps only what the letters need."""
+    return lexicon._replace(ids=None) if lexicon.chars is not None else None
 
 
 def numerical_gradient(f, x, h=1e-5):
@@ -55,15 +61,17 @@ def relative_error(a, b):
 @pytest.mark.parametrize("name", SHAPES)
 @pytest.mark.parametrize("lengths", [[5, 5, 5], [6, 2, 4, 1]], ids=["no padding", "padding"])
 @pytest.mark.parametrize("with_s0", [False, True], ids=["s0=0", "s0 random"])
-def test_bptt_matches_central_differences(name, lengths, with_s0):
+@pytest.mark.parametrize("per_word", [False, True], ids=["U x per token", "U x per word"])
+def test_bptt_matches_central_differences(name, lengths, with_s0, per_word):
     shape = SHAPES[name]
-    params, ids, lengths, tags, rng, chars = random_problem(shape, lengths, seed=len(name) + len(lengths))
+    params, ids, lengths, tags, rng, lexicon = random_problem(shape, lengths, seed=len(name) + len(lengths))
     s0 = rng.normal(0, 0.5, size=(len(lengths), shape.n_hidden)) if with_s0 else None
+    ids, lexicon = (None, lexicon) if per_word else (ids, by_token(lexicon))
 
     def loss():
-        return rnn.cross_entropy(rnn.forward(params, shape, ids, lengths, chars=chars, s0=s0), tags)[0]
+        return rnn.cross_entropy(rnn.forward(params, shape, ids, lengths, lexicon=lexicon, s0=s0), tags)[0]
 
-    _, grads = rnn.loss_and_grads(params, shape, ids, lengths, tags, chars=chars, s0=s0, with_s0=True)
+    _, grads = rnn.loss_and_grads(params, shape, ids, lengths, tags, lexicon=lexicon, s0=s0, with_s0=True)
     assert set(grads) == set(params) | {"s0"}
     for name_, p in params.items():
         g = grads[name_]
@@ -76,33 +84,34 @@ def test_bptt_matches_central_differences(name, lengths, with_s0):
 @pytest.mark.parametrize("name", ["two bidirectional layers", "characters, two bidirectional layers"])
 def test_padding_does_not_change_real_steps(name):
     shape = SHAPES[name]
-    params, ids, lengths, tags, _, chars = random_problem(shape, [4, 2], seed=3)
-    alone_chars = chars and chars._replace(words=chars.words[:2, 1:])
-    alone = rnn.forward(params, shape, ids[:2, 1:], np.array([2]), chars=alone_chars).probs[:, 0]
+    params, ids, lengths, tags, _, lexicon = random_problem(shape, [4, 2], seed=3)
+    lexicon = by_token(lexicon)
+    alone_lexicon = lexicon and lexicon._replace(words=lexicon.words[:2, 1:])
+    alone = rnn.forward(params, shape, ids[:2, 1:], np.array([2]), lexicon=alone_lexicon).probs[:, 0]
     ids_padded = ids.copy()
     ids_padded[2:, 1] = 7  # change what sits in the padding
-    if chars:
-        words = chars.words.copy()
+    if lexicon:
+        words = lexicon.words.copy()
         words[2:, 1] = 4
-        letters = chars.chars.copy()
+        letters = lexicon.chars.copy()
         for w in range(letters.shape[1]):
-            letters[chars.lengths[w]:, w] = 1  # and after each word's last letter
-        chars = rnn.CharBatch(letters, chars.lengths, words)
-    batch = rnn.forward(params, shape, ids_padded, lengths, chars=chars).probs[:2, 1]
+            letters[lexicon.lengths[w]:, w] = 1  # and after each word's last letter
+        lexicon = lexicon._replace(words=words, chars=letters)
+    batch = rnn.forward(params, shape, ids_padded, lengths, lexicon=lexicon).probs[:2, 1]
     np.testing.assert_allclose(batch, alone, rtol=0, atol=1e-14)
 
 
-def char_loop_reference(params, chars, w):
+def char_loop_reference(params, lexicon, w):
     """h of word w: h_j = tanh(Uc c_j + Wc h_{j-1} + bc) over its letters, one-hot c_j."""
     h = np.zeros(params["Wc"].shape[0])
-    for j in range(chars.lengths[w]):
+    for j in range(lexicon.lengths[w]):
         c = np.zeros(params["Uc"].shape[1])
-        c[chars.chars[j, w]] = 1.0
+        c[lexicon.chars[j, w]] = 1.0
         h = np.tanh(params["Uc"] @ c + params["Wc"] @ h + params["bc"])
     return h
 
 
-def loop_reference(params, shape, ids, lengths, chars=None):
+def loop_reference(params, shape, ids, lengths, lexicon):
     """The tutorial's formula, one sentence and one step at a time, with dense x_t."""
     H = shape.n_hidden
     out = []
@@ -112,7 +121,7 @@ def loop_reference(params, shape, ids, lengths, chars=None):
             for i in ids[t, b]:
                 x[t, i] += 1.0  # x_t: one 1 per active word or feature
         inputs = x
-        h = [char_loop_reference(params, chars, chars.words[t, b]) for t in range(L)] if chars else None
+        h = [char_loop_reference(params, lexicon, lexicon.words[t, b]) for t in range(L)] if shape.char_hidden else None
         for layer in range(shape.n_layers):
             states = []
             for d in shape.directions:
@@ -136,11 +145,15 @@ def loop_reference(params, shape, ids, lengths, chars=None):
 
 
 @pytest.mark.parametrize("name", SHAPES)
-def test_vectorised_forward_matches_step_by_step_loop(name):
+@pytest.mark.parametrize("per_word", [False, True], ids=["U x per token", "U x per word"])
+def test_vectorised_forward_matches_step_by_step_loop(name, per_word):
     shape = SHAPES[name]
-    params, ids, lengths, _, _, chars = random_problem(shape, [7, 3, 5, 1], seed=11)
-    probs = rnn.forward(params, shape, ids, lengths, chars=chars).probs
-    for b, expected in enumerate(loop_reference(params, shape, ids, lengths, chars)):
+    params, ids, lengths, _, _, lexicon = random_problem(shape, [7, 3, 5, 1], seed=11)
+    if per_word:
+        probs = rnn.forward(params, shape, None, lengths, lexicon=lexicon).probs
+    else:
+        probs = rnn.forward(params, shape, ids, lengths, lexicon=by_token(lexicon)).probs
+    for b, expected in enumerate(loop_reference(params, shape, ids, lengths, lexicon)):
         np.testing.assert_allclose(probs[: lengths[b], b], expected, rtol=1e-12, atol=1e-14)
 
 
