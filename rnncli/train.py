@@ -330,79 +330,105 @@ def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainCo
     # Word dropout: identity slots only, so a rare word still keeps its suffixes and shape.
     drop_slots = [(k, vocab.offsets[k]) for k, s in enumerate(vocab.slots) if s in IDENTITY_SLOTS]
     keep_prob = (counts / (counts + config.word_dropout)) if config.word_dropout else None
-
-    def best_tagger() -> Tagger | None:
-        if state.best_params is None:
-            return None
-        return Tagger(shape, state.best_params, vocab, tags, _info(config, state, tag_counts, unlearnable))
+    run = _Run(config, shape, vocab, tags, tag_counts, unlearnable, data, dev_data, dev_batches,
+               params, optimizer, average, rng, drop_slots, keep_prob, report, state)
 
     report(Progress("start", state.epoch, config.epochs))
-    snapshot = _snapshot(state, rng, optimizer, average)
+    snapshot = run.snapshot()
     while state.epoch < config.epochs:
         try:
             # Interrupted while this snapshot is taken, the previous one (an epoch earlier) is
             # still a valid place to resume from.
-            snapshot = _snapshot(state, rng, optimizer, average)
-            stop = _epoch(state, config, shape, data, dev_data, dev_batches, params, optimizer, average, rng,
-                          drop_slots, keep_prob, report, best_tagger)
+            snapshot = run.snapshot()
+            stop = run.epoch()
         except KeyboardInterrupt:
             # Wherever it lands, resuming from the start of this epoch replays it exactly.
             raise Interrupted(snapshot) from None
         if stop:
             break
-    return best_tagger()
+    return run.best_tagger()
 
 
-def _snapshot(state: TrainState, rng, optimizer, average) -> TrainState:
-    snapshot = state.copy()
-    snapshot.rng_state = rng.bit_generator.state
-    snapshot.optimizer_state = {k: v.copy(order="K") for k, v in optimizer.state().items()}
-    snapshot.optimizer_t = optimizer.t
-    snapshot.average_state = {k: v.copy() for k, v in average.state().items()} if average else None
-    return snapshot
+@dataclass
+class _Run:
+    """One training run's working parts, so that an epoch is one method."""
 
+    config: TrainConfig
+    shape: rnn.Shape
+    vocab: Vocab
+    tags: list[str]
+    tag_counts: Counter
+    unlearnable: list[str]
+    data: Data
+    dev_data: Data | None
+    dev_batches: list[np.ndarray]
+    params: dict[str, np.ndarray]
+    optimizer: Adam | SGD
+    average: WeightAverage | None
+    rng: np.random.Generator
+    drop_slots: list[tuple[int, int]]  # (slot number, its <unk> index) for word dropout
+    keep_prob: np.ndarray | None  # (n_inputs,) chance that an entry survives word dropout
+    report: Callable[[Progress], None]
+    state: TrainState
 
-def _epoch(state, config, shape, data, dev_data, dev_batches, params, optimizer, average, rng,
-           drop_slots, keep_prob, report, best_tagger) -> bool:
-    """One pass over the training data, then the dev score; True when patience has run out."""
-    epoch = state.epoch
-    started = time.perf_counter()
-    batches = length_batches(data.lengths, config.batch_size, rng)
-    total_loss = 0.0
-    for b, which in enumerate(batches):
-        ids, lengths, gold, lexicon = data.batch(which)
-        if keep_prob is not None:
-            for k, unk in drop_slots:
-                col = ids[:, :, k]
-                col[rng.random(col.shape) >= keep_prob[col]] = unk
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow shows up as a non-finite loss
-            loss, grads = rnn.loss_and_grads(params, shape, ids, lengths, gold, lexicon=lexicon,
-                                             dropout=config.dropout, rng=rng)
-        if not math.isfinite(loss):
-            raise Diverged(f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} "
-                           f"(try a smaller --lr)", best_tagger())
-        clip_gradients(grads, config.clip)
-        if average:
-            average.before_step(params, grads)
-        optimizer.step(params, grads, config.lr)
-        if average:
-            average.after_step(params, grads)
-        total_loss += loss
-        report(Progress("batch", epoch, config.epochs, b + 1, len(batches), loss))
-    weights = average.averaged(params) if average else params
-    dev_acc = accuracy(weights, shape, dev_data, dev_batches) if dev_data else None
-    seconds = time.perf_counter() - started
-    mean_loss = total_loss / len(batches)
-    better = dev_acc is None or state.best_params is None or dev_acc > state.history[state.best_epoch - 1]["dev_accuracy"]
-    if better:
-        state.best_params = {k: v.copy(order="K") for k, v in weights.items()}
-        state.best_epoch = epoch + 1
-    state.history.append({"epoch": epoch + 1, "loss": round(mean_loss, 6),
-                          "dev_accuracy": None if dev_acc is None else round(dev_acc, 6),
-                          "seconds": round(seconds, 3)})
-    state.epoch += 1
-    report(Progress("epoch", epoch, config.epochs, len(batches), len(batches), mean_loss, dev_acc, seconds, better))
-    return bool(config.patience and dev_acc is not None and state.epoch - state.best_epoch >= config.patience)
+    def best_tagger(self) -> Tagger | None:
+        state = self.state
+        if state.best_params is None:
+            return None
+        return Tagger(self.shape, state.best_params, self.vocab, self.tags,
+                      _info(self.config, state, self.tag_counts, self.unlearnable))
+
+    def snapshot(self) -> TrainState:
+        snapshot = self.state.copy()
+        snapshot.rng_state = self.rng.bit_generator.state
+        snapshot.optimizer_state = {k: v.copy(order="K") for k, v in self.optimizer.state().items()}
+        snapshot.optimizer_t = self.optimizer.t
+        snapshot.average_state = {k: v.copy() for k, v in self.average.state().items()} if self.average else None
+        return snapshot
+
+    def epoch(self) -> bool:
+        """One pass over the training data, then the dev score; True when patience has run out."""
+        config, state, rng, params, average = self.config, self.state, self.rng, self.params, self.average
+        epoch = state.epoch
+        started = time.perf_counter()
+        batches = length_batches(self.data.lengths, config.batch_size, rng)
+        total_loss = 0.0
+        for b, which in enumerate(batches):
+            ids, lengths, gold, lexicon = self.data.batch(which)
+            if self.keep_prob is not None:
+                for k, unk in self.drop_slots:
+                    col = ids[:, :, k]
+                    col[rng.random(col.shape) >= self.keep_prob[col]] = unk
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow shows up as a non-finite loss
+                loss, grads = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, lexicon=lexicon,
+                                                 dropout=config.dropout, rng=rng)
+            if not math.isfinite(loss):
+                raise Diverged(f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} "
+                               f"(try a smaller --lr)", self.best_tagger())
+            clip_gradients(grads, config.clip)
+            if average:
+                average.before_step(params, grads)
+            self.optimizer.step(params, grads, config.lr)
+            if average:
+                average.after_step(params, grads)
+            total_loss += loss
+            self.report(Progress("batch", epoch, config.epochs, b + 1, len(batches), loss))
+        weights = average.averaged(params) if average else params
+        dev_acc = accuracy(weights, self.shape, self.dev_data, self.dev_batches) if self.dev_data else None
+        seconds = time.perf_counter() - started
+        mean_loss = total_loss / len(batches)
+        better = (dev_acc is None or state.best_params is None
+                  or dev_acc > state.history[state.best_epoch - 1]["dev_accuracy"])
+        if better:
+            state.best_params = {k: v.copy(order="K") for k, v in weights.items()}
+            state.best_epoch = epoch + 1
+        state.history.append({"epoch": epoch + 1, "loss": round(mean_loss, 6),
+                              "dev_accuracy": None if dev_acc is None else round(dev_acc, 6),
+                              "seconds": round(seconds, 3)})
+        state.epoch += 1
+        self.report(Progress("epoch", epoch, config.epochs, len(batches), len(batches), mean_loss, dev_acc,
+                             seconds, better))
+        return bool(config.patience and dev_acc is not None and state.epoch - state.best_epoch >= config.patience)
 
 
 def _info(config: TrainConfig, state: TrainState, tag_counts: Counter, unlearnable: list[str]) -> dict:
