@@ -70,58 +70,56 @@ def _read_slash(r: _Reader, lines) -> Iterator[Sentence]:
             yield Sentence(words, tags, n)
 
 
-def _read_tsv(r: _Reader, lines) -> Iterator[Sentence]:
-    words, tags, start, bad = [], [], 0, False
+def _blocks(lines) -> Iterator[list[tuple[int, str]]]:
+    """Runs of non-blank lines: one sentence each in TSV and CoNLL-U."""
+    block: list[tuple[int, str]] = []
     for n, line in lines:
-        if not line.strip():
-            if words and not bad:
-                yield Sentence(words, tags, start)
-            words, tags, bad = [], [], False
-            continue
-        if not words and not bad:
-            start = n
-        if bad:
-            continue
-        cols = line.split("\t")
-        if len(cols) != 2 or not cols[0].strip() or not cols[1].strip():
-            got = f"{len(cols)} columns" if len(cols) != 2 else "an empty column"
-            r.fail(n, f"expected word<TAB>tag, got {got}")
-            bad = True
-            continue
-        words.append(intern(cols[0].strip()))
-        tags.append(intern(cols[1].strip()))
-    if words and not bad:
-        yield Sentence(words, tags, start)
+        if line.strip():
+            block.append((n, line))
+        elif block:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _read_tsv(r: _Reader, lines) -> Iterator[Sentence]:
+    for block in _blocks(lines):
+        words, tags = [], []
+        for n, line in block:
+            cols = line.split("\t")
+            if len(cols) != 2 or not cols[0].strip() or not cols[1].strip():
+                got = f"{len(cols)} columns" if len(cols) != 2 else "an empty column"
+                r.fail(n, f"expected word<TAB>tag, got {got}")
+                break
+            words.append(intern(cols[0].strip()))
+            tags.append(intern(cols[1].strip()))
+        else:
+            yield Sentence(words, tags, block[0][0])
 
 
 def _read_conllu(r: _Reader, lines, tag_column: str) -> Iterator[Sentence]:
     col = TAG_COLUMNS[tag_column]
-    words, tags, start, bad = [], [], 0, False
-    for n, line in lines:
-        if not line.strip():
-            if words and not bad:
+    for block in _blocks(lines):
+        words, tags, start = [], [], 0
+        for n, line in block:
+            if line.startswith("#"):
+                continue
+            start = start or n
+            cols = line.split("\t")
+            if len(cols) != 10:
+                r.fail(n, f"CoNLL-U needs 10 tab-separated columns, got {len(cols)}")
+                break
+            if "-" in cols[0] or "." in cols[0]:
+                continue  # multiword-token range or empty node: not a word of the sentence
+            if not cols[1] or cols[col] in ("", "_"):
+                r.fail(n, f"token {cols[1]!r} has no {tag_column.upper()}")
+                break
+            words.append(intern(cols[1]))
+            tags.append(intern(cols[col]))
+        else:
+            if words:
                 yield Sentence(words, tags, start)
-            words, tags, bad = [], [], False
-            continue
-        if line.startswith("#") or bad:
-            continue
-        if not words:
-            start = n
-        cols = line.split("\t")
-        if len(cols) != 10:
-            r.fail(n, f"CoNLL-U needs 10 tab-separated columns, got {len(cols)}")
-            bad = True
-            continue
-        if "-" in cols[0] or "." in cols[0]:
-            continue  # multiword-token range or empty node: not a word of the sentence
-        if not cols[1] or cols[col] in ("", "_"):
-            r.fail(n, f"token {cols[1]!r} has no {tag_column.upper()}")
-            bad = True
-            continue
-        words.append(intern(cols[1]))
-        tags.append(intern(cols[col]))
-    if words and not bad:
-        yield Sentence(words, tags, start)
 
 
 def detect_format(path: Path, first_lines: list[str]) -> str:

@@ -177,7 +177,7 @@ _MAIN_RULES = [
     r"#[A-Za-z]\w*",  # hashtags (but "#1" is "# 1")
     # --- abbreviations (the period stays unless the text ends there)
     rf"(?:[A-Za-z]\.){{2,}}(?!\w){_NOT_END}",
-    rf"(?:[A-Za-z]\.)+[A-Za-z](?!\w)",
+    r"(?:[A-Za-z]\.)+[A-Za-z](?!\w)",
     rf"(?:{_ABBREV})\.(?!\.){_NOT_END}",  # also when glued to the next word
     rf"[A-Z]\.(?![\w.]){_NOT_END}",  # initials: "George W. Bush"
     r"No\.(?=\s*\d)",  # "No. 5" but not "say no."

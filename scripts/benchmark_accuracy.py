@@ -41,10 +41,9 @@ from datetime import datetime
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from build_default_model import ATTRIBUTION, ENGLISH, ewt_dir  # noqa: E402  (also puts the repo on sys.path)
+from build_default_model import ATTRIBUTION, ENGLISH, read_ewt  # noqa: E402  (also puts the repo on sys.path)
 
-from rnncli.corpus import Sentence, read_corpus  # noqa: E402
-from rnncli.errors import CorpusError  # noqa: E402
+from rnncli.corpus import Sentence  # noqa: E402
 from rnncli.metrics import score  # noqa: E402
 from rnncli.tagger import Tagger, default_model_path  # noqa: E402
 from rnncli.train import TrainConfig, train  # noqa: E402
@@ -193,12 +192,7 @@ def main() -> None:
         parser.error(f"unknown row(s) {', '.join(sorted(only - set(keys)))}; choose from {', '.join(keys)}")
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else ENGLISH.epochs)
 
-    data = ewt_dir()
-    try:
-        sentences = read_corpus(data / "en_ewt-ud-train.conllu", tag_column="upos")
-        dev = read_corpus(data / "en_ewt-ud-dev.conllu", tag_column="upos")
-    except CorpusError as e:
-        sys.exit(f"{e}\n(set $RNNCLI_EWT_DIR to the folder that holds UD English EWT)")
+    sentences, dev = read_ewt()
     if args.quick:
         sentences = sentences[:QUICK_SENTENCES]
     train_forms = {w for s in sentences for w in s.words}

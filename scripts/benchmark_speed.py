@@ -114,11 +114,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from build_default_model import ATTRIBUTION, ENGLISH, ROOT, ewt_dir  # noqa: E402  (also puts the repo on sys.path)
+from build_default_model import ATTRIBUTION, ENGLISH, ROOT, ewt_dir, read_ewt  # noqa: E402  (also puts the repo on sys.path)
 
 from rnncli import rnn  # noqa: E402
-from rnncli.corpus import Sentence, read_corpus  # noqa: E402
-from rnncli.errors import CorpusError  # noqa: E402
+from rnncli.corpus import Sentence  # noqa: E402
 from rnncli.tagger import default_model_path  # noqa: E402
 from rnncli.tokenize import tokenize  # noqa: E402
 from rnncli.train import Data, TrainConfig, build_vocab, length_batches, train  # noqa: E402
@@ -786,12 +785,7 @@ def main() -> None:
                   QUICK_NLTK_ITERATIONS if args.quick else NLTK_ITERATIONS,
                   QUICK_CRF_ITERATIONS if args.quick else CRF_ITERATIONS, repeats)
 
-    data = ewt_dir()
-    try:
-        sentences = read_corpus(data / "en_ewt-ud-train.conllu", tag_column="upos")
-        dev = read_corpus(data / "en_ewt-ud-dev.conllu", tag_column="upos")
-    except CorpusError as e:
-        sys.exit(f"{e}\n(set $RNNCLI_EWT_DIR to the folder that holds UD English EWT)")
+    sentences, dev = read_ewt()
     sentences = sentences[:sizes.train_sentences]
 
     torch = import_torch(args.threads)
@@ -819,7 +813,7 @@ def main() -> None:
     log(quick.strip().replace("*", "") or f"full benchmark, {repeats} repeats per timing")
 
     with tempfile.TemporaryDirectory(prefix="rnncli-speed-") as tmp:
-        bench = Bench(sizes, Path(tmp), sentences, dev, read_texts(data / "en_ewt-ud-dev.conllu"), args.threads)
+        bench = Bench(sizes, Path(tmp), sentences, dev, read_texts(ewt_dir() / "en_ewt-ud-dev.conllu"), args.threads)
         functions = {"training": section_training, "tagging": section_tagging, "startup": section_startup,
                      "memory": section_memory, "scaling": section_scaling}
         rows = []

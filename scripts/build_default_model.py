@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rnncli.corpus import read_corpus  # noqa: E402
+from rnncli.errors import CorpusError  # noqa: E402
 from rnncli.metrics import score  # noqa: E402
 from rnncli.tagger import Tagger  # noqa: E402
 from rnncli.train import TrainConfig, train  # noqa: E402
@@ -38,6 +39,16 @@ TUTORIAL = TrainConfig()  # the same as `rnncli train sample_corpora/tutorial.tx
 
 def ewt_dir() -> Path:
     return Path(os.environ.get("RNNCLI_EWT_DIR") or ROOT.parent / "shared" / "data" / "en_ewt")
+
+
+def read_ewt(tag_column: str = "upos"):
+    """(train, dev) sentences of UD English EWT; exits with a hint when the files are missing."""
+    data = ewt_dir()
+    try:
+        return (read_corpus(data / "en_ewt-ud-train.conllu", tag_column=tag_column),
+                read_corpus(data / "en_ewt-ud-dev.conllu", tag_column=tag_column))
+    except CorpusError as e:
+        sys.exit(f"{e}\n(set $RNNCLI_EWT_DIR to the folder that holds UD English EWT)")
 
 
 def progress(p) -> None:
@@ -59,9 +70,7 @@ def prune_singletons(tagger: Tagger, sentences) -> Tagger:
 
 
 def build_english(out: Path, tag_column: str) -> None:
-    data = ewt_dir()
-    sentences = read_corpus(data / "en_ewt-ud-train.conllu", tag_column=tag_column)
-    dev = read_corpus(data / "en_ewt-ud-dev.conllu", tag_column=tag_column)
+    sentences, dev = read_ewt(tag_column)
     started = time.perf_counter()
     tagger = train(sentences, dev, ENGLISH, progress)
     minutes = (time.perf_counter() - started) / 60
