@@ -88,12 +88,23 @@ def tag_stream(tagger: Tagger, lines: Iterable[tuple[str, int, str]], out: TextI
 _worker: ChunkTagger | None = None  # each worker process's own copy, set once when it starts
 
 
-def _start_worker(tag_chunk: ChunkTagger) -> None:
+def _start_worker(tag_chunk: ChunkTagger, parent: int) -> None:
+    import os
     import signal
+    import threading
+    import time
 
     global _worker
     _worker = tag_chunk
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: no worker tracebacks
+
+    def exit_with_parent() -> None:
+        # A parent ended by SIGPIPE (`| head`) cannot shut the pool down: leave with it.
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(0)
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
 
 
 def _work(lines: list[str]) -> tuple[str, int]:
@@ -102,6 +113,7 @@ def _work(lines: list[str]) -> tuple[str, int]:
 
 def _tag_parallel(tag_chunk: ChunkTagger, chunks: Iterator[list[str]], out: TextIO, jobs: int) -> int:
     import multiprocessing
+    import os
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
@@ -110,7 +122,8 @@ def _tag_parallel(tag_chunk: ChunkTagger, chunks: Iterator[list[str]], out: Text
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     total = 0
     pending: deque = deque()
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(tag_chunk,)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
+                             initargs=(tag_chunk, os.getpid())) as pool:
         try:
             for chunk in chunks:
                 pending.append(pool.submit(_work, chunk))

@@ -184,13 +184,18 @@ def test_invalid_utf8_on_stdin_names_the_line(tutorial_model):
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGPIPE"), reason="no SIGPIPE on this platform")
-def test_closed_stdout_ends_quietly_like_a_unix_filter(tutorial_model, tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_closed_stdout_ends_quietly_like_a_unix_filter(tutorial_model, tmp_path, jobs):
     big = tmp_path / "big.txt"
     big.write_text("I eat apple\nthey fish in the river\n" * 200_000)
-    shell = f"{' '.join(RNNCLI)} tag -i {big} --model {tutorial_model} | head -1; echo ${{PIPESTATUS[0]}} >&2"
+    shell = f"{' '.join(RNNCLI)} tag -j {jobs} -i {big} --model {tutorial_model} | head -1; echo ${{PIPESTATUS[0]}} >&2"
     r = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
     assert r.stdout == "I/nn eat/v apple/nn\n"
     assert r.stderr == f"{128 + signal.SIGPIPE}\n"  # killed by SIGPIPE, as `cat big | head -1` would be
+    deadline = time.monotonic() + 10  # and no worker process is left behind
+    while subprocess.run(["pgrep", "-f", str(big)], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "worker processes outlived rnncli"
+        time.sleep(0.1)
 
 
 # -- model files -------------------------------------------------------------------------------------
