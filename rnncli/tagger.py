@@ -40,8 +40,11 @@ class Tagger:
     def lexicon(self, sentences: list[list[str]]) -> tuple[rnn.Lexicon, np.ndarray]:
         """The batch's distinct words with their input ids (and letters), and the sentence lengths."""
         index: dict[str, int] = {}
-        words, lengths = rnn.pad([np.array([index.setdefault(w, len(index)) for w in s], np.int64)
-                                  for s in sentences])  # (T, B)
+        flat = np.fromiter((index.setdefault(w, len(index)) for s in sentences for w in s), np.int64)
+        lengths = np.fromiter(map(len, sentences), np.int64, count=len(sentences))  # (B,)
+        words = np.zeros((len(sentences), int(lengths.max())), np.int64)  # (B, T), 0 at padding
+        words[np.arange(words.shape[1]) < lengths[:, None]] = flat  # row by row: sentence order
+        words = words.T  # (T, B)
         encode = self.vocab.encode
         ids = np.array([encode(w) for w in index], dtype=np.int32).reshape(len(index), self.vocab.n_slots)
         chars = n_letters = None
@@ -76,10 +79,10 @@ class Tagger:
         """The most probable tag of every word and its probability: (tag numbers, (L,) p) per sentence."""
         out: list[tuple[list[int], np.ndarray]] = [([], np.zeros(0, np.float32))] * len(sentences)
         for batch, probs in self._batches(sentences, batch_tokens):
-            best, p = probs.argmax(axis=2).T, probs.max(axis=2).T  # (B, T): one row per sentence
+            best, p = probs.argmax(axis=2).T.tolist(), probs.max(axis=2).T  # (B, T): one row per sentence
             for j, i in enumerate(batch):
                 n = len(sentences[i])
-                out[i] = best[j, :n].tolist(), p[j, :n]
+                out[i] = best[j][:n], p[j, :n]
         return out
 
     def tag(self, sentences: list[list[str]]) -> list[list[str]]:
