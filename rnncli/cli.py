@@ -344,17 +344,17 @@ def evaluate(
     model: ModelOption = None,
     fmt: FormatOption = None,
     tag_column: TagColumnOption = TagColumn.upos,
+    strict: Annotated[bool, typer.Option(help="Stop at the first malformed sentence instead of skipping it.")] = False,
     as_json: JsonOption = False,
 ):
     """Score a model on a gold corpus: accuracy, known/unknown words, per-tag F1, confusions.
 
     Example: rnncli eval sample_corpora/tutorial.txt --model tutorial.npz
     """
-    from .corpus import read_corpus
     from .metrics import score
 
     tagger = _load(model)
-    gold = read_corpus(corpus, fmt and fmt.value, tag_column.value)
+    gold = _read_corpora([corpus], fmt, tag_column.value, strict, "gold")
     words = [s.words for s in gold]
     report = score([s.tags for s in gold], tagger.tag(words), words, tagger.vocab.is_known)
     if as_json:

@@ -400,3 +400,14 @@ def test_a_100_mb_corpus_trains(runner, tmp_path):
     copies = 100 * 2**20 // len(block) + 1
     assert tagger.info["training"]["tokens"] == sum(len(s.words) for s in read_corpus(TUTORIAL)) * copies
     assert tagger.tag([["I", "eat", "apple"]]) == [["nn", "v", "nn"]]
+
+
+def test_eval_skips_malformed_gold_sentences_with_a_warning(runner, tutorial_model, tmp_path):
+    gold = tmp_path / "gold.txt"
+    gold.write_text("I/nn eat/v apple/nn\nbroken line\nthey/nn fish/v\n")
+    r = runner.invoke(app, ["eval", str(gold), "--model", str(tutorial_model), "--json"])
+    assert r.exit_code == 0
+    assert r.stderr.startswith(f"rnncli: warning: skipped 1 malformed gold sentence; first: {gold}:2: ")
+    assert '"tokens": 5' in r.stdout
+    err = one_line_error(runner.invoke(app, ["eval", str(gold), "--model", str(tutorial_model), "--strict"]))
+    assert err == f"rnncli: error: {gold}:2: token 'broken' has no tag (expected word/TAG)\n"
