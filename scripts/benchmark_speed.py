@@ -47,7 +47,8 @@ runs of rnncli and its peer alternate, so that a change in the machine's load hi
    rnncli's tokeniser splits them), so the tokeniser's cost is included. Before the timed runs,
    one uncounted ``rnncli tag`` per model writes Python's bytecode cache and puts the model file
    in the page cache. Every output is checked to have one line per input line. ``rnncli tag``
-   runs as by default, in one process (no --jobs). The input repeats dev, so caches warm up
+   runs as by default, in one process, and with ``--jobs N`` as well when the benchmark is given
+   ``--jobs N``. The input repeats dev, so caches warm up
    after the first pass (rnncli caches each word's feature ids; real text repeats its frequent
    words too).
 
@@ -227,9 +228,9 @@ def peak_rss(cmd: list[str], stdout: Path | None = None) -> int:
         return int(report.read())
 
 
-def tag_command(model: Path, path: Path, pretokenized: bool) -> list[str]:
+def tag_command(model: Path, path: Path, pretokenized: bool, jobs: int = 1) -> list[str]:
     return [sys.executable, "-m", "rnncli", "tag", *(["--pretokenized"] if pretokenized else []),
-            "--model", str(model), "-i", str(path)]
+            *(["--jobs", str(jobs)] if jobs > 1 else []), "--model", str(model), "-i", str(path)]
 
 
 def count_lines(path: Path) -> int:
@@ -243,8 +244,8 @@ def check_tagged(path: Path, out: Path) -> None:
         raise RuntimeError(f"rnncli tag wrote {count_lines(out)} lines for {count_lines(path)} input lines")
 
 
-def tag_file(model: Path, path: Path, pretokenized: bool, out: Path) -> float:
-    seconds = run(tag_command(model, path, pretokenized), out)
+def tag_file(model: Path, path: Path, pretokenized: bool, out: Path, jobs: int = 1) -> float:
+    seconds = run(tag_command(model, path, pretokenized, jobs), out)
     check_tagged(path, out)
     return seconds
 
@@ -332,6 +333,7 @@ class Bench:
     dev: list[Sentence]
     dev_texts: list[str]
     threads: int
+    jobs: int = 1  # also time `rnncli tag --jobs N` when above 1
     inputs: dict = field(default_factory=dict)  # (pretokenized, factor) -> (path, tokens)
     tutorial: Path | None = None
 
@@ -593,7 +595,8 @@ def section_tagging(b: Bench) -> list[Row]:
     sentences, peer_tokens = b.peer_sentences()
     out = b.tmp / "tagged.txt"
 
-    timings: dict[tuple[str, bool], list[float]] = {}
+    timings: dict[tuple[str, bool, int], list[float]] = {}
+    job_counts = sorted({1, b.jobs})
     peer_times: dict[str, list[float]] = {name: [] for f, name, _ in peers if f}
     for _, model in models:
         if model:
@@ -601,13 +604,14 @@ def section_tagging(b: Bench) -> list[Row]:
     for r in range(b.sizes.repeats):
         for name, model in models:
             for pretokenized in (True, False):
-                if model is None:
-                    continue
-                path, tokens = b.tag_input(pretokenized)
-                seconds = tag_file(model, path, pretokenized, out)
-                timings.setdefault((name, pretokenized), []).append(seconds)
-                log(f"  run {r + 1}: {name}, {'pretokenized' if pretokenized else 'raw text'}: "
-                    f"{rate(tokens, seconds)}")
+                for jobs in job_counts:
+                    if model is None:
+                        continue
+                    path, tokens = b.tag_input(pretokenized)
+                    seconds = tag_file(model, path, pretokenized, out, jobs)
+                    timings.setdefault((name, pretokenized, jobs), []).append(seconds)
+                    log(f"  run {r + 1}: {name}, {'pretokenized' if pretokenized else 'raw text'}, "
+                        f"jobs {jobs}: {rate(tokens, seconds)}")
         for function, name, _ in peers:
             if function:
                 started = time.perf_counter()
@@ -619,15 +623,17 @@ def section_tagging(b: Bench) -> list[Row]:
     for pretokenized in (True, False):
         path, tokens = b.tag_input(pretokenized)
         kind = "pretokenized" if pretokenized else "raw text, rnncli's tokeniser"
-        for name, model in models:
-            what = f"{name}, {kind}, {tokens:,} tokens"
+        for (name, model), jobs in ((m, j) for m in models for j in job_counts):
+            processes = f"--jobs {jobs}" if jobs > 1 else "one process"
+            what = f"{name}, {kind}, {processes}, {tokens:,} tokens"
             if model is None:
-                rows.append(Row("tagging", what, f"skipped: {missing_model_note()}"))
+                if jobs == 1:
+                    rows.append(Row("tagging", what, f"skipped: {missing_model_note()}"))
                 continue
-            seconds = statistics.median(timings[(name, pretokenized)])
+            seconds = statistics.median(timings[(name, pretokenized, jobs)])
             ours = rate(tokens, seconds)
-            data = {"model": str(model), "pretokenized": pretokenized, "tokens": tokens,
-                    "rnncli_seconds": timings[(name, pretokenized)]}
+            data = {"model": str(model), "pretokenized": pretokenized, "tokens": tokens, "jobs": jobs,
+                    "rnncli_seconds": timings[(name, pretokenized, jobs)]}
             if not pretokenized:
                 rows.append(Row("tagging", what, ours, "(the peers take tokens, not text)", data=data))
                 continue
@@ -772,6 +778,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, metavar="N",
                         help="PyTorch's intra-op threads (default 2); NumPy's BLAS follows OPENBLAS_NUM_THREADS")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="in the tagging section, also time `rnncli tag --jobs N` (default: one process only)")
     args = parser.parse_args()
     only = args.only.split(",") if args.only else list(SECTIONS)
     if set(only) - set(SECTIONS):
@@ -813,7 +821,8 @@ def main() -> None:
     log(quick.strip().replace("*", "") or f"full benchmark, {repeats} repeats per timing")
 
     with tempfile.TemporaryDirectory(prefix="rnncli-speed-") as tmp:
-        bench = Bench(sizes, Path(tmp), sentences, dev, read_texts(ewt_dir() / "en_ewt-ud-dev.conllu"), args.threads)
+        bench = Bench(sizes, Path(tmp), sentences, dev, read_texts(ewt_dir() / "en_ewt-ud-dev.conllu"), args.threads,
+                      args.jobs)
         functions = {"training": section_training, "tagging": section_tagging, "startup": section_startup,
                      "memory": section_memory, "scaling": section_scaling}
         rows = []
