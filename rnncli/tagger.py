@@ -160,8 +160,8 @@ class Tagger:
 
 
 def _finite(a: np.ndarray) -> bool:
-    if a.dtype == np.float16:  # NumPy's float16 arithmetic is slow; an all-ones exponent is NaN or inf
-        return not ((a.view(np.uint16) & 0x7C00) == 0x7C00).any()
+    if a.dtype == np.float16:  # NumPy's float16 arithmetic is slow: look at the bits
+        return a.size == 0 or int((a.view(np.uint16) & 0x7FFF).max()) < 0x7C00  # exponent all ones: NaN or inf
     return bool(np.isfinite(a).all())
 
 
