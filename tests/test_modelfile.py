@@ -105,3 +105,13 @@ def test_garbage_is_refused(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(ModelFileError, match="g.npz: "):
         Tagger.load(path)
+
+
+def test_widening_a_float16_table_changes_no_prediction_bit(tutorial_model, tmp_path):
+    Tagger.load(tutorial_model).save(tmp_path / "half.npz", dtype=np.float16)
+    half = Tagger.load(tmp_path / "half.npz")
+    before = half.predict(SENTENCES)
+    half._widen_lookups()  # what tagging a large input does
+    assert half.params["U"].dtype == np.float32 and half.params["U"].flags.f_contiguous
+    for a, b in zip(before, half.predict(SENTENCES)):
+        np.testing.assert_array_equal(a, b)
