@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -27,6 +29,9 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except RnncliError as e:
             _err(str(e))
+            raise typer.Exit(1) from None
+        except OSError as e:  # the library wraps its own I/O errors: this is writing the results
+            _err(f"cannot write the output: {e.strerror or e}")
             raise typer.Exit(1) from None
         except UsageError as e:
             # One line, like every other error; the command's --help has the details.
@@ -102,7 +107,7 @@ def _load(model: Path | None):
 def _stdout_console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, markup=False)  # tags and paths are data, never markup
 
 
 def _print_json(obj) -> None:
@@ -183,12 +188,15 @@ def train(
 
     if patience and dev is None:
         raise typer.BadParameter("--patience needs --dev to measure progress", param_hint="--patience")
-    if tag_column is not TagColumn.upos and fmt not in (None, CorpusFormat.conllu):
-        raise typer.BadParameter(f"--tag-column applies to CoNLL-U, not --format {fmt.value}", param_hint="--tag-column")
-    resolved = output.resolve()
-    if any(p.resolve() == resolved for p in [*corpus, *([dev] if dev else [])]):
+    if tag_column is not TagColumn.upos:
+        _check_tag_column([*corpus, *([dev] if dev else [])], fmt)
+    inputs = {p.resolve() for p in [*corpus, *([dev] if dev else [])]}
+    if output.resolve() in inputs:
         raise typer.BadParameter(f"{output} is an input corpus; refusing to overwrite it", param_hint="--output")
     checkpoint = checkpoint or output.with_name(output.name.removesuffix(".npz") + ".ckpt.npz")
+    if checkpoint.resolve() in inputs | {output.resolve()}:
+        raise typer.BadParameter(f"{checkpoint} is an input corpus or the output; refusing to overwrite it",
+                                 param_hint="--checkpoint")
     config = TrainConfig(hidden=hidden, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                          optimizer=optimizer.value, clip=clip, bidirectional=bidirectional, layers=layers,
                          features=features.value, word_dropout=word_dropout, dropout=dropout, patience=patience,
@@ -201,13 +209,18 @@ def train(
             if ctx.get_parameter_source(name).name == "COMMANDLINE" and given != getattr(saved, name):
                 raise typer.BadParameter(f"{given} conflicts with the checkpoint's {getattr(saved, name)}",
                                          param_hint="--" + name.replace("_", "-"))
+        if ctx.get_parameter_source("epochs").name != "COMMANDLINE":
+            epochs = saved.epochs
+        if epochs < state.epoch:
+            raise typer.BadParameter(f"{epochs} is fewer than the {state.epoch} epochs the checkpoint has done",
+                                     param_hint="--epochs")
         config = TrainConfig.from_dict({**vars(saved), "epochs": epochs, "patience": patience})
 
     sentences = _read_corpora(corpus, fmt, tag_column.value, strict, "training")
     dev_sentences = _read_corpora([dev], fmt, tag_column.value, strict, "dev") if dev else None
-    data_id_now = fingerprint(sentences)
+    data_id_now = f"{fingerprint(sentences)}/{fingerprint(dev_sentences) if dev_sentences else 'no dev'}"
     if resume and data_id != data_id_now:
-        raise RnncliError(f"{resume}: this checkpoint was made from other training data")
+        raise RnncliError(f"{resume}: this checkpoint was made from other training or dev data")
     from .progress import TrainingDisplay
 
     try:
@@ -233,6 +246,17 @@ def train(
         checkpoint.unlink(missing_ok=True)
 
 
+def _check_tag_column(paths: list[Path], fmt) -> None:
+    """--tag-column xpos names a CoNLL-U column: every corpus must be CoNLL-U."""
+    from .corpus import file_format
+
+    for path in paths:
+        found = fmt.value if fmt else file_format(path)
+        if found != "conllu":
+            raise typer.BadParameter(f"applies to CoNLL-U corpora; {path} is read as {found}",
+                                     param_hint="--tag-column")
+
+
 def _finish(tagger, corpus: list[Path], tag_column: TagColumn, output: Path) -> None:
     tagger.info["corpus"] = [str(p) for p in corpus]
     tagger.info["tag_column"] = tag_column.value
@@ -242,8 +266,8 @@ def _finish(tagger, corpus: list[Path], tag_column: TagColumn, output: Path) -> 
 def _read_lines(texts: list[str], inputs: list[Path]):
     """(source, line number, text) from the arguments, then the files ('-': stdin)."""
     for n, text in enumerate(texts, 1):
-        for line in text.splitlines() or [""]:
-            yield "argument", n, line
+        for line in text.removesuffix("\n").split("\n"):  # as in files: no other Unicode line breaks
+            yield "argument", n, line.removesuffix("\r")
     for path in inputs:
         name = "<stdin>" if str(path) == "-" else str(path)
         if str(path) == "-":
@@ -254,6 +278,8 @@ def _read_lines(texts: list[str], inputs: list[Path]):
             stream = open_corpus(path)
         try:
             for n, raw in enumerate(stream, 1):
+                if n == 1:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark is not text
                 try:
                     yield name, n, raw.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError as e:
@@ -350,7 +376,8 @@ def evaluate(
     corpus: Annotated[Path, typer.Argument(help="Gold-tagged corpus to score the model on.")],
     model: ModelOption = None,
     fmt: FormatOption = None,
-    tag_column: TagColumnOption = TagColumn.upos,
+    tag_column: Annotated[Optional[TagColumn], typer.Option(
+        help="CoNLL-U column to read gold tags from. Default: the one the model was trained on.")] = None,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed sentence instead of skipping it.")] = False,
     as_json: JsonOption = False,
 ):
@@ -361,7 +388,14 @@ def evaluate(
     from .metrics import score
 
     tagger = _load(model)
-    gold = _read_corpora([corpus], fmt, tag_column.value, strict, "gold")
+    column = tag_column.value if tag_column else tagger.info.get("tag_column", "upos")
+    if column != "upos":
+        _check_tag_column([corpus], fmt)
+    gold = _read_corpora([corpus], fmt, column, strict, "gold")
+    unseen = {t for s in gold for t in s.tags} - set(tagger.tags)
+    if unseen:
+        _warn(f"{len(unseen)} gold tag(s) the model does not have, so never predicts: "
+              f"{' '.join(sorted(unseen)[:8])}{' ...' if len(unseen) > 8 else ''}")
     words = [s.words for s in gold]
     report = score([s.tags for s in gold], tagger.tag(words), words, tagger.vocab.is_known)
     if as_json:
@@ -380,4 +414,21 @@ def main() -> None:
     # to a temporary file and renamed.
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if sys.stdin is None:  # started with stdin closed: reading it finds nothing, as from /dev/null
+        sys.stdin = open(os.devnull)
+    if sys.stdout is None:  # started with stdout closed: writing to it is the error it would be
+        sys.stdout = _Closed()
     app(prog_name="rnncli")
+
+
+class _Closed:
+    """Stands in for a closed standard output: any write fails like a write to a closed descriptor."""
+
+    def write(self, _text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False

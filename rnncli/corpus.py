@@ -135,6 +135,14 @@ def detect_format(path: Path, first_lines: list[str]) -> str:
     return "slash"
 
 
+def file_format(path: str | os.PathLike) -> str:
+    """The format of a corpus file, from its extension or its first lines."""
+    path = Path(path)
+    with open_corpus(path) as f:
+        head = [f.readline().decode("utf-8", "replace") for _ in range(20)]
+    return detect_format(path, head)
+
+
 def open_corpus(path: str | os.PathLike) -> IO[bytes]:
     path = Path(path)
     try:
@@ -151,11 +159,8 @@ def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str
                 problems: list[str] | None = None) -> list[Sentence]:
     """All sentences of a corpus file; an empty result is an error."""
     path = Path(path)
+    fmt = fmt or file_format(path)
     with open_corpus(path) as f:
-        if fmt is None:
-            head = [f.readline().decode("utf-8", "replace") for _ in range(20)]
-            fmt = detect_format(path, head)
-            f.seek(0)
         lines = _lines(path, f)
         reader = _Reader(path, problems)
         if fmt == "slash":

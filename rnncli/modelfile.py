@@ -42,6 +42,7 @@ def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], metadata: dict)
     tmp_name = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        os.chmod(tmp_name, _mode(path))  # mkstemp makes it private; a model file is an ordinary file
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **payload)
             f.flush()
@@ -60,15 +61,32 @@ def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], metadata: dict)
                 pass
 
 
+def _mode(path: Path) -> int:
+    """The permissions of the file being replaced, else those the umask gives a new file."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def load(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     """Read a model file: (arrays, metadata). Raises ``ModelFileError`` on anything amiss."""
     path = Path(path)
     if path.is_dir():
         raise ModelFileError(f"{path}: is a directory, not a model file")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such model file") from None
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read ({e.strerror or e})") from None
+    if magic != b"PK\x03\x04":  # anything else NumPy would try as .npy or as a pickle
+        raise ModelFileError(f"{path}: not an rnncli model file (not a .npz archive)")
+    try:
         with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise ModelFileError(f"{path}: not an rnncli model file (a bare .npy array)")
             arrays = {name: npz[name] for name in npz.files}
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such model file") from None

@@ -12,7 +12,7 @@ from .render import history_table
 
 class TrainingDisplay:
     def __init__(self, quiet: bool = False):
-        self.console = Console(stderr=True, highlight=False, quiet=quiet)
+        self.console = Console(stderr=True, highlight=False, markup=False, quiet=quiet)
         self.progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
                                  console=self.console, transient=True)

@@ -93,7 +93,7 @@ def card_view(card: dict) -> Group:
     parts = [Text("\n".join(card["formula"]), style="bold"), Text("")]
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
-    facts.add_column()
+    facts.add_column(overflow="fold")  # long paths wrap whole, never cut off with an ellipsis
     shape = card["shape"]
     facts.add_row("arrays", ", ".join(f"{n}: {' x '.join(map(str, d))}" for n, d in card["arrays"].items()))
     facts.add_row("parameters", f"{card['parameters']:,} (stored as {card['stored_dtype']})")

@@ -314,6 +314,7 @@ def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainCo
         optimizer = OPTIMIZERS[config.optimizer](params)
         state = TrainState(0, params, optimizer.state(), 0, rng.bit_generator.state)
     else:
+        _check_resume(resume, shape, config)
         state = resume.copy()
         params = state.params
         optimizer = OPTIMIZERS[config.optimizer](params)
@@ -388,6 +389,11 @@ class _Run:
 
     def epoch(self) -> bool:
         """One pass over the training data, then the dev score; True when patience has run out."""
+        # Overflow shows up as a non-finite loss, reported as divergence; no NumPy warnings on the way.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._epoch()
+
+    def _epoch(self) -> bool:
         config, state, rng, params, average = self.config, self.state, self.rng, self.params, self.average
         epoch = state.epoch
         started = time.perf_counter()
@@ -399,9 +405,8 @@ class _Run:
                 for k, unk in self.drop_slots:
                     col = ids[:, :, k]
                     col[rng.random(col.shape) >= self.keep_prob[col]] = unk
-            with np.errstate(over="ignore", invalid="ignore"):  # overflow shows up as a non-finite loss
-                loss, grads = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, lexicon=lexicon,
-                                                 dropout=config.dropout, rng=rng)
+            loss, grads = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, lexicon=lexicon,
+                                             dropout=config.dropout, rng=rng)
             if not math.isfinite(loss):
                 raise Diverged(f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} "
                                f"(try a smaller --lr)", self.best_tagger())
@@ -417,8 +422,8 @@ class _Run:
         dev_acc = accuracy(weights, self.shape, self.dev_data, self.dev_batches) if self.dev_data else None
         seconds = time.perf_counter() - started
         mean_loss = total_loss / len(batches)
-        better = (dev_acc is None or state.best_params is None
-                  or dev_acc > state.history[state.best_epoch - 1]["dev_accuracy"])
+        best_so_far = state.history[state.best_epoch - 1]["dev_accuracy"] if state.best_params else None
+        better = dev_acc is None or best_so_far is None or dev_acc > best_so_far
         if better:
             state.best_params = {k: v.copy(order="K") for k, v in weights.items()}
             state.best_epoch = epoch + 1
@@ -429,6 +434,27 @@ class _Run:
         self.report(Progress("epoch", epoch, config.epochs, len(batches), len(batches), mean_loss, dev_acc,
                              seconds, better))
         return bool(config.patience and dev_acc is not None and state.epoch - state.best_epoch >= config.patience)
+
+
+def _check_resume(resume: TrainState, shape: rnn.Shape, config: TrainConfig) -> None:
+    """A checkpoint's arrays must be the ones this run would have: same names, same shapes."""
+    expected = shape.param_shapes()
+    groups = [("params", resume.params, expected)]
+    if config.optimizer == "adam":
+        groups.append(("optimizer", resume.optimizer_state,
+                       {f"adam.{m}.{k}": v for m in "mv" for k, v in expected.items()}))
+    if resume.best_params is not None:
+        groups.append(("best", resume.best_params, expected))
+    for group, arrays, shapes in groups:
+        missing = sorted(set(shapes) - set(arrays))
+        if missing:
+            raise TrainingError(f"the checkpoint does not fit this run: {group}.{missing[0]} is missing")
+        for name, dims in shapes.items():
+            if arrays[name].shape != tuple(dims):
+                raise TrainingError(f"the checkpoint does not fit this run: {group}.{name} has shape "
+                                    f"{arrays[name].shape}, not {tuple(dims)}")
+    if config.average and not resume.average_state:
+        raise TrainingError("the checkpoint does not fit this run: it has no weight average")
 
 
 def _info(config: TrainConfig, state: TrainState, tag_counts: Counter, unlearnable: list[str]) -> dict:

@@ -334,7 +334,7 @@ def test_resume_must_not_contradict_the_checkpoint(runner, tmp_path):
     r = runner.invoke(app, ["train", str(TUTORIAL), "--resume", str(ckpt), "--hidden", "32", "-o", str(tmp_path / "m.npz")])
     assert r.exit_code == 2 and "32 conflicts with the checkpoint's 64" in r.stderr
     r = runner.invoke(app, ["train", str(TUTORIAL), "--resume", str(ckpt), "-o", str(tmp_path / "m.npz")])
-    assert one_line_error(r) == f"rnncli: error: {ckpt}: this checkpoint was made from other training data\n"
+    assert one_line_error(r) == f"rnncli: error: {ckpt}: this checkpoint was made from other training or dev data\n"
 
 
 def _wait_for(proc, text, timeout=60):
@@ -411,3 +411,129 @@ def test_eval_skips_malformed_gold_sentences_with_a_warning(runner, tutorial_mod
     assert '"tokens": 5' in r.stdout
     err = one_line_error(runner.invoke(app, ["eval", str(gold), "--model", str(tutorial_model), "--strict"]))
     assert err == f"rnncli: error: {gold}:2: token 'broken' has no tag (expected word/TAG)\n"
+
+
+# -- found in review ---------------------------------------------------------------------------------
+
+def _interrupted_checkpoint(runner, tmp_path, monkeypatch, *args):
+    """Run `rnncli train` until epoch 3 ends, then Ctrl-C (the checkpoint holds 2 epochs): its path."""
+    from rnncli.progress import TrainingDisplay
+
+    real = TrainingDisplay.update
+
+    def ctrl_c_after_epoch_two(self, p):
+        real(self, p)
+        if p.kind == "epoch" and p.epoch == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrainingDisplay, "update", ctrl_c_after_epoch_two)
+    out = tmp_path / "m.npz"
+    r = runner.invoke(app, ["train", str(TUTORIAL), "-o", str(out), "--epochs", "4", "--hidden", "8", "-q", *args])
+    monkeypatch.setattr(TrainingDisplay, "update", real)
+    assert r.exit_code == 130, r.stderr
+    return tmp_path / "m.ckpt.npz"
+
+
+def test_resume_refuses_other_dev_data_and_fewer_epochs(runner, tmp_path, monkeypatch):
+    ckpt = _interrupted_checkpoint(runner, tmp_path, monkeypatch)  # trained without --dev
+    base = ["train", str(TUTORIAL), "-o", str(tmp_path / "m.npz"), "--hidden", "8", "-q", "--resume", str(ckpt)]
+    err = one_line_error(runner.invoke(app, [*base, "--dev", str(TUTORIAL)]))
+    assert err == f"rnncli: error: {ckpt}: this checkpoint was made from other training or dev data\n"
+    r = runner.invoke(app, [*base, "--epochs", "1"])
+    assert r.exit_code == 2 and "1 is fewer than the 2 epochs the checkpoint has done" in r.stderr
+    r = runner.invoke(app, base)  # --epochs not given: the checkpoint's 4
+    assert r.exit_code == 0, r.stderr
+    assert len(Tagger.load(tmp_path / "m.npz").info["training"]["history"]) == 4
+
+
+def test_damaged_checkpoint_is_one_line(runner, tmp_path, monkeypatch):
+    ckpt = _interrupted_checkpoint(runner, tmp_path, monkeypatch)
+    arrays, meta = modelfile.load(ckpt)
+    del arrays["params.W"]
+    modelfile.save(ckpt, arrays, meta)
+    r = runner.invoke(app, ["train", str(TUTORIAL), "-o", str(tmp_path / "m.npz"), "--hidden", "8", "-q",
+                            "--resume", str(ckpt)])
+    assert one_line_error(r) == "rnncli: error: the checkpoint does not fit this run: params.W is missing\n"
+
+
+def test_checkpoint_may_not_overwrite_an_input_or_the_output(runner, tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TUTORIAL.read_text())
+    for target in (corpus, tmp_path / "m.npz"):
+        r = runner.invoke(app, ["train", str(corpus), "-o", str(tmp_path / "m.npz"), "--checkpoint", str(target)])
+        assert r.exit_code == 2 and "--checkpoint" in r.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("command", [["tag", "I eat"], ["inspect"], ["unroll", "I eat"]])
+def test_a_full_disk_on_stdout_is_one_line(tutorial_model, command):
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([*RNNCLI, *command, "--model", str(tutorial_model)], stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=60)
+    assert (r.returncode, r.stderr) == (1, "rnncli: error: cannot write the output: No space left on device\n")
+
+
+def test_closed_standard_streams(tutorial_model):
+    cmd = f"{' '.join(RNNCLI)} tag 'I eat' --model {tutorial_model}"
+    r = subprocess.run(["bash", "-c", cmd + " >&-"], capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stderr) == (1, "rnncli: error: cannot write the output: standard output is closed\n")
+    r = subprocess.run(["bash", "-c", f"{' '.join(RNNCLI)} tag --model {tutorial_model} <&-"],
+                       capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")  # a closed stdin reads as empty
+
+
+@pytest.mark.parametrize("content, why", [
+    (None, "not an rnncli model file (not a .npz archive)"),  # a bare .npy array
+    (b"# a README, say\n", "not an rnncli model file (not a .npz archive)"),
+])
+def test_files_that_are_not_archives(runner, tmp_path, content, why):
+    path = tmp_path / "x.npy"
+    if content is None:
+        np.save(path, np.zeros(3))
+    else:
+        path.write_bytes(content)
+    assert one_line_error(runner.invoke(app, ["inspect", str(path)])) == f"rnncli: error: {path}: {why}\n"
+
+
+def test_xpos_models_are_scored_on_xpos_and_trained_only_on_conllu(runner, tmp_path):
+    tiny = ROOT / "sample_corpora" / "tiny.conllu"
+    model = tmp_path / "x.npz"
+    assert runner.invoke(app, ["train", str(tiny), "--tag-column", "xpos", "-o", str(model), "-q"]).exit_code == 0
+    r = runner.invoke(app, ["eval", str(tiny), "--model", str(model), "--json"])
+    assert r.exit_code == 0 and r.stderr == ""
+    import json
+    assert json.loads(r.stdout)["accuracy"] > 0.5  # gold read from XPOS, as the model was trained
+    r = runner.invoke(app, ["train", str(TUTORIAL), "--tag-column", "xpos", "-o", str(tmp_path / "o.npz")])
+    assert r.exit_code == 2 and "is read as slash" in r.stderr and not (tmp_path / "o.npz").exists()
+
+
+def test_tags_and_paths_are_shown_as_they_are_never_as_markup(runner, tmp_path):
+    corpus = tmp_path / "d[red]x.tsv"
+    corpus.write_text("I\t[/]\neat\t[bold]v\n\nthey\t[/]\nfish\t[bold]v\n")
+    model = tmp_path / "m.npz"
+    assert runner.invoke(app, ["train", str(corpus), "-o", str(model), "-q"]).exit_code == 0
+    for command in (["unroll", "I eat"], ["inspect"], ["eval", str(corpus)]):
+        r = runner.invoke(app, [*command, "--model", str(model)])
+        assert r.exit_code == 0, (command, r.stderr)
+        assert "[bold]v" in r.stdout
+    assert corpus.name in "".join(runner.invoke(app, ["inspect", str(model)]).stdout.split())  # however wrapped
+
+
+def test_model_files_get_the_usual_permissions(runner, tmp_path):
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "m.npz"
+        assert runner.invoke(app, train_args(TUTORIAL, out)).exit_code == 0
+        assert out.stat().st_mode & 0o777 == 0o644
+        out.chmod(0o640)
+        assert runner.invoke(app, train_args(TUTORIAL, out)).exit_code == 0
+        assert out.stat().st_mode & 0o777 == 0o640  # replacing a file keeps its permissions
+    finally:
+        os.umask(old)
+
+
+def test_byte_order_mark_and_unicode_line_separators_in_text_to_tag(runner, tutorial_model):
+    r = runner.invoke(app, ["tag", "--model", str(tutorial_model)], input="\ufeffI eat apple\n")
+    assert r.stdout == "I/nn eat/v apple/nn\n"
+    r = runner.invoke(app, ["tag", "--pretokenized", "--model", str(tutorial_model), "I eat\u2028apple"])
+    assert r.stdout.count("\n") == 1  # one argument, one sentence: only \n ends a line
