@@ -174,3 +174,38 @@ def test_worker_processes_give_the_same_output_in_input_order(tutorial_model, fm
     n2 = tag_stream(tagger, lines, two, fmt, chunk_chars=997, jobs=2)
     assert n1 == n2 == sum(len(t.split()) for t in text)
     assert one.getvalue() == two.getvalue() and one.getvalue().count("\n") == len(text)
+
+
+def _run_on_a_terminal(args, env):
+    """Run rnncli with a pseudo-terminal as its stdout; returns what it printed."""
+    import os
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child
+        os.execvpe(sys.executable, [sys.executable, "-m", "rnncli", *args], env)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child has closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return out.decode("utf-8", "replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_colour_only_on_a_terminal_and_never_with_no_color(tutorial_model):
+    import os
+
+    args = ["unroll", "they fish", "--show-hidden", "--model", str(tutorial_model)]
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TERM")}
+    colour = re.compile(r"\x1b\[[0-9;]*(3[0-9]|9[0-7]|38;)")  # a foreground colour sequence
+    piped = subprocess.run([sys.executable, "-m", "rnncli", *args], capture_output=True, text=True, env=env)
+    assert piped.returncode == 0 and "\x1b[" not in piped.stdout
+    assert colour.search(_run_on_a_terminal(args, {**env, "TERM": "xterm-256color"}))
+    assert not colour.search(_run_on_a_terminal(args, {**env, "TERM": "xterm-256color", "NO_COLOR": "1"}))
