@@ -182,8 +182,7 @@ def train(
 
     Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz
     """
-    from .train import (Diverged, Interrupted, TrainConfig, fingerprint, load_checkpoint,
-                        save_checkpoint)
+    from .train import Diverged, Interrupted, TrainConfig, fingerprint, save_checkpoint
     from .train import train as run
 
     if patience and dev is None:
@@ -201,20 +200,9 @@ def train(
                          optimizer=optimizer.value, clip=clip, bidirectional=bidirectional, layers=layers,
                          features=features.value, word_dropout=word_dropout, dropout=dropout, patience=patience,
                          average=average, char_hidden=char_hidden)
-    state = None
+    state = data_id = None
     if resume:
-        state, saved, data_id = load_checkpoint(resume)
-        for name in _CHECKPOINTED:
-            given = getattr(config, name)
-            if ctx.get_parameter_source(name).name == "COMMANDLINE" and given != getattr(saved, name):
-                raise typer.BadParameter(f"{given} conflicts with the checkpoint's {getattr(saved, name)}",
-                                         param_hint="--" + name.replace("_", "-"))
-        if ctx.get_parameter_source("epochs").name != "COMMANDLINE":
-            epochs = saved.epochs
-        if epochs < state.epoch:
-            raise typer.BadParameter(f"{epochs} is fewer than the {state.epoch} epochs the checkpoint has done",
-                                     param_hint="--epochs")
-        config = TrainConfig.from_dict({**vars(saved), "epochs": epochs, "patience": patience})
+        state, config, data_id = _resumed(ctx, resume, config)
 
     sentences = _read_corpora(corpus, fmt, tag_column.value, strict, "training")
     dev_sentences = _read_corpora([dev], fmt, tag_column.value, strict, "dev") if dev else None
@@ -244,6 +232,28 @@ def train(
     display.summary(tagger, output)
     if resume and checkpoint.resolve() == resume.resolve():
         checkpoint.unlink(missing_ok=True)
+
+
+def _resumed(ctx: typer.Context, resume: Path, config):
+    """(state, config, data fingerprint) from a checkpoint. Its hyper-parameters stand; one given
+    on the command line must agree, except --epochs (not fewer than done) and --patience."""
+    from .train import TrainConfig, load_checkpoint
+
+    state, saved, data_id = load_checkpoint(resume)
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name).name == "COMMANDLINE"
+
+    for name in _CHECKPOINTED:
+        if given(name) and getattr(config, name) != getattr(saved, name):
+            raise typer.BadParameter(f"{getattr(config, name)} conflicts with the checkpoint's {getattr(saved, name)}",
+                                     param_hint="--" + name.replace("_", "-"))
+    epochs = config.epochs if given("epochs") else saved.epochs
+    if epochs < state.epoch:
+        raise typer.BadParameter(f"{epochs} is fewer than the {state.epoch} epochs the checkpoint has done",
+                                 param_hint="--epochs")
+    patience = config.patience if given("patience") else saved.patience
+    return state, TrainConfig.from_dict({**vars(saved), "epochs": epochs, "patience": patience}), data_id
 
 
 def _check_tag_column(paths: list[Path], fmt) -> None:
