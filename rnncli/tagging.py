@@ -32,20 +32,19 @@ class ChunkTagger:
 
     def __call__(self, lines: list[str]) -> tuple[str, int]:
         sentences = [self.split(line) for line in lines]
-        tags, parts = self.tagger.tags, []
         results = self.tagger.best(sentences)
+        tags = self.tagger.tags
         if self.fmt == "slash":  # the common case, kept lean: "word" + "/TAG" per token
             slash = ["/" + t for t in tags]
             parts = [" ".join(map(str.__add__, words, [slash[k] for k in best])) + "\n"
                      for words, (best, _) in zip(sentences, results)]
-        for words, (best, p) in zip(sentences, results) if self.fmt != "slash" else ():
-            if self.fmt == "jsonl":
-                parts.append(json.dumps({"tokens": words, "tags": [tags[k] for k in best],
-                                         "probs": [round(float(x), 4) for x in p]}, ensure_ascii=False) + "\n")
-            elif not words:
-                parts.append("\n")
-            else:
-                parts.append(format_sentence(words, [tags[k] for k in best], self.fmt, self.column))
+        elif self.fmt == "jsonl":
+            parts = [json.dumps({"tokens": words, "tags": [tags[k] for k in best],
+                                 "probs": [round(float(x), 4) for x in p]}, ensure_ascii=False) + "\n"
+                     for words, (best, p) in zip(sentences, results)]
+        else:
+            parts = [format_sentence(words, [tags[k] for k in best], self.fmt, self.column) if words else "\n"
+                     for words, (best, _) in zip(sentences, results)]
         return "".join(parts), sum(map(len, sentences))
 
 
@@ -57,8 +56,8 @@ def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int) -> Iterator
             chunk.append(line)
             size += len(line) + 1
             if size >= chunk_chars:
-                yield chunk
-                chunk, size = [], 0
+                full, chunk, size = chunk, [], 0  # emptied first: a consumer that stops gets nothing twice
+                yield full
     finally:
         # Also when reading failed part-way (invalid UTF-8): what was read is still tagged
         # and written before the error surfaces.
@@ -74,11 +73,9 @@ def tag_stream(tagger: Tagger, lines: Iterable[tuple[str, int, str]], out: TextI
     or an object with empty lists (jsonl).
     """
     tag_chunk = ChunkTagger(tagger, fmt, pretokenized)
-    if jobs > 1:
-        return _tag_parallel(tag_chunk, _chunks(lines, chunk_chars), out, jobs)
+    chunks = _chunks(lines, chunk_chars)
     total = 0
-    for chunk in _chunks(lines, chunk_chars):
-        text, n = tag_chunk(chunk)
+    for text, n in _in_workers(tag_chunk, chunks, jobs) if jobs > 1 else map(tag_chunk, chunks):
         out.write(text)
         out.flush()
         total += n
@@ -111,7 +108,8 @@ def _work(lines: list[str]) -> tuple[str, int]:
     return _worker(lines)
 
 
-def _tag_parallel(tag_chunk: ChunkTagger, chunks: Iterator[list[str]], out: TextIO, jobs: int) -> int:
+def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[list[str]], jobs: int) -> Iterator[tuple[str, int]]:
+    """``map(tag_chunk, chunks)`` in worker processes, results in input order."""
     import multiprocessing
     import os
     from collections import deque
@@ -120,7 +118,6 @@ def _tag_parallel(tag_chunk: ChunkTagger, chunks: Iterator[list[str]], out: Text
     # fork shares the loaded model with the workers at no cost; elsewhere it is pickled once per worker.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    total = 0
     pending: deque = deque()
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
                              initargs=(tag_chunk, os.getpid())) as pool:
@@ -128,14 +125,11 @@ def _tag_parallel(tag_chunk: ChunkTagger, chunks: Iterator[list[str]], out: Text
             for chunk in chunks:
                 pending.append(pool.submit(_work, chunk))
                 if len(pending) >= 2 * jobs:  # bounded: memory stays flat however long the input
-                    text, n = pending.popleft().result()
-                    out.write(text)
-                    out.flush()
-                    total += n
+                    yield pending.popleft().result()
+        except GeneratorExit:  # the consumer stopped (its output failed): nothing more to deliver
+            pending.clear()
+            raise
         finally:
+            # Also when reading failed part-way: the chunks already read are still written.
             while pending:
-                text, n = pending.popleft().result()
-                out.write(text)
-                out.flush()
-                total += n
-    return total
+                yield pending.popleft().result()

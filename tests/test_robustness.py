@@ -537,3 +537,14 @@ def test_byte_order_mark_and_unicode_line_separators_in_text_to_tag(runner, tuto
     assert r.stdout == "I/nn eat/v apple/nn\n"
     r = runner.invoke(app, ["tag", "--pretokenized", "--model", str(tutorial_model), "I eat\u2028apple"])
     assert r.stdout.count("\n") == 1  # one argument, one sentence: only \n ends a line
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_full_disk_stops_a_long_stream_with_one_line(tutorial_model, tmp_path, jobs):
+    big = tmp_path / "big.txt"
+    big.write_text("I eat apple\nthey fish in the river\n" * 100_000)  # several chunks
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([*RNNCLI, "tag", "-j", jobs, "-i", str(big), "--model", str(tutorial_model)],
+                           stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert (r.returncode, r.stderr) == (1, "rnncli: error: cannot write the output: No space left on device\n")
