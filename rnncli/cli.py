@@ -316,8 +316,6 @@ def tag(
     if jobs > 1 and "numpy" not in sys.modules:
         # One BLAS thread per worker process: several processes each running a pool of BLAS
         # threads on the same cores run several times slower than one.
-        import os
-
         for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(variable, "1")
     from .tagging import tag_stream

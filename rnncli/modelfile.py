@@ -88,10 +88,6 @@ def load(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such model file") from None
-    except ModelFileError:
-        raise
     except ValueError as e:
         if "pickle" in str(e):
             raise ModelFileError(f"{path}: holds Python objects, which are never loaded") from None

@@ -28,10 +28,6 @@ class Tagger:
 
     # -- tagging ---------------------------------------------------------------------------
 
-    def encode(self, words: list[str]) -> np.ndarray:
-        """(L, K) active indices of x_t for each word."""
-        return self.vocab.encode_sentence(words)
-
     def forward(self, sentences: list[list[str]], params: dict[str, np.ndarray] | None = None) -> rnn.Trace:
         """One padded batch through the network (all sentences non-empty)."""
         lexicon, lengths = self.lexicon(sentences)

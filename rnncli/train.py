@@ -220,11 +220,13 @@ class TrainState:
     average_state: dict[str, np.ndarray] | None = None
 
     def copy(self) -> TrainState:
-        def dup(d):
-            return None if d is None else {k: v.copy(order="K") for k, v in d.items()}
-        return TrainState(self.epoch, dup(self.params), dup(self.optimizer_state), self.optimizer_t,
-                          dict(self.rng_state), [dict(h) for h in self.history], dup(self.best_params),
-                          self.best_epoch, dup(self.average_state))
+        return TrainState(self.epoch, _copied(self.params), _copied(self.optimizer_state), self.optimizer_t,
+                          dict(self.rng_state), [dict(h) for h in self.history], _copied(self.best_params),
+                          self.best_epoch, _copied(self.average_state))
+
+
+def _copied(arrays: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
+    return None if arrays is None else {k: v.copy(order="K") for k, v in arrays.items()}
 
 
 @dataclass
@@ -335,7 +337,7 @@ def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainCo
                params, optimizer, average, rng, drop_slots, keep_prob, report, state)
 
     report(Progress("start", state.epoch, config.epochs))
-    snapshot = run.snapshot()
+    snapshot = None
     while state.epoch < config.epochs:
         try:
             # Interrupted while this snapshot is taken, the previous one (an epoch earlier) is
@@ -343,6 +345,8 @@ def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainCo
             snapshot = run.snapshot()
             stop = run.epoch()
         except KeyboardInterrupt:
+            if snapshot is None:  # not one step taken yet: nothing to keep
+                raise
             # Wherever it lands, resuming from the start of this epoch replays it exactly.
             raise Interrupted(snapshot) from None
         if stop:
@@ -380,12 +384,13 @@ class _Run:
                       _info(self.config, state, self.tag_counts, self.unlearnable))
 
     def snapshot(self) -> TrainState:
-        snapshot = self.state.copy()
-        snapshot.rng_state = self.rng.bit_generator.state
-        snapshot.optimizer_state = {k: v.copy(order="K") for k, v in self.optimizer.state().items()}
-        snapshot.optimizer_t = self.optimizer.t
-        snapshot.average_state = {k: v.copy() for k, v in self.average.state().items()} if self.average else None
-        return snapshot
+        """Where training stands now, copied: the optimiser, averaging and random state live in
+        their own objects, not in ``self.state``."""
+        state = self.state
+        return TrainState(state.epoch, _copied(state.params), _copied(self.optimizer.state()), self.optimizer.t,
+                          self.rng.bit_generator.state, [dict(h) for h in state.history],
+                          _copied(state.best_params), state.best_epoch,
+                          _copied(self.average.state()) if self.average else None)
 
     def epoch(self) -> bool:
         """One pass over the training data, then the dev score; True when patience has run out."""
@@ -425,7 +430,7 @@ class _Run:
         best_so_far = state.history[state.best_epoch - 1]["dev_accuracy"] if state.best_params else None
         better = dev_acc is None or best_so_far is None or dev_acc > best_so_far
         if better:
-            state.best_params = {k: v.copy(order="K") for k, v in weights.items()}
+            state.best_params = _copied(weights)
             state.best_epoch = epoch + 1
         state.history.append({"epoch": epoch + 1, "loss": round(mean_loss, 6),
                               "dev_accuracy": None if dev_acc is None else round(dev_acc, 6),
