@@ -58,9 +58,10 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def ladder(epochs: int) -> list[tuple[str, str, TrainConfig]]:
+def ladder(epochs: int, seed: int) -> list[tuple[str, str, TrainConfig]]:
     """(key, row name, config): each step changes the previous one only where its name says."""
-    tutorial = replace(ENGLISH, epochs=epochs, features="word", bidirectional=False, layers=1,
+    recipe = replace(ENGLISH, epochs=epochs, seed=seed)
+    tutorial = replace(recipe, features="word", bidirectional=False, layers=1,
                        dropout=0.0, average=0.0, word_dropout=TrainConfig().word_dropout)
     form = replace(tutorial, features=ENGLISH.features)
     bidirectional = replace(form, bidirectional=ENGLISH.bidirectional)
@@ -74,9 +75,9 @@ def ladder(epochs: int) -> list[tuple[str, str, TrainConfig]]:
         ("bidirectional", "rnncli: + bidirectional", bidirectional),
         ("regularised", f"rnncli: + dropout {ENGLISH.dropout}, weight averaging {ENGLISH.average}{stronger}",
          regularised),
-        ("recipe", f"rnncli: + layer {ENGLISH.layers} = the default model's recipe", replace(ENGLISH, epochs=epochs)),
+        ("recipe", f"rnncli: + layer {ENGLISH.layers} = the default model's recipe", recipe),
         ("characters", f"rnncli: recipe + character RNN (C={CHAR_HIDDEN}; not in the default model)",
-         replace(ENGLISH, epochs=epochs, char_hidden=CHAR_HIDDEN)),
+         replace(recipe, char_hidden=CHAR_HIDDEN)),
     ]
 
 
@@ -134,11 +135,11 @@ def bundled_model(_sentences, dev: list[Sentence], _config) -> dict:
             "parameters": tagger.shape.n_params()}
 
 
-def all_rows(epochs: int) -> list[tuple[str, str, object, TrainConfig | None]]:
+def all_rows(epochs: int, seed: int) -> list[tuple[str, str, object, TrainConfig | None]]:
     """(key, row name, function, config) in table order."""
     return [("baseline", "most frequent tag (baseline)", most_frequent_tag, None),
             ("nltk", f"NLTK averaged perceptron, {NLTK_ITERATIONS} iterations", nltk_perceptron, None),
-            *[(key, name, rnncli, config) for key, name, config in ladder(epochs)],
+            *[(key, name, rnncli, config) for key, name, config in ladder(epochs, seed)],
             ("bundled", "bundled model (float16 file)", bundled_model, None)]
 
 
@@ -178,13 +179,15 @@ def table(results: list[dict]) -> str:
 
 
 def main() -> None:
-    keys = [key for key, *_ in all_rows(ENGLISH.epochs)]
+    keys = [key for key, *_ in all_rows(ENGLISH.epochs, ENGLISH.seed)]
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help=f"a try: the first {QUICK_SENTENCES} train sentences, {QUICK_EPOCHS} epochs")
     parser.add_argument("--only", metavar="NAME[,NAME]", help=f"run only these rows: {', '.join(keys)}")
     parser.add_argument("--epochs", type=int, help=f"epochs of every rnncli step (default {ENGLISH.epochs}, "
                                                    f"{QUICK_EPOCHS} with --quick)")
+    parser.add_argument("--seed", type=int, default=ENGLISH.seed,
+                        help=f"seed of every rnncli step (default {ENGLISH.seed}, the bundled model's)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else set(keys)
@@ -204,7 +207,7 @@ def main() -> None:
         "command": shlex.join(["python", *sys.argv]),
         "date": datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-        "numpy": np.__version__, "blas_threads": blas, "quick": args.quick, "epochs": epochs,
+        "numpy": np.__version__, "blas_threads": blas, "quick": args.quick, "epochs": epochs, "seed": args.seed,
         "train_sentences": len(sentences), "train_tokens": sum(len(s.words) for s in sentences),
         "dev_sentences": len(dev), "dev_tokens": dev_tokens, "unknown_dev_tokens": unknown,
     }
@@ -213,7 +216,7 @@ def main() -> None:
     log(quick.strip().replace("*", "") or f"full benchmark, {epochs} epochs per rnncli step")
 
     results = [run_row(key, name, function, config, sentences, dev, train_forms)
-               for key, name, function, config in all_rows(epochs) if key in only]
+               for key, name, function, config in all_rows(epochs, args.seed) if key in only]
 
     print(f"{quick}- Command: `{header['command']}`\n"
           f"- Date: {header['date']}; machine: {header['machine']}, {header['cpus']} CPUs; "
@@ -222,7 +225,7 @@ def main() -> None:
           f"dev {len(dev):,} sentences ({dev_tokens:,} tokens), of which {unknown:,} ({100 * unknown / dev_tokens:.2f}%) "
           f"are unknown words (exact form never in train)\n")
     print(table(results))
-    print(f"\nrnncli rows: {epochs} epochs each, the one with the best dev accuracy kept; seed {ENGLISH.seed}, "
+    print(f"\nrnncli rows: {epochs} epochs each, the one with the best dev accuracy kept; seed {args.seed}, "
           f"batch size {ENGLISH.batch_size}, Adam (lr {ENGLISH.lr}). Training time includes rnncli's per-epoch "
           "dev scoring. Baseline: each word's most frequent train tag; an unseen word gets the most frequent "
           "tag among words seen once in train."
