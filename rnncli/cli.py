@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import sys
 from enum import Enum
@@ -24,11 +25,24 @@ from .errors import RnncliError
 class _Group(TyperGroup):
     """Turns the project's errors, from any command, into one line and exit status 1."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        # Errors in rnncli's own options (before any command) are one line too.
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except UsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # plain `rnncli` shows the help
+                raise
+            _err(f"{e.format_message().rstrip('.')} (see '{info_name} --help')")
+            raise typer.Exit(2) from None
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except RnncliError as e:
             _err(str(e))
+            raise typer.Exit(1) from None
+        except MemoryError as e:  # e.g. --hidden far too large for this machine
+            _err(f"out of memory ({e or 'no details'})")
             raise typer.Exit(1) from None
         except OSError as e:  # the library wraps its own I/O errors: this is writing the results
             _err(f"cannot write the output: {e.strerror or e}")
@@ -46,6 +60,22 @@ app = typer.Typer(
     help="An Elman recurrent network that tags parts of speech: s_t = tanh(U x_t + W s_{t-1} + b), "
          "o_t = softmax(V s_t + c).",
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        sys.stdout.write(f"rnncli {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print rnncli's version and exit.")] = False,
+) -> None:
+    pass
 
 
 def _err(message: str) -> None:
@@ -92,6 +122,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 def _positive(value: float) -> float:
     if not 0 < value < float("inf"):
         raise typer.BadParameter(f"must be a finite number greater than 0, got {value}")
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):  # the model's metadata is JSON, which has no infinity
+        raise typer.BadParameter(f"must be a finite number, got {value}")
     return value
 
 
@@ -160,14 +196,15 @@ def train(
         help="x_t: 'word' is the tutorial's one-hot word; 'form' adds suffixes, prefixes and shape.")] = Features.word,
     dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Dropout on each layer's input and output.")] = 0.0,
     word_dropout: Annotated[float, typer.Option(
-        min=0.0, help="A word seen n times is replaced by <unk> with probability a/(a+n) during training.")] = 0.25,
+        min=0.0, callback=_finite,
+        help="A word seen n times is replaced by <unk> with probability a/(a+n) during training.")] = 0.25,
     char_hidden: Annotated[int, typer.Option(
         min=0, help="Units of a character-level Elman RNN that reads each word's letters into x_t (0: none).")] = 0,
     average: Annotated[float, typer.Option(
         min=0.0, max=0.99999, help="Keep an exponential moving average of the weights with this decay "
                                    "(e.g. 0.999) and save it (0: off).")] = 0.0,
     optimizer: Annotated[Optimizer, typer.Option(help="Update rule.")] = Optimizer.adam,
-    clip: Annotated[float, typer.Option(min=0.0, help="Largest gradient norm (0: no clipping).")] = 5.0,
+    clip: Annotated[float, typer.Option(min=0.0, callback=_finite, help="Largest gradient norm (0: no clipping).")] = 5.0,
     patience: Annotated[int, typer.Option(min=0, help="Stop after this many epochs without a better dev score (0: never).")] = 0,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed sentence instead of skipping it.")] = False,
     checkpoint: Annotated[Optional[Path], typer.Option(
@@ -196,6 +233,8 @@ def train(
     if checkpoint.resolve() in inputs | {output.resolve()}:
         raise typer.BadParameter(f"{checkpoint} is an input corpus or the output; refusing to overwrite it",
                                  param_hint="--checkpoint")
+    for path in (output, checkpoint):  # found out now, not after the training it would lose
+        _check_writable(path)
     config = TrainConfig(hidden=hidden, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                          optimizer=optimizer.value, clip=clip, bidirectional=bidirectional, layers=layers,
                          features=features.value, word_dropout=word_dropout, dropout=dropout, patience=patience,
@@ -215,7 +254,11 @@ def train(
         with TrainingDisplay(quiet=quiet) as display:
             tagger = run(sentences, dev_sentences, config, display.update, resume=state)
     except Interrupted as e:
-        save_checkpoint(checkpoint, e.state, config, data_id_now)
+        try:
+            save_checkpoint(checkpoint, e.state, config, data_id_now)
+        except RnncliError as failed:
+            _err(f"interrupted in epoch {e.state.epoch + 1}; {output} not written; no checkpoint: {failed}")
+            raise typer.Exit(130) from None
         _err(f"interrupted in epoch {e.state.epoch + 1}; {output} not written; checkpoint saved to {checkpoint}; "
              f"continue with the same command and --resume {checkpoint}")
         raise typer.Exit(130) from None
@@ -239,6 +282,8 @@ def _resumed(ctx: typer.Context, resume: Path, config):
     on the command line must agree, except --epochs (not fewer than done) and --patience."""
     from .train import TrainConfig, load_checkpoint
 
+    if not resume.exists():
+        raise RnncliError(f"{resume}: no such checkpoint")
     state, saved, data_id = load_checkpoint(resume)
 
     def given(name: str) -> bool:
@@ -254,6 +299,14 @@ def _resumed(ctx: typer.Context, resume: Path, config):
                                  param_hint="--epochs")
     patience = config.patience if given("patience") else saved.patience
     return state, TrainConfig.from_dict({**vars(saved), "epochs": epochs, "patience": patience}), data_id
+
+
+def _check_writable(path: Path) -> None:
+    directory = path.parent
+    if not directory.is_dir():
+        raise RnncliError(f"{path}: cannot write (no directory {directory})")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise RnncliError(f"{path}: cannot write (permission denied in {directory})")
 
 
 def _check_tag_column(paths: list[Path], fmt) -> None:
@@ -273,21 +326,28 @@ def _finish(tagger, corpus: list[Path], tag_column: TagColumn, output: Path) -> 
     tagger.save(output)
 
 
+def _check_argument(text: str, what: str) -> None:
+    """Python hands on bytes of an argument that are not UTF-8 as lone surrogates; refuse them
+    as a file's invalid bytes are refused, rather than write them out."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise RnncliError(f"{what}: not valid UTF-8 (byte 0x{ord(text[e.start]) & 0xFF:02x})") from None
+
+
 def _read_lines(texts: list[str], inputs: list[Path]):
     """(source, line number, text) from the arguments, then the files ('-': stdin)."""
     for n, text in enumerate(texts, 1):
+        _check_argument(text, f"argument {n}")
         for line in text.removesuffix("\n").split("\n"):  # as in files: no other Unicode line breaks
             yield "argument", n, line.removesuffix("\r")
     for path in inputs:
         name = "<stdin>" if str(path) == "-" else str(path)
-        if str(path) == "-":
-            stream = sys.stdin.buffer
-        else:
-            from .corpus import open_corpus
+        from .corpus import open_corpus, read_lines
 
-            stream = open_corpus(path)
+        stream = sys.stdin.buffer if str(path) == "-" else open_corpus(path)
         try:
-            for n, raw in enumerate(stream, 1):
+            for n, raw in enumerate(read_lines(name, stream), 1):
                 if n == 1:
                     raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark is not text
                 try:
@@ -307,7 +367,7 @@ def tag(
     model: ModelOption = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.slash,
     pretokenized: Annotated[bool, typer.Option(help="Split on whitespace only; no tokeniser.")] = False,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for large inputs.")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, help="Worker processes for large inputs.")] = 1,
 ):
     """Tag text: arguments, files, or stdin, one output sentence per input line.
 
@@ -344,6 +404,7 @@ def unroll(
     from .explain import unroll as run
     from .tokenize import tokenize
 
+    _check_argument(sentence, "SENTENCE")
     words = sentence.split() if pretokenized else tokenize(sentence)
     if not words:
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
@@ -397,7 +458,7 @@ def evaluate(
 
     tagger = _load(model)
     column = tag_column.value if tag_column else tagger.info.get("tag_column", "upos")
-    if column != "upos":
+    if tag_column is TagColumn.xpos:  # given by the user: it must name a column of the file
         _check_tag_column([corpus], fmt)
     gold = _read_corpora([corpus], fmt, column, strict, "gold")
     unseen = {t for s in gold for t in s.tags} - set(tagger.tags)

@@ -27,7 +27,7 @@ class Sentence(NamedTuple):
 
 def _lines(path: Path, raw: Iterable[bytes]) -> Iterator[tuple[int, str]]:
     """Decoded lines without their line ending; a UTF-8 byte-order mark is dropped."""
-    for n, b in enumerate(raw, 1):
+    for n, b in enumerate(read_lines(path, raw), 1):
         if n == 1 and b.startswith(b"\xef\xbb\xbf"):
             b = b[3:]
         if b"\0" in b:
@@ -139,8 +139,24 @@ def file_format(path: str | os.PathLike) -> str:
     """The format of a corpus file, from its extension or its first lines."""
     path = Path(path)
     with open_corpus(path) as f:
-        head = [f.readline().decode("utf-8", "replace") for _ in range(20)]
+        head = [b.decode("utf-8", "replace") for _, b in zip(range(20), read_lines(path, f))]
     return detect_format(path, head)
+
+
+def read_lines(path: str | os.PathLike, raw: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of an open file; a failing read (a bad disk, a vanished network share) is
+    an error naming the file and the line it stopped at."""
+    n = 0
+    lines = iter(raw)
+    while True:
+        try:
+            line = next(lines)
+        except StopIteration:
+            return
+        except OSError as e:
+            raise CorpusError(f"{path}:{n + 1}: cannot read ({e.strerror or e})") from None
+        n += 1
+        yield line
 
 
 def open_corpus(path: str | os.PathLike) -> IO[bytes]:

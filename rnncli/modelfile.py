@@ -94,6 +94,9 @@ def load(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
         raise ModelFileError(f"{path}: damaged or not an rnncli model file ({e})") from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError, MemoryError) as e:
         raise ModelFileError(f"{path}: damaged or not an rnncli model file ({type(e).__name__})") from None
+    strays = sorted(name for name, a in arrays.items() if not isinstance(a, np.ndarray))
+    if strays:  # NumPy hands over a member that is not in .npy format as raw bytes
+        raise ModelFileError(f"{path}: damaged (not a NumPy array: {', '.join(strays)})")
     raw = arrays.pop(METADATA_KEY, None)
     if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
         raise ModelFileError(f"{path}: not an rnncli model file (no metadata)")

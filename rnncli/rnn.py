@@ -26,6 +26,7 @@ Randomness (initialisation, dropout) comes from a ``numpy.random.Generator`` pas
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
@@ -43,6 +44,17 @@ class Shape:
     n_layers: int = 1
     n_chars: int = 0  # characters known to the character RNN (0: no character RNN)
     char_hidden: int = 0  # C, the size of its state h
+
+    def __post_init__(self):
+        for name, least in (("n_inputs", 1), ("n_hidden", 1), ("n_tags", 1), ("n_layers", 1),
+                            ("n_chars", 0), ("char_hidden", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+                raise ValueError(f"{name} must be an integer of at least {least}, not {value!r}")
+        if not isinstance(self.bidirectional, (bool, np.bool_)):
+            raise ValueError(f"bidirectional must be true or false, not {self.bidirectional!r}")
+        if (self.n_chars == 0) != (self.char_hidden == 0):
+            raise ValueError("a character RNN needs both letters and units")
 
     @property
     def directions(self) -> tuple[str, ...]:

@@ -127,6 +127,7 @@ class Tagger:
             shape = rnn.Shape(**meta["shape"])
             vocab = Vocab.from_json(meta["vocab"])
             tags = [str(t) for t in meta["tags"]]
+            _check_record(meta)
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(f"{path}: damaged metadata ({type(e).__name__}: {e})") from None
         if (vocab.n_inputs != shape.n_inputs or len(tags) != shape.n_tags or len(set(tags)) != len(tags)
@@ -153,6 +154,40 @@ class Tagger:
                 params[name] = np.ascontiguousarray(a, dtype=np.float32)
         info = {k: v for k, v in meta.items() if k not in ("shape", "vocab", "tags", "format", "format_version")}
         return cls(shape, params, vocab, tags, info)
+
+
+def _check_record(meta: dict) -> None:
+    """The parts of a model's metadata that `inspect` shows must have the types it shows."""
+    def number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    training = meta.get("training", {})
+    if not isinstance(training, dict):
+        raise ValueError("training is not an object")
+    history = training.get("history", [])
+    if not isinstance(history, list) or not all(
+            isinstance(h, dict) and all(number(h.get(k)) for k in ("epoch", "loss", "seconds"))
+            and (h.get("dev_accuracy") is None or number(h["dev_accuracy"])) for h in history):
+        raise ValueError("training history is not a list of epochs")
+    for key in ("hyper_parameters", "tag_counts"):
+        if not isinstance(training.get(key, {}), dict):
+            raise ValueError(f"training {key} is not an object")
+    if not all(number(n) for n in training.get("tag_counts", {}).values()):
+        raise ValueError("training tag_counts are not numbers")
+    for key in ("best_epoch", "dev_accuracy"):
+        if training.get(key) is not None and not number(training[key]):
+            raise ValueError(f"training {key} is not a number")
+    if not isinstance(training.get("unlearnable_dev_tags", []), list):
+        raise ValueError("training unlearnable_dev_tags is not a list")
+    for key in ("attribution", "stored_dtype"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise ValueError(f"{key} is not a string")
+    corpus = meta.get("corpus")
+    if corpus is not None and not isinstance(corpus, str) and not (
+            isinstance(corpus, list) and all(isinstance(c, str) for c in corpus)):
+        raise ValueError("corpus is not a list of file names")
+    if meta.get("tag_column", "upos") not in ("upos", "xpos"):
+        raise ValueError(f"tag_column {meta['tag_column']!r} is neither upos nor xpos")
 
 
 def _finite(a: np.ndarray) -> bool:

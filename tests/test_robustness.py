@@ -276,6 +276,9 @@ def test_checkpoint_is_not_taken_for_a_model(runner, tmp_path):
     (["--patience", "2"], "--patience"),  # no --dev to measure by
     (["--format", "slash", "--tag-column", "xpos"], "--tag-column"),
     (["--dropout", "1.5"], "--dropout"),
+    (["--clip", "inf"], "--clip"),  # the model's metadata is JSON, which has no infinity
+    (["--word-dropout", "inf"], "--word-dropout"),
+    (["--word-dropout", "nan"], "--word-dropout"),
 ])
 def test_bad_options_are_usage_errors_before_any_work(runner, tmp_path, args, hint):
     out = tmp_path / "m.npz"
@@ -505,6 +508,14 @@ def test_xpos_models_are_scored_on_xpos_and_trained_only_on_conllu(runner, tmp_p
     assert json.loads(r.stdout)["accuracy"] > 0.5  # gold read from XPOS, as the model was trained
     r = runner.invoke(app, ["train", str(TUTORIAL), "--tag-column", "xpos", "-o", str(tmp_path / "o.npz")])
     assert r.exit_code == 2 and "is read as slash" in r.stderr and not (tmp_path / "o.npz").exists()
+    # Gold in a format with one tag per word: the model's column does not apply, the file is scored.
+    ptb = tmp_path / "ptb.tsv"
+    ptb.write_text("".join(f"{w}\t{t}\n" for w, t in [("I", "PRP"), ("eat", "VBP"), ("apples", "NNS")]))
+    r = runner.invoke(app, ["eval", str(ptb), "--model", str(model), "--json"])
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["tokens"] == 3
+    r = runner.invoke(app, ["eval", str(ptb), "--model", str(model), "--tag-column", "xpos"])
+    assert r.exit_code == 2 and "is read as tsv" in r.stderr  # asked for by the user: refused
 
 
 def test_tags_and_paths_are_shown_as_they_are_never_as_markup(runner, tmp_path):
@@ -548,3 +559,106 @@ def test_a_full_disk_stops_a_long_stream_with_one_line(tutorial_model, tmp_path,
         r = subprocess.run([*RNNCLI, "tag", "-j", jobs, "-i", str(big), "--model", str(tutorial_model)],
                            stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert (r.returncode, r.stderr) == (1, "rnncli: error: cannot write the output: No space left on device\n")
+
+
+# -- found by review: reading, writing and metadata -----------------------------------------------
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc/self/mem, whose reads fail")
+@pytest.mark.parametrize("args", [["tag", "-i"], ["eval"], ["train", "-o", "m.npz"]])
+def test_a_file_that_fails_while_being_read_is_named(runner, tutorial_model, args):
+    # /proc/self/mem opens but every read fails with EIO, like a failing disk
+    r = runner.invoke(app, [*args, "/proc/self/mem", "--model", str(tutorial_model)] if args[0] != "train"
+                      else [args[0], "/proc/self/mem", *args[1:]])
+    assert one_line_error(r) == "rnncli: error: /proc/self/mem:1: cannot read (Input/output error)\n"
+
+
+@pytest.mark.parametrize("option", ["-o", "--checkpoint"])
+def test_an_output_that_cannot_be_written_is_found_before_training(runner, tmp_path, monkeypatch, option):
+    import rnncli.train
+
+    monkeypatch.setattr(rnncli.train, "train", lambda *a, **k: pytest.fail("trained before checking the output"))
+    target = tmp_path / "missing" / "x.npz"
+    r = runner.invoke(app, [*train_args(TUTORIAL, tmp_path / "m.npz"), option, str(target)])
+    assert one_line_error(r) == f"rnncli: error: {target}: cannot write (no directory {target.parent})\n"
+
+
+def test_interrupted_with_an_unwritable_checkpoint_says_so(runner, tmp_path, monkeypatch):
+    import rnncli.train
+    from rnncli.train import Interrupted, TrainState
+
+    def interrupted(*args, **kwargs):
+        raise Interrupted(TrainState(0, {}, {}, 0, {}))
+
+    def full(*args, **kwargs):
+        raise ModelFileError("c.npz: disk full; the previous file, if any, is unchanged")
+
+    monkeypatch.setattr(rnncli.train, "train", interrupted)
+    monkeypatch.setattr(rnncli.train, "save_checkpoint", full)
+    r = runner.invoke(app, train_args(TUTORIAL, tmp_path / "m.npz"))
+    assert one_line_error(r, 130) == ("rnncli: error: interrupted in epoch 1; " + str(tmp_path / "m.npz")
+                                      + " not written; no checkpoint: c.npz: disk full; the previous file, "
+                                      "if any, is unchanged\n")
+
+
+def test_a_missing_checkpoint_is_called_one(runner, tmp_path):
+    r = runner.invoke(app, [*train_args(TUTORIAL, tmp_path / "m.npz"), "--resume", str(tmp_path / "no.npz")])
+    assert one_line_error(r) == f"rnncli: error: {tmp_path / 'no.npz'}: no such checkpoint\n"
+
+
+def test_arguments_that_are_not_utf8_are_refused(tutorial_model):
+    env = {**os.environ, "RNNCLI_MODEL": str(tutorial_model)}
+    for args, what, lines in [(["tag", "--format", "jsonl", b"I eat", b"caf\xe9"], "argument 2", 1),
+                              (["unroll", b"caf\xe9"], "SENTENCE", 0)]:
+        r = subprocess.run([*RNNCLI, *args], capture_output=True, env=env)
+        # as with a file: what comes before the bad argument is tagged, nothing after
+        assert r.returncode == 1 and r.stdout.count(b"\n") == lines and b"caf" not in r.stdout
+        assert r.stderr == f"rnncli: error: {what}: not valid UTF-8 (byte 0xe9)\n".encode()
+
+
+def test_member_that_is_not_an_array_is_refused(runner, tutorial_model, tmp_path):
+    import zipfile
+
+    path = tmp_path / "bytes.npz"
+    with zipfile.ZipFile(tutorial_model) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, b"not an array" if item.filename == "W.npy" else src.read(item))
+    err = one_line_error(runner.invoke(app, ["tag", "x", "--model", str(path)]))
+    assert err == f"rnncli: error: {path}: damaged (not a NumPy array: W)\n"
+
+
+@pytest.mark.parametrize("where, value", [
+    (("shape", "n_layers"), 0), (("shape", "n_layers"), 1.5), (("shape", "n_hidden"), "64"),
+    (("shape", "bidirectional"), "yes"), (("training",), []), (("training", "history"), [{"epoch": 1}]),
+    (("training", "tag_counts"), {"NOUN": "many"}), (("training", "best_epoch"), "last"),
+    (("corpus",), 3), (("tag_column",), "lemma"),
+])
+@pytest.mark.parametrize("command", [["inspect"], ["tag", "I eat"], ["unroll", "I eat"]])
+def test_metadata_of_the_wrong_type_is_one_line(runner, tutorial_model, tmp_path, where, value, command):
+    arrays, meta = modelfile.load(tutorial_model)
+    node = meta
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    path = tmp_path / "typed.npz"
+    modelfile.save(path, arrays, meta)
+    err = one_line_error(runner.invoke(app, [*command, "--model", str(path)]))
+    assert err.startswith(f"rnncli: error: {path}: damaged metadata (")
+
+
+def test_numbers_beyond_the_machine_are_one_line(runner, tutorial_model, tmp_path):
+    r = runner.invoke(app, ["tag", "x", "-j", "2147483648", "--model", str(tutorial_model)])
+    assert r.exit_code == 2 and "--jobs" in r.stderr and r.stderr.count("\n") == 1
+    r = runner.invoke(app, ["train", str(ROOT / "sample_corpora" / "tiny.tsv"), "--hidden", "1000000",
+                            "-o", str(tmp_path / "h.npz"), "-q"])
+    assert one_line_error(r).startswith("rnncli: error: out of memory (")
+    assert not (tmp_path / "h.npz").exists()
+
+
+def test_version_and_unknown_top_level_options(runner):
+    from rnncli import __version__
+
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout == f"rnncli {__version__}\n"
+    r = runner.invoke(app, ["--bogus", "tag", "x"])
+    assert r.exit_code == 2 and r.stderr.startswith("rnncli: error: No such option: --bogus (see '")
+    assert r.stderr.count("\n") == 1
