@@ -335,6 +335,16 @@ def _check_argument(text: str, what: str) -> None:
         raise RnncliError(f"{what}: not valid UTF-8 (byte 0x{ord(text[e.start]) & 0xFF:02x})") from None
 
 
+def _one_blas_thread() -> None:
+    """Tagging multiplies small matrices, where a second BLAS thread gains little on idle cores
+    and, with the cores busy (the other programs of a pipeline, or --jobs workers), costs several
+    times over: each thread waits for the others at every product. So one, unless the
+    environment says otherwise (scripts/benchmark_speed.py, section 'load', measures both)."""
+    if "numpy" not in sys.modules:
+        for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(variable, "1")
+
+
 def _read_lines(texts: list[str], inputs: list[Path]):
     """(source, line number, text) from the arguments, then the files ('-': stdin)."""
     for n, text in enumerate(texts, 1):
@@ -373,11 +383,7 @@ def tag(
 
     Example: rnncli tag "I eat apple"    or    cat text.txt | rnncli tag --format jsonl
     """
-    if jobs > 1 and "numpy" not in sys.modules:
-        # One BLAS thread per worker process: several processes each running a pool of BLAS
-        # threads on the same cores run several times slower than one.
-        for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(variable, "1")
+    _one_blas_thread()
     from .tagging import tag_stream
 
     texts, files = list(text or []), list(inputs or [])
@@ -454,6 +460,7 @@ def evaluate(
 
     Example: rnncli eval sample_corpora/tutorial.txt --model tutorial.npz
     """
+    _one_blas_thread()
     from .metrics import score
 
     tagger = _load(model)

@@ -75,6 +75,12 @@ runs of rnncli and its peer alternate, so that a change in the machine's load hi
    (end to end as in section 2, so start-up is included) on 1x, 2x and 4x the 1M-token input.
    Ratio: time per token / time per token at the smallest size (flat: about 1.0).
 
+6. BLAS threads (``load``): ``rnncli tag --pretokenized`` with the bundled model (else the
+   tutorial-size one) on the first 200,000 tokens of the 1x input, with OPENBLAS_NUM_THREADS=1
+   (what ``rnncli tag`` sets when the environment does not say) and with one thread per core;
+   first on idle cores, then while every core runs a busy loop in another process, as when the
+   other programs of a pipeline compute too. Ratio: tokens/s with one thread / with one per core.
+
     python scripts/benchmark_speed.py                        # everything (about 15 minutes)
     python scripts/benchmark_speed.py --quick                # a smoke test of about a minute
     python scripts/benchmark_speed.py --only training,startup --repeats 5 --json speed.json
@@ -124,13 +130,14 @@ from rnncli.tokenize import tokenize  # noqa: E402
 from rnncli.train import Data, TrainConfig, build_vocab, length_batches, train  # noqa: E402
 from rnncli.vocab import IDENTITY_SLOTS  # noqa: E402
 
-SECTIONS = ("training", "tagging", "startup", "memory", "scaling")
+SECTIONS = ("training", "tagging", "startup", "memory", "scaling", "load")
 TITLES = {
     "training": "1. Training: one epoch of EWT train",
     "tagging": "2. Tagging end to end",
     "startup": "3. Start-up",
     "memory": "4. Memory: peak resident set size",
     "scaling": "5. Scaling",
+    "load": "6. BLAS threads, on idle and on busy cores",
 }
 RATIOS = {
     "training": "ratio: rnncli tokens/s ÷ PyTorch tokens/s",
@@ -138,6 +145,7 @@ RATIOS = {
     "startup": "ratio: rnncli's time ÷ the other command's",
     "memory": "ratio: rnncli's peak ÷ the other one's",
     "scaling": "ratio: time per token ÷ that at the smallest size",
+    "load": "ratio: tokens/s with one BLAS thread ÷ tokens/s with one per core",
 }
 
 # The tutorial RNN exactly as benchmark_accuracy.py's first step, so both tables mean the same model.
@@ -152,6 +160,7 @@ CRF_ITERATIONS, QUICK_CRF_ITERATIONS = 50, 5
 MEMORY_FACTOR = 10
 SCALING_FRACTIONS = (0.25, 0.5, 1.0)
 SCALING_FACTORS = (1, 2, 4)
+LOAD_TOKENS, QUICK_LOAD_TOKENS = 200_000, 5_000  # one busy-core run with a thread per core is slow
 STARTUP_RUNS_PER_REPEAT = 5  # each run is well under a second: more runs for a steady median
 STARTUP_SENTENCE = "I eat apple"
 WARM_UP_SENTENCES = 64
@@ -203,15 +212,16 @@ class Sizes:
     nltk_iterations: int
     crf_iterations: int
     repeats: int
+    load_tokens: int
 
 
 # -- measuring -------------------------------------------------------------------------------
 
-def run(cmd: list[str], stdout: Path | None = None) -> float:
+def run(cmd: list[str], stdout: Path | None = None, env: dict | None = None) -> float:
     """Wall seconds of one child process; a failure stops the benchmark."""
     with open(stdout or os.devnull, "wb") as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        status = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=CHILD_ENV,
+        status = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env or CHILD_ENV,
                                 cwd=ROOT).returncode
         seconds = time.perf_counter() - started
         if status:
@@ -244,8 +254,8 @@ def check_tagged(path: Path, out: Path) -> None:
         raise RuntimeError(f"rnncli tag wrote {count_lines(out)} lines for {count_lines(path)} input lines")
 
 
-def tag_file(model: Path, path: Path, pretokenized: bool, out: Path, jobs: int = 1) -> float:
-    seconds = run(tag_command(model, path, pretokenized, jobs), out)
+def tag_file(model: Path, path: Path, pretokenized: bool, out: Path, jobs: int = 1, env: dict | None = None) -> float:
+    seconds = run(tag_command(model, path, pretokenized, jobs), out, env)
     check_tagged(path, out)
     return seconds
 
@@ -749,6 +759,49 @@ def section_scaling(b: Bench) -> list[Row]:
     return rows
 
 
+# -- 6. BLAS threads under load ----------------------------------------------------------------
+
+def section_load(b: Bench) -> list[Row]:
+    """`rnncli tag` with one BLAS thread (its default) and with one per core, first on idle cores,
+    then with every core running a busy loop in another process, as in a pipeline whose other
+    programs compute too."""
+    bundled = default_model_path()
+    model, name = (bundled, "bundled model") if bundled.exists() else (b.tutorial_model(), "tutorial-size model")
+    source, _ = b.tag_input(True)
+    path, tokens = b.tmp / "load-words.txt", 0
+    with open(source, encoding="utf-8") as f, open(path, "w", encoding="utf-8") as out:
+        for line in f:
+            if tokens >= b.sizes.load_tokens:
+                break
+            out.write(line)
+            tokens += len(line.split())
+    cores = os.cpu_count() or 1
+    threads = {"one BLAS thread (the default)": 1, f"{cores} BLAS threads": cores}
+    b.warm_up(model)
+    rows = []
+    for busy in (False, True):
+        burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores if busy else 0)]
+        try:
+            times = {}
+            for label, n in threads.items():
+                env = {**CHILD_ENV, "OPENBLAS_NUM_THREADS": str(n), "OMP_NUM_THREADS": str(n)}
+                times[label] = [tag_file(model, path, True, b.tmp / "tagged.txt", env=env)
+                                for _ in range(b.sizes.repeats)]
+                log(f"[load] {'busy' if busy else 'idle'} cores, {label}: "
+                    f"{rate(tokens, statistics.median(times[label]))}")
+        finally:
+            for p in burners:
+                p.kill()
+                p.wait()
+        (ours_label, ours), (theirs_label, theirs) = [(k, statistics.median(v)) for k, v in times.items()]
+        where = f"every core busy with another process ({cores} busy loops)" if busy else "idle cores"
+        rows.append(Row("load", f"`rnncli tag --pretokenized`, {name}, {tokens:,} tokens, {where}, {ours_label}",
+                        rate(tokens, ours), theirs_label, rate(tokens, theirs), theirs / ours,
+                        {"tokens": tokens, "busy_loops": cores if busy else 0,
+                         **{f"seconds_{n}_threads": times[k] for k, n in threads.items()}}))
+    return rows
+
+
 # -- reporting --------------------------------------------------------------------------------
 
 def table(rows: list[Row], sections: list[str]) -> str:
@@ -791,7 +844,8 @@ def main() -> None:
         parser.error("--repeats and --threads need a number of at least 1")
     sizes = Sizes(QUICK_SENTENCES if args.quick else None, QUICK_TAG_TOKENS if args.quick else TAG_TOKENS,
                   QUICK_NLTK_ITERATIONS if args.quick else NLTK_ITERATIONS,
-                  QUICK_CRF_ITERATIONS if args.quick else CRF_ITERATIONS, repeats)
+                  QUICK_CRF_ITERATIONS if args.quick else CRF_ITERATIONS, repeats,
+                  QUICK_LOAD_TOKENS if args.quick else LOAD_TOKENS)
 
     sentences, dev = read_ewt()
     sentences = sentences[:sizes.train_sentences]
@@ -824,7 +878,7 @@ def main() -> None:
         bench = Bench(sizes, Path(tmp), sentences, dev, read_texts(ewt_dir() / "en_ewt-ud-dev.conllu"), args.threads,
                       args.jobs)
         functions = {"training": section_training, "tagging": section_tagging, "startup": section_startup,
-                     "memory": section_memory, "scaling": section_scaling}
+                     "memory": section_memory, "scaling": section_scaling, "load": section_load}
         rows = []
         for section in sections:
             started = time.perf_counter()

@@ -662,3 +662,14 @@ def test_version_and_unknown_top_level_options(runner):
     r = runner.invoke(app, ["--bogus", "tag", "x"])
     assert r.exit_code == 2 and r.stderr.startswith("rnncli: error: No such option: --bogus (see '")
     assert r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("given, used", [(None, "1"), ("2", "2")])
+def test_tagging_uses_one_blas_thread_unless_told(given, used):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    if given:
+        env["OPENBLAS_NUM_THREADS"] = given
+    code = ("import os, sys, rnncli.cli as cli; assert 'numpy' not in sys.modules; cli._one_blas_thread(); "
+            "print(os.environ['OPENBLAS_NUM_THREADS'])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stdout == f"{used}\n", r.stderr
