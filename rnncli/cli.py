@@ -321,7 +321,8 @@ def _check_tag_column(paths: list[Path], fmt) -> None:
 
 
 def _finish(tagger, corpus: list[Path], tag_column: TagColumn, output: Path) -> None:
-    tagger.info["corpus"] = [str(p) for p in corpus]
+    # A file name need not be UTF-8; the metadata is: other bytes are kept as \x escapes.
+    tagger.info["corpus"] = [os.fsencode(p).decode("utf-8", "backslashreplace") for p in corpus]
     tagger.info["tag_column"] = tag_column.value
     tagger.save(output)
 
@@ -340,9 +341,9 @@ def _one_blas_thread() -> None:
     and, with the cores busy (the other programs of a pipeline, or --jobs workers), costs several
     times over: each thread waits for the others at every product. So one, unless the
     environment says otherwise (scripts/benchmark_speed.py, section 'load', measures both)."""
-    if "numpy" not in sys.modules:
-        for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(variable, "1")
+    variables = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    if "numpy" not in sys.modules and not any(v in os.environ for v in variables):
+        os.environ.update(dict.fromkeys(variables, "1"))
 
 
 def _read_lines(texts: list[str], inputs: list[Path]):

@@ -177,8 +177,9 @@ def _check_record(meta: dict) -> None:
     for key in ("best_epoch", "dev_accuracy"):
         if training.get(key) is not None and not number(training[key]):
             raise ValueError(f"training {key} is not a number")
-    if not isinstance(training.get("unlearnable_dev_tags", []), list):
-        raise ValueError("training unlearnable_dev_tags is not a list")
+    unlearnable = training.get("unlearnable_dev_tags", [])
+    if not isinstance(unlearnable, list) or not all(isinstance(t, str) for t in unlearnable):
+        raise ValueError("training unlearnable_dev_tags is not a list of tags")
     for key in ("attribution", "stored_dtype"):
         if meta.get(key) is not None and not isinstance(meta[key], str):
             raise ValueError(f"{key} is not a string")

@@ -89,8 +89,9 @@ Peers are optional; a row whose peer is not installed says so. NLTK and python-c
 ``pip install -e ".[bench]"``; PyTorch, a large download, is installed by hand:
 ``pip install torch==2.13.0``. Child processes run with this environment less
 PYTHONDONTWRITEBYTECODE (so that Python's bytecode cache works as on an ordinary install) and less
-RNNCLI_MODEL; BLAS threads are whatever OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say (all cores when
-unset), and the header shows the count NumPy's OpenBLAS uses beside PyTorch's --threads. Run it
+RNNCLI_MODEL. BLAS threads: this process's (training) follow OPENBLAS_NUM_THREADS / OMP_NUM_THREADS
+(all cores when unset), and the header shows the count NumPy's OpenBLAS uses here beside PyTorch's
+--threads; ``rnncli tag`` children use one unless one of those variables is set (section 6). Run it
 on an otherwise idle machine: with other processes on the cores, PyTorch's thread pool waits for
 descheduled threads at every operation and can be many times slower (the script warns when the
 load average is 1 or more at the start).
@@ -889,7 +890,7 @@ def main() -> None:
     print(f"{quick}- Command: `{header['command']}`\n"
           f"- Date: {header['date']}; {header['cpu']}, {header['cpus']} CPUs, load average at start "
           f"{' '.join(map(str, header['load_average']))}\n"
-          f"- Python {header['python']}; numpy {header['numpy']}, BLAS threads {blas or '?'} ({blas_env}); "
+          f"- Python {header['python']}; numpy {header['numpy']}, BLAS threads for training {blas or '?'} ({blas_env}); "
           f"PyTorch {torch_text}; NLTK {header['nltk'] or 'not installed'}; "
           f"python-crfsuite {header['python_crfsuite'] or 'not installed'}\n"
           f"- Data: UD English EWT; train {len(sentences):,} sentences ({header['train_tokens']:,} tokens); "

@@ -630,7 +630,7 @@ def test_member_that_is_not_an_array_is_refused(runner, tutorial_model, tmp_path
     (("shape", "n_layers"), 0), (("shape", "n_layers"), 1.5), (("shape", "n_hidden"), "64"),
     (("shape", "bidirectional"), "yes"), (("training",), []), (("training", "history"), [{"epoch": 1}]),
     (("training", "tag_counts"), {"NOUN": "many"}), (("training", "best_epoch"), "last"),
-    (("corpus",), 3), (("tag_column",), "lemma"),
+    (("corpus",), 3), (("tag_column",), "lemma"), (("training", "unlearnable_dev_tags"), [1]),
 ])
 @pytest.mark.parametrize("command", [["inspect"], ["tag", "I eat"], ["unroll", "I eat"]])
 def test_metadata_of_the_wrong_type_is_one_line(runner, tutorial_model, tmp_path, where, value, command):
@@ -673,12 +673,27 @@ def test_version_and_unknown_top_level_options(runner):
     assert r.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("given, used", [(None, "1"), ("2", "2")])
-def test_tagging_uses_one_blas_thread_unless_told(given, used):
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
-    if given:
-        env["OPENBLAS_NUM_THREADS"] = given
-    code = ("import os, sys, rnncli.cli as cli; assert 'numpy' not in sys.modules; cli._one_blas_thread(); "
-            "print(os.environ['OPENBLAS_NUM_THREADS'])")
+@pytest.mark.parametrize("command", ["tag", "eval"])
+@pytest.mark.parametrize("given, used", [({}, "1"), ({"OPENBLAS_NUM_THREADS": "2"}, "2"),
+                                         ({"OMP_NUM_THREADS": "2"}, "unset")])
+def test_tagging_uses_one_blas_thread_unless_told(tutorial_model, command, given, used):
+    """What OpenBLAS reads when NumPy loads: '1' from rnncli, else the user's own setting."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env.update(given)
+    args = ["tag", "I eat"] if command == "tag" else ["eval", str(TUTORIAL)]
+    code = ("import atexit, os, sys; from rnncli.cli import main; "
+            "atexit.register(lambda: print('threads', os.environ.get('OPENBLAS_NUM_THREADS', 'unset'))); "
+            f"sys.argv = ['rnncli', *{args!r}, '--model', {str(tutorial_model)!r}]; main()")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert r.returncode == 0 and r.stdout == f"{used}\n", r.stderr
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == f"threads {used}"
+
+
+def test_a_corpus_name_that_is_not_utf8_is_kept_escaped(runner, tmp_path):
+    odd = tmp_path / os.fsdecode(b"caf\xe9.txt")
+    odd.write_bytes(TUTORIAL.read_bytes())
+    out = tmp_path / "m.npz"
+    r = runner.invoke(app, train_args(odd, out))
+    assert r.exit_code == 0, r.stderr
+    assert Tagger.load(out).info["corpus"] == [str(tmp_path / "caf\\xe9.txt")]
