@@ -282,8 +282,6 @@ def _resumed(ctx: typer.Context, resume: Path, config):
     on the command line must agree, except --epochs (not fewer than done) and --patience."""
     from .train import TrainConfig, load_checkpoint
 
-    if not resume.exists():
-        raise RnncliError(f"{resume}: no such checkpoint")
     state, saved, data_id = load_checkpoint(resume)
 
     def given(name: str) -> bool:

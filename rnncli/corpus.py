@@ -139,7 +139,18 @@ def file_format(path: str | os.PathLike) -> str:
     """The format of a corpus file, from its extension or its first lines."""
     path = Path(path)
     with open_corpus(path) as f:
-        head = [b.decode("utf-8", "replace") for _, b in zip(range(20), read_lines(path, f))]
+        return _sniff(path, f)
+
+
+def _sniff(path: Path, f: IO[bytes]) -> str:
+    """The format from the extension or the first lines of the open file, which is then
+    rewound to its start."""
+    if path.suffix.lower() in _EXTENSIONS:
+        return _EXTENSIONS[path.suffix.lower()]
+    if not f.seekable():  # a pipe cannot be read twice
+        raise CorpusError(f"{path}: a stream, whose format cannot be told from its first lines; give --format")
+    head = [b.decode("utf-8", "replace") for _, b in zip(range(20), read_lines(path, f))]
+    f.seek(0)
     return detect_format(path, head)
 
 
@@ -147,16 +158,11 @@ def read_lines(path: str | os.PathLike, raw: Iterable[bytes]) -> Iterator[bytes]
     """The lines of an open file; a failing read (a bad disk, a vanished network share) is
     an error naming the file and the line it stopped at."""
     n = 0
-    lines = iter(raw)
-    while True:
-        try:
-            line = next(lines)
-        except StopIteration:
-            return
-        except OSError as e:
-            raise CorpusError(f"{path}:{n + 1}: cannot read ({e.strerror or e})") from None
-        n += 1
-        yield line
+    try:
+        for n, line in enumerate(raw, 1):
+            yield line
+    except OSError as e:  # only reading raises here: a consumer's errors never enter a generator
+        raise CorpusError(f"{path}:{n + 1}: cannot read ({e.strerror or e})") from None
 
 
 def open_corpus(path: str | os.PathLike) -> IO[bytes]:
@@ -175,8 +181,8 @@ def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str
                 problems: list[str] | None = None) -> list[Sentence]:
     """All sentences of a corpus file; an empty result is an error."""
     path = Path(path)
-    fmt = fmt or file_format(path)
     with open_corpus(path) as f:
+        fmt = fmt or _sniff(path, f)
         lines = _lines(path, f)
         reader = _Reader(path, problems)
         if fmt == "slash":

@@ -71,16 +71,17 @@ def _mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def load(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
-    """Read a model file: (arrays, metadata). Raises ``ModelFileError`` on anything amiss."""
+def load(path: str | os.PathLike, what: str = "model file") -> tuple[dict[str, np.ndarray], dict]:
+    """Read a model file (or another file of this layout, ``what``): (arrays, metadata).
+    Raises ``ModelFileError`` on anything amiss."""
     path = Path(path)
     if path.is_dir():
-        raise ModelFileError(f"{path}: is a directory, not a model file")
+        raise ModelFileError(f"{path}: is a directory, not a {what}")
     try:
         with open(path, "rb") as f:
             magic = f.read(4)
     except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such model file") from None
+        raise ModelFileError(f"{path}: no such {what}") from None
     except OSError as e:
         raise ModelFileError(f"{path}: cannot read ({e.strerror or e})") from None
     if magic != b"PK\x03\x04":  # anything else NumPy would try as .npy or as a pickle

@@ -505,7 +505,7 @@ def save_checkpoint(path, state: TrainState, config: TrainConfig, data_fingerpri
 
 def load_checkpoint(path) -> tuple[TrainState, TrainConfig, str]:
     """(state, config, data fingerprint) from a checkpoint file."""
-    arrays, meta = modelfile.load(path)
+    arrays, meta = modelfile.load(path, "checkpoint")
     if meta.get("kind") != CHECKPOINT_KIND:
         raise ModelFileError(f"{path}: not a training checkpoint")
 

@@ -697,3 +697,31 @@ def test_a_corpus_name_that_is_not_utf8_is_kept_escaped(runner, tmp_path):
     r = runner.invoke(app, train_args(odd, out))
     assert r.exit_code == 0, r.stderr
     assert Tagger.load(out).info["corpus"] == [str(tmp_path / "caf\\xe9.txt")]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_is_read_once_with_format_given_or_refused_without(runner, tmp_path):
+    import threading
+
+    slash = (ROOT / "sample_corpora" / "tutorial.txt").read_bytes()
+    for fmt, status in [([], 1), (["--format", "slash"], 0)]:
+        fifo = tmp_path / f"corpus{len(fmt)}"
+        os.mkfifo(fifo)
+
+        def feed(path=fifo):
+            with open(path, "wb") as f:
+                try:
+                    f.write(slash)
+                except BrokenPipeError:  # refused before reading it all
+                    pass
+
+        writer = threading.Thread(target=feed, daemon=True)  # never holds up the test run
+        writer.start()
+        r = runner.invoke(app, train_args(fifo, tmp_path / "m.npz", *fmt))
+        writer.join(timeout=30)
+        if status:
+            assert one_line_error(r) == (f"rnncli: error: {fifo}: a stream, whose format cannot be told from "
+                                         "its first lines; give --format\n")
+        else:
+            assert r.exit_code == 0, r.stderr
+            assert Tagger.load(tmp_path / "m.npz").info["training"]["history"]
