@@ -152,7 +152,7 @@ def _print_json(obj) -> None:
 
 # Hyper-parameters that a checkpoint fixes: giving another value with --resume is a usage error.
 _CHECKPOINTED = ("hidden", "lr", "batch_size", "seed", "optimizer", "clip", "bidirectional", "layers",
-                 "features", "dropout", "word_dropout", "average", "char_hidden")
+                 "features", "dropout", "word_dropout", "average", "char_hidden", "adversarial")
 
 
 def _warn(message: str) -> None:
@@ -200,6 +200,10 @@ def train(
         help="A word seen n times is replaced by <unk> with probability a/(a+n) during training.")] = 0.25,
     char_hidden: Annotated[int, typer.Option(
         min=0, help="Units of a character-level Elman RNN that reads each word's letters into x_t (0: none).")] = 0,
+    adversarial: Annotated[float, typer.Option(
+        min=0.0, callback=_finite,
+        help="Also train on each batch with U x_t pushed by about this much per token in the direction "
+             "that raises the loss most (adversarial training; 0: off).")] = 0.0,
     average: Annotated[float, typer.Option(
         min=0.0, max=0.99999, help="Keep an exponential moving average of the weights with this decay "
                                    "(e.g. 0.999) and save it (0: off).")] = 0.0,
@@ -238,7 +242,7 @@ def train(
     config = TrainConfig(hidden=hidden, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                          optimizer=optimizer.value, clip=clip, bidirectional=bidirectional, layers=layers,
                          features=features.value, word_dropout=word_dropout, dropout=dropout, patience=patience,
-                         average=average, char_hidden=char_hidden)
+                         average=average, char_hidden=char_hidden, adversarial=adversarial)
     state = data_id = None
     if resume:
         state, config, data_id = _resumed(ctx, resume, config)

@@ -15,6 +15,10 @@ layer beside U x_t: ``s_t = tanh(U x_t + P h + W s_{t-1} + b)``. It is the tutor
 network again, one level down, and it lets the spelling of a word never seen in training
 count.
 
+For adversarial training, ``forward`` can add a perturbation to the first layer's U x_t and
+``backward`` can return the gradient there; ``adversarial_perturbation`` turns that gradient
+into the small change of the inputs that hurts the loss most.
+
 Arrays are time-major: (T, B, ...) for T steps of B sentences, right-padded, with
 ``lengths`` (B,) giving each sentence's real length. Padding never influences a real
 position: the backward direction runs over each sentence reversed within its own length,
@@ -244,7 +248,7 @@ def lookup_sum(U: np.ndarray, ids: np.ndarray, dtype) -> np.ndarray:
 
 def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None, lengths: np.ndarray,
             *, lexicon: Lexicon | None = None, s0: np.ndarray | None = None, dropout: float = 0.0,
-            rng: np.random.Generator | None = None) -> Trace:
+            rng: np.random.Generator | None = None, perturb: dict[str, np.ndarray] | None = None) -> Trace:
     """Run the network over a padded batch; ``trace.probs`` holds o_t (T, B, n_tags).
 
     ids: (T, B, K) integer indices of the active entries of x_t (any valid index at padding),
@@ -253,6 +257,8 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
     character RNN.
     dropout: probability of zeroing each unit of every layer's input projection U x_t and of
     every layer's output (training only; needs ``rng``).
+    perturb: chain suffix -> (T, B, H) added to the first layer's U x_t of that chain, in the
+    chain's processing order (adversarial training; see ``input_gradients``).
     """
     by_word = lexicon is not None and lexicon.ids is not None
     T, B = lexicon.words.shape if by_word else ids.shape[:2]
@@ -290,6 +296,8 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
                 ux = x @ U.T  # (T, B, H)
                 if d:
                     ux = _reorder(ux, rev)
+            if perturb is not None and layer == 0:
+                ux += perturb[sfx]
             if dropout:
                 m = _dropout_mask(rng, dropout, ux.shape, dtype)
                 trace.input_masks[sfx] = m
@@ -345,11 +353,13 @@ def sparse_rows(ids: np.ndarray, g: np.ndarray) -> SparseRows:
 
 
 def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
-             *, with_s0: bool = False) -> dict:
+             *, with_s0: bool = False, with_inputs: bool = False) -> dict:
     """Backpropagation through time: gradients under the parameters' own names.
 
     ``grads["U"]`` (and ``U_bwd``) are ``SparseRows``: only the columns the batch used.
     With ``with_s0``, ``grads["s0"]`` is the gradient at the initial state, summed over chains.
+    With ``with_inputs``, ``grads["Ux" + suffix]`` is the gradient at each first-layer chain's
+    U x_t (T, B, H), in that chain's processing order.
     """
     shape = trace.shape
     H = shape.n_hidden
@@ -378,6 +388,8 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
             grads["b" + sfx] = dZ.sum(axis=(0, 1))
             dux = dZ * trace.input_masks[sfx] if trace.input_masks else dZ
             if layer == 0:
+                if with_inputs:
+                    grads["Ux" + sfx] = dux
                 lexicon = trace.lexicon
                 dux_real = dux.reshape(-1, H)[real]  # (n, H)
                 per_word = None
@@ -425,10 +437,25 @@ def char_backward(params: dict[str, np.ndarray], trace: Trace, dfinal: np.ndarra
 
 
 def loss_and_grads(params, shape: Shape, ids, lengths, tags, *, lexicon: Lexicon | None = None, s0=None,
-                   dropout: float = 0.0, rng=None, with_s0: bool = False) -> tuple[float, dict]:
-    trace = forward(params, shape, ids, lengths, lexicon=lexicon, s0=s0, dropout=dropout, rng=rng)
+                   dropout: float = 0.0, rng=None, with_s0: bool = False, perturb=None,
+                   with_inputs: bool = False) -> tuple[float, dict]:
+    trace = forward(params, shape, ids, lengths, lexicon=lexicon, s0=s0, dropout=dropout, rng=rng,
+                    perturb=perturb)
     loss, dlogits = cross_entropy(trace, tags)
-    return loss, backward(params, trace, dlogits, with_s0=with_s0)
+    return loss, backward(params, trace, dlogits, with_s0=with_s0, with_inputs=with_inputs)
+
+
+def adversarial_perturbation(grads: dict, shape: Shape, lengths: np.ndarray, epsilon: float) -> dict[str, np.ndarray]:
+    """The perturbation of the first layer's inputs U x_t that raises the loss fastest, for
+    a given size: along the gradient, normalised per sentence over all its steps and chains,
+    scaled so that a token's perturbation has norm ``epsilon`` on average (Miyato et al. 2017).
+
+    grads: from ``backward(..., with_inputs=True)``; the ``Ux`` entries are removed from it.
+    """
+    g = {sfx: grads.pop("Ux" + sfx) for _, _, sfx in shape.chains(0)}
+    sq = sum((v * v).sum(axis=(0, 2), dtype=np.float64) for v in g.values())  # (B,)
+    scale = epsilon * np.sqrt(np.asarray(lengths, np.float64)) / np.maximum(np.sqrt(sq), 1e-12)
+    return {sfx: v * scale.astype(v.dtype)[None, :, None] for sfx, v in g.items()}
 
 
 def without_memory(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -43,6 +43,7 @@ class TrainConfig:
     patience: int = 0  # stop after this many epochs without a better dev accuracy; 0: never
     average: float = 0.0  # decay of an exponential moving average of the weights (e.g. 0.999); 0: off
     char_hidden: int = 0  # units of a character-level RNN over each word's letters; 0: none
+    adversarial: float = 0.0  # size of the adversarial perturbation of U x_t per token; 0: off
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -189,6 +190,23 @@ class WeightAverage:
             if k != "average.t":
                 _, part, name = k.split(".", 2)
                 getattr(self, part)[name][...] = v
+
+
+def mean_gradients(a: dict, b: dict) -> dict:
+    """(a + b) / 2 for two gradient dicts with the same names; sparse rows are merged by column."""
+    out = {}
+    for name, ga in a.items():
+        gb = b[name]
+        if isinstance(ga, rnn.SparseRows) and np.array_equal(ga.index, gb.index):
+            out[name] = rnn.SparseRows(ga.index, (ga.rows + gb.rows) * ga.rows.dtype.type(0.5))
+        elif isinstance(ga, rnn.SparseRows):
+            index, where = np.unique(np.concatenate([ga.index, gb.index]), return_inverse=True)
+            rows = np.zeros((len(index), ga.rows.shape[1]), ga.rows.dtype)
+            np.add.at(rows, where, np.concatenate([ga.rows, gb.rows]))
+            out[name] = rnn.SparseRows(index, rows * rows.dtype.type(0.5))
+        else:
+            out[name] = (ga + gb) * 0.5
+    return out
 
 
 def clip_gradients(grads: dict, max_norm: float) -> float:
@@ -411,7 +429,15 @@ class _Run:
                     col = ids[:, :, k]
                     col[rng.random(col.shape) >= self.keep_prob[col]] = unk
             loss, grads = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, lexicon=lexicon,
-                                             dropout=config.dropout, rng=rng)
+                                             dropout=config.dropout, rng=rng,
+                                             with_inputs=bool(config.adversarial))
+            if config.adversarial:
+                # Adversarial training: the loss again with U x_t pushed the way that hurts most;
+                # the step follows the mean of the two gradients.
+                perturb = rnn.adversarial_perturbation(grads, self.shape, lengths, config.adversarial)
+                _, adv = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, lexicon=lexicon,
+                                            dropout=config.dropout, rng=rng, perturb=perturb)
+                grads = mean_gradients(grads, adv)
             if not math.isfinite(loss):
                 raise Diverged(f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} "
                                f"(try a smaller --lr)", self.best_tagger())

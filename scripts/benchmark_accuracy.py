@@ -69,15 +69,18 @@ def ladder(epochs: int, seed: int) -> list[tuple[str, str, TrainConfig]]:
                           word_dropout=ENGLISH.word_dropout)
     stronger = (f", word dropout {tutorial.word_dropout} → {ENGLISH.word_dropout}"
                 if ENGLISH.word_dropout != tutorial.word_dropout else "")
+    layered = replace(regularised, layers=ENGLISH.layers)
     return [
         ("tutorial", f"rnncli: tutorial RNN (word one-hot, 1 direction, 1 layer, H={ENGLISH.hidden})", tutorial),
         ("form", "rnncli: + form features", form),
         ("bidirectional", "rnncli: + bidirectional", bidirectional),
         ("regularised", f"rnncli: + dropout {ENGLISH.dropout}, weight averaging {ENGLISH.average}{stronger}",
          regularised),
-        ("recipe", f"rnncli: + layer {ENGLISH.layers} = the default model's recipe", recipe),
-        ("characters", f"rnncli: recipe + character RNN (C={CHAR_HIDDEN}; not in the default model)",
-         replace(recipe, char_hidden=CHAR_HIDDEN)),
+        ("layers", f"rnncli: + layer {ENGLISH.layers}", layered),
+        ("recipe", f"rnncli: + adversarial training, size {ENGLISH.adversarial:g} = the default model's recipe",
+         recipe),
+        ("characters", f"rnncli: layer-{ENGLISH.layers} row + character RNN (C={CHAR_HIDDEN}; not in the default model)",
+         replace(layered, char_hidden=CHAR_HIDDEN)),
     ]
 
 

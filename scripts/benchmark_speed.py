@@ -20,11 +20,15 @@ runs of rnncli and its peer alternate, so that a change in the machine's load hi
    batches (rnncli's own ``length_batches``) and the same word dropout, done in NumPy as rnncli
    does; float32; ``torch.set_num_threads(--threads)``. For (b) also dropout on the embedding
    output, between the layers (``nn.RNN``'s own) and before ``nn.Linear``, and an exponential
-   moving average of the weights (``AveragedModel`` with ``get_ema_multi_avg_fn``). A
+   moving average of the weights (``AveragedModel`` with ``get_ema_multi_avg_fn``), and the
+   recipe's adversarial training: the gradient at the embedding output (``torch.autograd.grad``),
+   scaled per sentence as rnncli scales it, added to that output for a second forward pass, and
+   the mean of the two losses backpropagated. A
    bidirectional batch is packed (``pack_padded_sequence``) so that the backward direction starts
    at each sentence's last word, as rnncli's does. Differences that remain: PyTorch's RNN has an
    input matrix W_ih (H x H) behind the shared embedding, where rnncli has one input table per
-   direction and no such matrix; PyTorch's Adam updates the whole embedding table each step,
+   direction and no such matrix (so rnncli perturbs each direction's input, PyTorch the
+   shared embedding); PyTorch's Adam updates the whole embedding table each step,
    rnncli's only the columns the batch used; rnncli's dropout masks each direction's input
    separately. Before the timed epochs, each side runs one uncounted epoch on 64 sentences, so
    that one-time costs of the process (thread pools, first allocations) stay out of the median.
@@ -399,6 +403,8 @@ def describe(config: TrainConfig) -> str:
     if config.average:
         parts.append(f"weight averaging {config.average}")
     parts.append(f"word dropout {config.word_dropout}")
+    if config.adversarial:
+        parts.append(f"adversarial training {config.adversarial:g}")
     return ", ".join(parts)
 
 
@@ -434,9 +440,12 @@ class TorchEpoch:
                                   dropout=dropout if shape.n_layers > 1 else 0.0)
                 self.out = nn.Linear(shape.n_out, shape.n_tags)
 
-            def forward(self, ids, lengths):
+            def inputs(self, ids):
                 T, B, K = ids.shape
-                x = self.embed(ids[..., 0]) if K == 1 else self.embed(ids.reshape(T * B, K)).view(T, B, -1)
+                return self.embed(ids[..., 0]) if K == 1 else self.embed(ids.reshape(T * B, K)).view(T, B, -1)
+
+            def forward(self, x, lengths):
+                T = x.shape[0]
                 x = self.drop(x)
                 if shape.bidirectional:
                     y, _ = self.rnn(pack_padded_sequence(x, lengths, enforce_sorted=False))
@@ -466,9 +475,17 @@ class TorchEpoch:
                     col = ids[:, :, k]
                     col[rng.random(col.shape) >= self.keep_prob[col]] = unk
             gold[np.arange(gold.shape[0])[:, None] >= lengths[None, :]] = -100
-            logits = model(torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(lengths))
-            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), torch.from_numpy(gold).flatten(),
-                                                     ignore_index=-100)
+            gold_t, lengths_t = torch.from_numpy(gold).flatten(), torch.from_numpy(lengths)
+
+            def loss_of(x):
+                return torch.nn.functional.cross_entropy(model(x, lengths_t).flatten(0, 1), gold_t, ignore_index=-100)
+
+            x = model.inputs(torch.from_numpy(ids.astype(np.int64)))
+            loss = loss_of(x)
+            if config.adversarial:  # as rnncli: the mean of the loss and the loss at x + r
+                g, = torch.autograd.grad(loss, x, retain_graph=True)
+                scale = config.adversarial * lengths_t.double().sqrt() / g.double().pow(2).sum(dim=(0, 2)).sqrt().clamp_min(1e-12)
+                loss = (loss + loss_of(x + g * scale.to(g.dtype)[None, :, None])) / 2
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip:

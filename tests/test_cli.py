@@ -33,6 +33,18 @@ def test_train_writes_a_model_and_reports_on_stderr(runner, tmp_path):
     assert [h["epoch"] for h in tagger.info["training"]["history"]] == [1, 2, 3]
 
 
+def test_train_options_beyond_the_tutorial_reach_the_model(runner, tmp_path):
+    out = tmp_path / "m.npz"
+    ok(runner.invoke(app, ["train", str(SAMPLES / "tutorial.txt"), "-o", str(out), "--epochs", "2", "--hidden", "8",
+                           "--features", "form", "--bidirectional", "--layers", "2", "--dropout", "0.1",
+                           "--word-dropout", "0.5", "--average", "0.9", "--adversarial", "0.5", "-q"]))
+    tagger = Tagger.load(out)
+    assert tagger.shape.bidirectional and tagger.shape.n_layers == 2 and "suf3" in tagger.vocab.slots
+    assert {k: v for k, v in tagger.info["training"]["hyper_parameters"].items()
+            if k in ("dropout", "word_dropout", "average", "adversarial")} == {
+        "dropout": 0.1, "word_dropout": 0.5, "average": 0.9, "adversarial": 0.5}
+
+
 def test_train_reads_conllu_and_tsv(runner, tmp_path):
     for name in ["tiny.conllu", "tiny.tsv"]:
         out = tmp_path / f"{name}.npz"

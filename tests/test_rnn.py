@@ -203,3 +203,48 @@ def test_cross_entropy_ignores_padding():
     expected = -np.mean([np.log(trace.probs[t, b, tags[t, b]]) for t, b in real])
     assert loss == pytest.approx(expected, rel=1e-12)
     assert not dlogits[1:, 1].any()
+
+
+@pytest.mark.parametrize("name", SHAPES)
+@pytest.mark.parametrize("per_word", [False, True], ids=["U x per token", "U x per word"])
+def test_gradient_at_the_inputs_matches_central_differences(name, per_word):
+    """Adversarial training needs dL/d(U x_t); check it, with a perturbation already applied."""
+    shape = SHAPES[name]
+    params, ids, lengths, tags, rng, lexicon = random_problem(shape, [5, 2, 4], seed=7 + len(name))
+    ids, lexicon = (None, lexicon) if per_word else (ids, by_token(lexicon))
+    perturb = {sfx: rng.normal(0.0, 0.3, (5, 3, shape.n_hidden)) for _, _, sfx in shape.chains(0)}
+
+    def loss():
+        trace = rnn.forward(params, shape, ids, lengths, lexicon=lexicon, perturb=perturb)
+        return rnn.cross_entropy(trace, tags)[0]
+
+    _, grads = rnn.loss_and_grads(params, shape, ids, lengths, tags, lexicon=lexicon, perturb=perturb,
+                                  with_inputs=True)
+    for sfx, r in perturb.items():
+        assert relative_error(grads["Ux" + sfx], numerical_gradient(loss, r)) < 1e-6, sfx
+    for name_, p in params.items():  # the parameters' gradients are those of the perturbed loss
+        g = grads[name_]
+        analytic = g.to_dense(p.shape) if isinstance(g, rnn.SparseRows) else g
+        assert relative_error(analytic, numerical_gradient(loss, p)) < 1e-6, name_
+
+
+def test_adversarial_perturbation_has_the_promised_size_and_direction():
+    shape = SHAPES["two bidirectional layers"]
+    params, ids, lengths, tags, _, _ = random_problem(shape, [6, 2, 4, 1], seed=3)
+    _, grads = rnn.loss_and_grads(params, shape, ids, lengths, tags, with_inputs=True)
+    g = {sfx: grads["Ux" + sfx].copy() for _, _, sfx in shape.chains(0)}
+    r = rnn.adversarial_perturbation(grads, shape, lengths, epsilon=0.5)
+    assert not any(k.startswith("Ux") for k in grads)  # taken out, so the optimiser never sees them
+    sq = sum((v ** 2).sum(axis=(0, 2)) for v in r.values())  # (B,) squared norm per sentence
+    np.testing.assert_allclose(sq, 0.5 ** 2 * lengths)  # a token's share: epsilon on average
+    gnorm = np.sqrt(sum((v ** 2).sum(axis=(0, 2)) for v in g.values()))  # (B,)
+    for sfx in r:
+        assert np.all(r[sfx][~(np.arange(6)[:, None] < lengths)] == 0)  # nothing at padding
+        # Each sentence's perturbation is its gradient, scaled by one positive number.
+        np.testing.assert_allclose(r[sfx] * gnorm[:, None], g[sfx] * (0.5 * np.sqrt(lengths))[:, None])
+    # Along the gradient, a small step raises the loss by about the step times the gradient norm.
+    base = rnn.cross_entropy(rnn.forward(params, shape, ids, lengths), tags)[0]
+    tiny = {k: v * 1e-4 for k, v in r.items()}
+    up = rnn.cross_entropy(rnn.forward(params, shape, ids, lengths, perturb=tiny), tags)[0]
+    expected = sum(np.vdot(tiny[k], g[k]) for k in g)
+    assert up > base and abs((up - base) - expected) < 1e-3 * expected

@@ -279,6 +279,8 @@ def test_checkpoint_is_not_taken_for_a_model(runner, tmp_path):
     (["--clip", "inf"], "--clip"),  # the model's metadata is JSON, which has no infinity
     (["--word-dropout", "inf"], "--word-dropout"),
     (["--word-dropout", "nan"], "--word-dropout"),
+    (["--adversarial", "-1"], "--adversarial"),
+    (["--adversarial", "inf"], "--adversarial"),
 ])
 def test_bad_options_are_usage_errors_before_any_work(runner, tmp_path, args, hint):
     out = tmp_path / "m.npz"
@@ -336,8 +338,21 @@ def test_resume_must_not_contradict_the_checkpoint(runner, tmp_path):
     save_checkpoint(ckpt, TrainState(0, {"U": np.zeros((2, 2))}, {}, 0, {}), TrainConfig(hidden=64), "x")
     r = runner.invoke(app, ["train", str(TUTORIAL), "--resume", str(ckpt), "--hidden", "32", "-o", str(tmp_path / "m.npz")])
     assert r.exit_code == 2 and "32 conflicts with the checkpoint's 64" in r.stderr
+
     r = runner.invoke(app, ["train", str(TUTORIAL), "--resume", str(ckpt), "-o", str(tmp_path / "m.npz")])
     assert one_line_error(r) == f"rnncli: error: {ckpt}: this checkpoint was made from other training or dev data\n"
+
+
+def test_every_hyper_parameter_but_the_length_of_training_is_fixed_by_a_checkpoint():
+    """A new TrainConfig field must be added to the --resume check (min_count and
+    min_feature_count have no command-line option, so they cannot contradict it)."""
+    from dataclasses import fields
+
+    from rnncli.cli import _CHECKPOINTED
+    from rnncli.train import TrainConfig
+
+    assert {f.name for f in fields(TrainConfig)} - set(_CHECKPOINTED) == {"epochs", "patience", "min_count",
+                                                                         "min_feature_count"}
 
 
 def _wait_for(proc, text, timeout=60):

@@ -70,3 +70,30 @@ def test_patience_stops_early(tutorial):
     tagger = train(tutorial[40:], dev, TrainConfig(seed=1, epochs=40, patience=2, lr=0.05))
     info = tagger.info["training"]
     assert len(info["history"]) == info["best_epoch"] + 2 < 40
+
+
+def test_adversarial_training_learns_and_is_reproducible(tutorial):
+    config = TrainConfig(seed=1, adversarial=1.0, features="form", bidirectional=True, hidden=16, epochs=6,
+                         dropout=0.2)
+    a, b = train(tutorial, None, config), train(tutorial, None, config)
+    for name in a.params:
+        assert np.array_equal(a.params[name], b.params[name]), name
+    plain = train(tutorial, None, TrainConfig(**{**config.__dict__, "adversarial": 0.0}))
+    assert not np.array_equal(a.params["W"], plain.params["W"])  # the second pass does change the steps
+    assert a.tag([["I", "eat", "apple"], ["we", "fish"]]) == [["nn", "v", "nn"], ["nn", "v"]]
+    assert a.info["training"]["hyper_parameters"]["adversarial"] == 1.0
+
+
+def test_mean_gradients_merges_sparse_rows_by_column():
+    from rnncli.rnn import SparseRows
+    from rnncli.train import mean_gradients
+
+    rng = np.random.default_rng(0)
+    a = {"U": SparseRows(np.array([1, 4, 5]), rng.normal(size=(3, 2))), "W": rng.normal(size=(2, 2))}
+    b = {"U": SparseRows(np.array([0, 4]), rng.normal(size=(2, 2))), "W": rng.normal(size=(2, 2))}
+    same = {"U": SparseRows(a["U"].index, rng.normal(size=(3, 2))), "W": b["W"]}
+    for other in (b, same):
+        m = mean_gradients(a, other)
+        np.testing.assert_allclose(m["U"].to_dense((2, 6)), (a["U"].to_dense((2, 6)) + other["U"].to_dense((2, 6))) / 2)
+        np.testing.assert_allclose(m["W"], (a["W"] + other["W"]) / 2)
+        assert np.all(np.diff(m["U"].index) > 0)  # ascending, distinct: what Adam's lazy update expects
