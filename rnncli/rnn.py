@@ -258,7 +258,7 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
     dropout: probability of zeroing each unit of every layer's input projection U x_t and of
     every layer's output (training only; needs ``rng``).
     perturb: chain suffix -> (T, B, H) added to the first layer's U x_t of that chain, in the
-    chain's processing order (adversarial training; see ``input_gradients``).
+    chain's processing order, before dropout (adversarial training; see ``adversarial_perturbation``).
     """
     by_word = lexicon is not None and lexicon.ids is not None
     T, B = lexicon.words.shape if by_word else ids.shape[:2]

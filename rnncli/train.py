@@ -435,9 +435,11 @@ class _Run:
                 # Adversarial training: the loss again with U x_t pushed the way that hurts most;
                 # the step follows the mean of the two gradients.
                 perturb = rnn.adversarial_perturbation(grads, self.shape, lengths, config.adversarial)
-                _, adv = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, lexicon=lexicon,
-                                            dropout=config.dropout, rng=rng, perturb=perturb)
+                adv_loss, adv = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, lexicon=lexicon,
+                                                   dropout=config.dropout, rng=rng, perturb=perturb)
                 grads = mean_gradients(grads, adv)
+                if not math.isfinite(adv_loss):
+                    loss = adv_loss  # reported as the divergence it is
             if not math.isfinite(loss):
                 raise Diverged(f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} "
                                f"(try a smaller --lr)", self.best_tagger())

@@ -12,11 +12,11 @@ Markdown table, ready for the README, with one row per tagger:
 - for rnncli rows, the number of parameters.
 
 Rows: a most-frequent-tag baseline; NLTK's averaged perceptron (5 iterations, when nltk is
-installed); the rnncli ablation ladder, where each step adds one idea to the previous one and the
-last step is exactly the bundled model's recipe (``ENGLISH`` in build_default_model.py); and the
-bundled float16 model file, if it has been built.
+installed); the rnncli ablation ladder, where each step adds one idea to the previous one up to
+exactly the bundled model's recipe (``ENGLISH`` in build_default_model.py), and a character RNN
+added to the step before the recipe's last; and the bundled float16 model file, if it has been built.
 
-    python scripts/benchmark_accuracy.py                  # the full benchmark (about 15 minutes)
+    python scripts/benchmark_accuracy.py                  # the full benchmark (about 30 minutes)
     python scripts/benchmark_accuracy.py --quick          # a try: 2000 train sentences, 2 epochs
     python scripts/benchmark_accuracy.py --only baseline,nltk --json results.json
 
@@ -61,8 +61,8 @@ def log(message: str) -> None:
 def ladder(epochs: int, seed: int) -> list[tuple[str, str, TrainConfig]]:
     """(key, row name, config): each step changes the previous one only where its name says."""
     recipe = replace(ENGLISH, epochs=epochs, seed=seed)
-    tutorial = replace(recipe, features="word", bidirectional=False, layers=1,
-                       dropout=0.0, average=0.0, word_dropout=TrainConfig().word_dropout)
+    tutorial = replace(recipe, features="word", bidirectional=False, layers=1, dropout=0.0, average=0.0,
+                       word_dropout=TrainConfig().word_dropout, adversarial=0.0)
     form = replace(tutorial, features=ENGLISH.features)
     bidirectional = replace(form, bidirectional=ENGLISH.bidirectional)
     regularised = replace(bidirectional, dropout=ENGLISH.dropout, average=ENGLISH.average,
@@ -70,6 +70,7 @@ def ladder(epochs: int, seed: int) -> list[tuple[str, str, TrainConfig]]:
     stronger = (f", word dropout {tutorial.word_dropout} → {ENGLISH.word_dropout}"
                 if ENGLISH.word_dropout != tutorial.word_dropout else "")
     layered = replace(regularised, layers=ENGLISH.layers)
+    assert replace(layered, adversarial=ENGLISH.adversarial) == recipe, "the ladder must end at the recipe"
     return [
         ("tutorial", f"rnncli: tutorial RNN (word one-hot, 1 direction, 1 layer, H={ENGLISH.hidden})", tutorial),
         ("form", "rnncli: + form features", form),

@@ -155,7 +155,7 @@ RATIOS = {
 
 # The tutorial RNN exactly as benchmark_accuracy.py's first step, so both tables mean the same model.
 TUTORIAL_RNN = replace(ENGLISH, epochs=1, features="word", bidirectional=False, layers=1, dropout=0.0,
-                       average=0.0, word_dropout=TrainConfig().word_dropout)
+                       average=0.0, word_dropout=TrainConfig().word_dropout, adversarial=0.0)
 RECIPE = replace(ENGLISH, epochs=1)
 
 TAG_TOKENS, QUICK_TAG_TOKENS = 1_000_000, 20_000

@@ -32,8 +32,9 @@ ATTRIBUTION = ("UD English EWT, (c) The Board of Trustees of the Leland Stanford
                "CC BY-SA 4.0")
 
 # The bundled model's recipe (the README's ablation shows what each part adds).
-ENGLISH = TrainConfig(hidden=128, epochs=25, lr=0.002, batch_size=32, seed=0, features="form",
-                      bidirectional=True, layers=2, dropout=0.4, average=0.999, word_dropout=1.0)
+ENGLISH = TrainConfig(hidden=128, epochs=35, lr=0.002, batch_size=32, seed=0, features="form",
+                      bidirectional=True, layers=2, dropout=0.4, average=0.999, word_dropout=1.0,
+                      adversarial=1.0)
 TUTORIAL = TrainConfig()  # the same as `rnncli train sample_corpora/tutorial.txt` with no options
 
 
