@@ -446,9 +446,10 @@ def loss_and_grads(params, shape: Shape, ids, lengths, tags, *, lexicon: Lexicon
 
 
 def adversarial_perturbation(grads: dict, shape: Shape, lengths: np.ndarray, epsilon: float) -> dict[str, np.ndarray]:
-    """The perturbation of the first layer's inputs U x_t that raises the loss fastest, for
-    a given size: along the gradient, normalised per sentence over all its steps and chains,
-    scaled so that a token's perturbation has norm ``epsilon`` on average (Miyato et al. 2017).
+    """The perturbation of the first layer's inputs U x_t (+ P h) that raises the loss of the
+    pass that gave ``grads`` fastest, for a given size: along the gradient, normalised per
+    sentence over all its steps and chains, and scaled so that a sentence's perturbation has
+    norm ``epsilon * sqrt(length)``, a root mean square of ``epsilon`` per token (Miyato et al. 2017).
 
     grads: from ``backward(..., with_inputs=True)``; the ``Ux`` entries are removed from it.
     """

@@ -432,8 +432,8 @@ class _Run:
                                              dropout=config.dropout, rng=rng,
                                              with_inputs=bool(config.adversarial))
             if config.adversarial:
-                # Adversarial training: the loss again with U x_t pushed the way that hurts most;
-                # the step follows the mean of the two gradients.
+                # Adversarial training: the loss again with U x_t pushed the way that hurt the first
+                # pass most (with dropout masks of its own); the step follows the mean of the two gradients.
                 perturb = rnn.adversarial_perturbation(grads, self.shape, lengths, config.adversarial)
                 adv_loss, adv = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, lexicon=lexicon,
                                                    dropout=config.dropout, rng=rng, perturb=perturb)

@@ -248,3 +248,22 @@ def test_adversarial_perturbation_has_the_promised_size_and_direction():
     up = rnn.cross_entropy(rnn.forward(params, shape, ids, lengths, perturb=tiny), tags)[0]
     expected = sum(np.vdot(tiny[k], g[k]) for k in g)
     assert up > base and abs((up - base) - expected) < 1e-3 * expected
+
+
+def test_gradient_at_the_inputs_with_dropout_is_taken_before_the_mask():
+    """The perturbation is added before dropout, so its gradient is dZ times the mask."""
+    shape = SHAPES["two bidirectional layers"]
+    params, ids, lengths, tags, rng, _ = random_problem(shape, [5, 2, 4], seed=11)
+    perturb = {sfx: rng.normal(0.0, 0.3, (5, 3, shape.n_hidden)) for _, _, sfx in shape.chains(0)}
+
+    def loss():  # the same masks at every call: a fresh generator with the same seed
+        trace = rnn.forward(params, shape, ids, lengths, perturb=perturb, dropout=0.3,
+                            rng=np.random.default_rng(5))
+        return rnn.cross_entropy(trace, tags)[0]
+
+    _, grads = rnn.loss_and_grads(params, shape, ids, lengths, tags, perturb=perturb, dropout=0.3,
+                                  rng=np.random.default_rng(5), with_inputs=True)
+    for sfx, r in perturb.items():
+        g = grads["Ux" + sfx]
+        assert np.count_nonzero(g[:, 0]) < g[:, 0].size  # some units dropped: the mask is at work
+        assert relative_error(g, numerical_gradient(loss, r)) < 1e-6, sfx

@@ -78,10 +78,37 @@ def test_adversarial_training_learns_and_is_reproducible(tutorial):
     a, b = train(tutorial, None, config), train(tutorial, None, config)
     for name in a.params:
         assert np.array_equal(a.params[name], b.params[name]), name
-    plain = train(tutorial, None, TrainConfig(**{**config.__dict__, "adversarial": 0.0}))
-    assert not np.array_equal(a.params["W"], plain.params["W"])  # the second pass does change the steps
     assert a.tag([["I", "eat", "apple"], ["we", "fish"]]) == [["nn", "v", "nn"], ["nn", "v"]]
     assert a.info["training"]["hyper_parameters"]["adversarial"] == 1.0
+
+
+def test_adversarial_step_follows_the_mean_of_the_clean_and_the_perturbed_gradients(tutorial, monkeypatch):
+    from rnncli import rnn
+
+    config = TrainConfig(seed=2, adversarial=1.0, features="form", bidirectional=True, layers=2, hidden=8,
+                         epochs=2)  # no dropout: both passes see the same network
+    plain = train(tutorial, None, TrainConfig(**{**config.__dict__, "adversarial": 0.0}))
+    losses = []
+    real_loss_and_grads = rnn.loss_and_grads
+
+    def recording(*args, **kwargs):
+        loss, grads = real_loss_and_grads(*args, **kwargs)
+        losses.append((kwargs.get("perturb") is not None, loss))
+        return loss, grads
+
+    monkeypatch.setattr(rnn, "loss_and_grads", recording)
+    adversarial = train(tutorial, None, config)
+    # Every second pass is perturbed, and the perturbation raises that batch's loss.
+    assert [p for p, _ in losses] == [False, True] * (len(losses) // 2)
+    assert all(adv > clean for (_, clean), (_, adv) in zip(losses[::2], losses[1::2]))
+    assert not np.array_equal(adversarial.params["W"], plain.params["W"])
+    # With a zero perturbation, the mean of two equal gradients is the plain step, to the bit.
+    monkeypatch.setattr(rnn, "adversarial_perturbation",
+                        lambda grads, shape, lengths, eps: {k[2:]: np.zeros_like(grads.pop(k))
+                                                            for k in [k for k in grads if k.startswith("Ux")]})
+    zero = train(tutorial, None, config)
+    for name in plain.params:
+        assert np.array_equal(zero.params[name], plain.params[name]), name
 
 
 def test_mean_gradients_merges_sparse_rows_by_column():
