@@ -13,7 +13,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
@@ -404,11 +404,9 @@ class _Run:
     def snapshot(self) -> TrainState:
         """Where training stands now, copied: the optimiser, averaging and random state live in
         their own objects, not in ``self.state``."""
-        state = self.state
-        return TrainState(state.epoch, _copied(state.params), _copied(self.optimizer.state()), self.optimizer.t,
-                          self.rng.bit_generator.state, [dict(h) for h in state.history],
-                          _copied(state.best_params), state.best_epoch,
-                          _copied(self.average.state()) if self.average else None)
+        return replace(self.state, optimizer_state=self.optimizer.state(), optimizer_t=self.optimizer.t,
+                       rng_state=self.rng.bit_generator.state,
+                       average_state=self.average.state() if self.average else None).copy()
 
     def epoch(self) -> bool:
         """One pass over the training data, then the dev score; True when patience has run out."""
