@@ -41,6 +41,8 @@ class _Group(TyperGroup):
         except RnncliError as e:
             _err(str(e))
             raise typer.Exit(1) from None
+        except BrokenPipeError:
+            _closed_pipe()
         except MemoryError as e:  # e.g. --hidden far too large for this machine
             _err(f"out of memory ({e or 'no details'})")
             raise typer.Exit(1) from None
@@ -76,6 +78,23 @@ def _options(
                                           help="Print rnncli's version and exit.")] = False,
 ) -> None:
     pass
+
+
+def _closed_pipe() -> None:
+    """The reader of standard output went away (`rnncli tag ... | head`): end quietly, killed by
+    SIGPIPE as a Unix filter is, so that the shell sees status 141. SIGPIPE is ignored until
+    now (Python's default) so that a broken pipe between rnncli's own processes is an error that
+    the code sees, not a silent death."""
+    import signal
+
+    try:  # nothing more reaches the closed pipe, not even Python's last flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGPIPE)
+    raise typer.Exit(141)
 
 
 def _err(message: str) -> None:
@@ -487,13 +506,6 @@ def evaluate(
 
 
 def main() -> None:
-    import signal
-
-    # A closed pipe downstream ends rnncli quietly, with the status a Unix filter gets (141 in
-    # the shell), instead of a BrokenPipeError. Model files are still safe: they are written
-    # to a temporary file and renamed.
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if sys.stdin is None:  # started with stdin closed: reading it finds nothing, as from /dev/null
         sys.stdin = open(os.devnull)
     if sys.stdout is None:  # started with stdout closed: writing to it is the error it would be

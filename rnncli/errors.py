@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class RnncliError(Exception):
     """Something the user can fix: bad input, a bad model file, a bad option."""
@@ -17,3 +19,34 @@ class ModelFileError(RnncliError):
 
 class TrainingError(RnncliError):
     """Training that cannot go on (for example, the loss became NaN)."""
+
+
+class TaggingError(RnncliError):
+    """Tagging that cannot go on, such as a worker process that died."""
+
+
+def shown(path: str | os.PathLike) -> str:
+    """A file name as messages print it: as it is when it is plain text, else quoted as a
+    shell would read it ($'...'), so that a newline or a terminal escape in a name can
+    neither split a message in two nor reach the terminal."""
+    text = os.fsdecode(path)
+    if text.isprintable():
+        return text
+    out = []
+    for c in text:
+        if c.isprintable() and c not in "\\'":
+            out.append(c)
+        elif c in "\\'":
+            out.append("\\" + c)
+        elif c in _ESCAPES:
+            out.append(_ESCAPES[c])
+        elif 0xDC80 <= ord(c) <= 0xDCFF:  # a byte that is not UTF-8, as os.fsdecode keeps it
+            out.append(f"\\x{ord(c) - 0xDC00:02x}")
+        elif ord(c) < 0x100:
+            out.append(f"\\x{ord(c):02x}")
+        else:
+            out.append(f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
+    return "$'" + "".join(out) + "'"
+
+
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\e"}

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
+import stat
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelFileError
+from .errors import ModelFileError, shown
 
 FORMAT = "rnncli-model"
 FORMAT_VERSION = 1
@@ -71,46 +74,136 @@ def _mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def load(path: str | os.PathLike, what: str = "model file") -> tuple[dict[str, np.ndarray], dict]:
+MAX_INFLATION = 100  # a member may unpack to at most this many times the archive's size
+
+
+def load(path: str | os.PathLike, what: str = "model file",
+         expected: Callable[[dict], dict[str, tuple[int, ...]]] | None = None,
+         name: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Read a model file (or another file of this layout, ``what``): (arrays, metadata).
-    Raises ``ModelFileError`` on anything amiss."""
-    path = Path(path)
-    if path.is_dir():
-        raise ModelFileError(f"{path}: is a directory, not a {what}")
+
+    The metadata is read first; ``expected(metadata)`` names the arrays to read, each with
+    its shape (a floating-point array of exactly that shape) or None (any array of numbers).
+    Only those members are read, each checked from its header before its data is, then for
+    NaN and infinity; other members are never unpacked, so a file cannot make the loader
+    read more than the metadata declares. Without ``expected`` every array is read (for
+    tools, on files they trust). ``name`` is how the file is named in messages.
+    Raises ``ModelFileError`` on anything amiss.
+    """
+    label = name or shown(path)
     try:
-        with open(path, "rb") as f:
-            magic = f.read(4)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block us
     except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such {what}") from None
+        raise ModelFileError(f"{label}: no such {what}") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{label}: is a directory, not a {what}") from None
     except OSError as e:
-        raise ModelFileError(f"{path}: cannot read ({e.strerror or e})") from None
-    if magic != b"PK\x03\x04":  # anything else NumPy would try as .npy or as a pickle
-        raise ModelFileError(f"{path}: not an rnncli model file (not a .npz archive)")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except ValueError as e:
-        if "pickle" in str(e):
-            raise ModelFileError(f"{path}: holds Python objects, which are never loaded") from None
-        raise ModelFileError(f"{path}: damaged or not an rnncli model file ({e})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError, MemoryError) as e:
-        raise ModelFileError(f"{path}: damaged or not an rnncli model file ({type(e).__name__})") from None
-    strays = sorted(name for name, a in arrays.items() if not isinstance(a, np.ndarray))
-    if strays:  # NumPy hands over a member that is not in .npy format as raw bytes
-        raise ModelFileError(f"{path}: damaged (not a NumPy array: {', '.join(strays)})")
-    raw = arrays.pop(METADATA_KEY, None)
-    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ModelFileError(f"{path}: not an rnncli model file (no metadata)")
+        raise ModelFileError(f"{label}: cannot read ({e.strerror or e})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if stat.S_ISDIR(info.st_mode):
+            raise ModelFileError(f"{label}: is a directory, not a {what}")
+        if not stat.S_ISREG(info.st_mode):
+            raise ModelFileError(f"{label}: not a regular file (a {what} is read from a file)")
+        try:
+            magic = f.read(4)
+        except OSError as e:
+            raise ModelFileError(f"{label}: cannot read ({e.strerror or e})") from None
+        if magic != b"PK\x03\x04":  # anything else NumPy would try as .npy or as a pickle
+            raise ModelFileError(f"{label}: not an rnncli model file (not a .npz archive)")
+        try:
+            f.seek(0)
+            with zipfile.ZipFile(f) as archive:
+                return _read(archive, label, info.st_size, expected)
+        except ModelFileError:
+            raise
+        except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError,
+                RuntimeError, NotImplementedError, OverflowError) as e:
+            raise ModelFileError(f"{label}: damaged or not an rnncli model file ({type(e).__name__})") from None
+
+
+def _read(archive: zipfile.ZipFile, label: str, size: int, expected) -> tuple[dict[str, np.ndarray], dict]:
+    members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()
+               if info.filename.endswith(".npy")}
+    if METADATA_KEY not in members:
+        raise ModelFileError(f"{label}: not an rnncli model file (no metadata)")
+    raw = _member(archive, members[METADATA_KEY], METADATA_KEY, label, size, None)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ModelFileError(f"{label}: not an rnncli model file (no metadata)")
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ModelFileError(f"{path}: damaged metadata (not JSON)") from None
+    except RecursionError:
+        raise ModelFileError(f"{label}: damaged metadata (nested too deeply)") from None
+    except (UnicodeDecodeError, ValueError) as e:  # ValueError: not JSON, or an integer of thousands of digits
+        why = "not JSON" if isinstance(e, (UnicodeDecodeError, json.JSONDecodeError)) else str(e).split(";")[0]
+        raise ModelFileError(f"{label}: damaged metadata ({why})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not an rnncli model file")
+        raise ModelFileError(f"{label}: not an rnncli model file")
     version = meta.get("format_version")
-    if not isinstance(version, int) or version < 1:
-        raise ModelFileError(f"{path}: damaged metadata (format_version {version!r})")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(f"{label}: damaged metadata (format_version {_short(version)})")
     if version > FORMAT_VERSION:
-        raise ModelFileError(f"{path}: model format version {version} is newer than this rnncli "
+        raise ModelFileError(f"{label}: model format version {version} is newer than this rnncli "
                              f"reads ({FORMAT_VERSION}); upgrade rnncli")
-    return arrays, meta
+    try:
+        shapes = ({key: None for key in members if key != METADATA_KEY} if expected is None
+                  else expected(meta))
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ModelFileError(f"{label}: damaged metadata ({type(e).__name__}: {_short(e)})") from None
+    missing = sorted(set(shapes) - set(members))
+    if missing:
+        raise ModelFileError(f"{label}: missing array(s) {', '.join(missing)}")
+    return {key: _member(archive, members[key], key, label, size, dims) for key, dims in shapes.items()}, meta
+
+
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, label: str, size: int,
+            dims: tuple[int, ...] | None) -> np.ndarray:
+    """One ``.npy`` member, its header checked before any of its data is read."""
+    if info.file_size > MAX_INFLATION * max(size, 1 << 20):
+        raise ModelFileError(f"{label}: damaged (member {key} would unpack to {info.file_size:,} bytes)")
+    with archive.open(info) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                      else np.lib.format.read_array_header_2_0)(f)
+        except ValueError:
+            raise ModelFileError(f"{label}: damaged (not a NumPy array: {key})") from None
+        shape, fortran, dtype = header
+        if dtype.hasobject:
+            raise ModelFileError(f"{label}: holds Python objects, which are never loaded")
+        if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+            raise ModelFileError(f"{label}: array {key} is {dtype}, not an array of numbers")
+        if dims is not None:
+            if tuple(shape) != tuple(dims):
+                raise ModelFileError(f"{label}: array {key} has shape {_short(tuple(shape))}, metadata says {dims}")
+            if dtype.kind != "f":
+                raise ModelFileError(f"{label}: array {key} is {dtype}, not floating point")
+        n_bytes = math.prod(shape) * dtype.itemsize  # Python integers: a header cannot overflow them
+        if f.tell() + n_bytes != info.file_size:
+            raise ModelFileError(f"{label}: damaged (array {key}: its header does not match its size)")
+        data = bytearray(n_bytes)
+        view, got = memoryview(data), 0
+        while got < n_bytes:
+            n = f.readinto(view[got:])
+            if not n:
+                raise ModelFileError(f"{label}: damaged (array {key} is cut short)")
+            got += n
+        f.read(1)  # at the end: the archive checks the member's checksum
+    a = np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
+    if dims is not None and not _finite(a):
+        raise ModelFileError(f"{label}: array {key} holds NaN or infinite values")
+    return a
+
+
+def _finite(a: np.ndarray) -> bool:
+    if a.dtype.itemsize == 2:  # NumPy's float16 arithmetic is slow: look at the bits
+        bits = a.view(a.dtype.newbyteorder("=")).view(np.uint16) if a.dtype.isnative else a.byteswap().view(np.uint16)
+        return a.size == 0 or int((bits & 0x7FFF).max()) < 0x7C00  # exponent all ones: NaN or inf
+    return bool(np.isfinite(a).all())
+
+
+def _short(value, limit: int = 80) -> str:
+    text = repr(value) if not isinstance(value, (str, BaseException)) else str(value)
+    return text if len(text) <= limit else text[:limit] + "..."

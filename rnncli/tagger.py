@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import modelfile, rnn
-from .errors import ModelFileError
+from .errors import ModelFileError, shown
 from .vocab import Vocab
 
 DEFAULT_MODEL = "default.npz"  # inside the package's models/ folder
@@ -118,64 +118,80 @@ class Tagger:
         modelfile.save(path, arrays, {**self.metadata(), "stored_dtype": np.dtype(dtype).name})
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Tagger:
-        arrays, meta = modelfile.load(path)
-        if meta.get("kind", "model") != "model":
-            raise ModelFileError(f"{path}: a training checkpoint, not a model; "
-                                 f"continue training with: rnncli train ... --resume {path}")
-        try:
+    def load(cls, path: str | os.PathLike, name: str | None = None) -> Tagger:
+        """The tagger in a model file; ``name`` is how messages call the file (default: its path)."""
+        label = name or shown(path)
+        parts = {}
+
+        def expected(meta: dict) -> dict[str, tuple[int, ...]]:
+            if meta.get("kind", "model") != "model":
+                raise ModelFileError(f"{label}: a training checkpoint, not a model; "
+                                     f"continue training with: rnncli train ... --resume {label}")
             shape = rnn.Shape(**meta["shape"])
             vocab = Vocab.from_json(meta["vocab"])
             tags = [str(t) for t in meta["tags"]]
             _check_record(meta)
-        except (KeyError, TypeError, ValueError) as e:
-            raise ModelFileError(f"{path}: damaged metadata ({type(e).__name__}: {e})") from None
-        if (vocab.n_inputs != shape.n_inputs or len(tags) != shape.n_tags or len(set(tags)) != len(tags)
-                or vocab.n_chars != shape.n_chars):
-            raise ModelFileError(f"{path}: metadata disagrees with itself (vocabulary or tag set size)")
-        expected = shape.param_shapes()
-        missing = sorted(set(expected) - set(arrays))
-        if missing:
-            raise ModelFileError(f"{path}: missing array(s) {', '.join(missing)}")
+            if (vocab.n_inputs != shape.n_inputs or len(tags) != shape.n_tags or len(set(tags)) != len(tags)
+                    or vocab.n_chars != shape.n_chars):
+                raise ModelFileError(f"{label}: metadata disagrees with itself (vocabulary or tag set size)")
+            bad = next((t for t in tags if not _plain_tag(t)), None)
+            if bad is not None:
+                raise ModelFileError(f"{label}: tag {_shorter(bad)} is not one word of printable text "
+                                     f"(empty, or white space or a control character in it)")
+            parts.update(shape=shape, vocab=vocab, tags=tags)
+            return shape.param_shapes()
+
+        arrays, meta = modelfile.load(path, expected=expected, name=label)
         params = {}
-        for name, dims in expected.items():
-            a = arrays[name]
-            if a.shape != dims:
-                raise ModelFileError(f"{path}: array {name} has shape {a.shape}, metadata says {dims}")
-            if a.dtype.kind != "f":
-                raise ModelFileError(f"{path}: array {name} is {a.dtype}, not floating point")
-            if not _finite(a):
-                raise ModelFileError(f"{path}: array {name} holds NaN or infinite values")
-            if name in rnn.LOOKUPS:
+        for key, a in arrays.items():
+            if key in rnn.LOOKUPS:
                 # Lookup tables stay as stored (float16 halves memory and load time); the
                 # columns a batch looks up are summed in float32 by the forward pass.
-                params[name] = np.asfortranarray(a if a.dtype == np.float16 else a.astype(np.float32, copy=False))
+                native = a.dtype == np.float16 or a.dtype == np.float32
+                params[key] = np.asfortranarray(a if a.dtype == np.float16 else a.astype(np.float32, copy=not native))
             else:
-                params[name] = np.ascontiguousarray(a, dtype=np.float32)
+                params[key] = np.array(a, dtype=np.float32, order="C")
         info = {k: v for k, v in meta.items() if k not in ("shape", "vocab", "tags", "format", "format_version")}
-        return cls(shape, params, vocab, tags, info)
+        return cls(parts["shape"], params, parts["vocab"], parts["tags"], info)
+
+
+def _plain_tag(tag: str) -> bool:
+    """A tag is written after a word, one token per line or per space: it must be one
+    non-empty word of printable characters."""
+    return bool(tag) and tag.isprintable() and not any(c.isspace() for c in tag)
+
+
+def _shorter(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def check_history(history) -> None:
+    """A training history (of a model or a checkpoint) is a list of epochs with their numbers."""
+    if not isinstance(history, list) or not all(
+            isinstance(h, dict) and all(_number(h.get(k)) for k in ("epoch", "loss", "seconds"))
+            and (h.get("dev_accuracy") is None or _number(h["dev_accuracy"])) for h in history):
+        raise ValueError("training history is not a list of epochs")
 
 
 def _check_record(meta: dict) -> None:
     """The parts of a model's metadata that `inspect` shows must have the types it shows."""
-    def number(x) -> bool:
-        return isinstance(x, (int, float)) and not isinstance(x, bool)
-
     training = meta.get("training", {})
     if not isinstance(training, dict):
         raise ValueError("training is not an object")
-    history = training.get("history", [])
-    if not isinstance(history, list) or not all(
-            isinstance(h, dict) and all(number(h.get(k)) for k in ("epoch", "loss", "seconds"))
-            and (h.get("dev_accuracy") is None or number(h["dev_accuracy"])) for h in history):
-        raise ValueError("training history is not a list of epochs")
+    check_history(training.get("history", []))
     for key in ("hyper_parameters", "tag_counts"):
         if not isinstance(training.get(key, {}), dict):
             raise ValueError(f"training {key} is not an object")
-    if not all(number(n) for n in training.get("tag_counts", {}).values()):
+    if not all(v is None or isinstance(v, (str, int, float)) for v in training.get("hyper_parameters", {}).values()):
+        raise ValueError("training hyper_parameters are not plain values")
+    if not all(_number(n) for n in training.get("tag_counts", {}).values()):
         raise ValueError("training tag_counts are not numbers")
     for key in ("best_epoch", "dev_accuracy"):
-        if training.get(key) is not None and not number(training[key]):
+        if training.get(key) is not None and not _number(training[key]):
             raise ValueError(f"training {key} is not a number")
     unlearnable = training.get("unlearnable_dev_tags", [])
     if not isinstance(unlearnable, list) or not all(isinstance(t, str) for t in unlearnable):
@@ -189,12 +205,6 @@ def _check_record(meta: dict) -> None:
         raise ValueError("corpus is not a list of file names")
     if meta.get("tag_column", "upos") not in ("upos", "xpos"):
         raise ValueError(f"tag_column {meta['tag_column']!r} is neither upos nor xpos")
-
-
-def _finite(a: np.ndarray) -> bool:
-    if a.dtype == np.float16:  # NumPy's float16 arithmetic is slow: look at the bits
-        return a.size == 0 or int((a.view(np.uint16) & 0x7FFF).max()) < 0x7C00  # exponent all ones: NaN or inf
-    return bool(np.isfinite(a).all())
 
 
 def default_model_path() -> Path:

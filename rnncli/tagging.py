@@ -11,7 +11,10 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+from concurrent.futures.process import BrokenProcessPool
+
 from .corpus import format_sentence
+from .errors import RnncliError, TaggingError
 from .tagger import Tagger
 
 CHUNK_CHARS = 1 << 19  # about 100,000 tokens of text: big batches for the matrix products, flat memory
@@ -48,21 +51,24 @@ class ChunkTagger:
         return "".join(parts), sum(map(len, sentences))
 
 
-def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int) -> Iterator[list[str]]:
+def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int) -> Iterator[tuple[list[str], str]]:
+    """Lists of lines of about ``chunk_chars`` characters, each with where its last line came from."""
     chunk: list[str] = []
     size = 0
+    where = ""
     try:
-        for _, _, line in lines:
+        for source, n, line in lines:
             chunk.append(line)
             size += len(line) + 1
             if size >= chunk_chars:
                 full, chunk, size = chunk, [], 0  # emptied first: a consumer that stops gets nothing twice
-                yield full
+                yield full, f"{source}:{n}"
+            where = f"{source}:{n}"
     finally:
         # Also when reading failed part-way (invalid UTF-8): what was read is still tagged
         # and written before the error surfaces.
         if chunk:
-            yield chunk
+            yield chunk, where
 
 
 def tag_stream(tagger: Tagger, lines: Iterable[tuple[str, int, str]], out: TextIO, fmt: str = "slash",
@@ -70,12 +76,17 @@ def tag_stream(tagger: Tagger, lines: Iterable[tuple[str, int, str]], out: TextI
     """Tag each (source, line number, text) and write one output sentence per line; returns tokens tagged.
 
     An empty or blank line gives an empty output sentence: a blank line (slash, tsv, conllu)
-    or an object with empty lists (jsonl).
+    or an object with empty lists (jsonl). With ``jobs`` > 1, a worker that fails or dies ends
+    the stream with ``TaggingError`` once every chunk before its own is written.
     """
     tag_chunk = ChunkTagger(tagger, fmt, pretokenized)
     chunks = _chunks(lines, chunk_chars)
+    if jobs > 1:
+        results = _in_workers(tag_chunk, chunks, jobs)
+    else:
+        results = (tag_chunk(chunk) for chunk, _ in chunks)
     total = 0
-    for text, n in _in_workers(tag_chunk, chunks, jobs) if jobs > 1 else map(tag_chunk, chunks):
+    for text, n in results:
         out.write(text)
         out.flush()
         total += n
@@ -96,7 +107,7 @@ def _start_worker(tag_chunk: ChunkTagger, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: no worker tracebacks
 
     def exit_with_parent() -> None:
-        # A parent ended by SIGPIPE (`| head`) cannot shut the pool down: leave with it.
+        # A parent that died (killed, or ended by SIGPIPE) cannot shut the pool down: leave with it.
         while os.getppid() == parent:
             time.sleep(0.2)
         os._exit(0)
@@ -108,8 +119,10 @@ def _work(lines: list[str]) -> tuple[str, int]:
     return _worker(lines)
 
 
-def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[list[str]], jobs: int) -> Iterator[tuple[str, int]]:
-    """``map(tag_chunk, chunks)`` in worker processes, results in input order."""
+def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[list[str], str]],
+                jobs: int) -> Iterator[tuple[str, int]]:
+    """``map(tag_chunk, chunks)`` in worker processes, results in input order. A worker that
+    raises or dies ends the results with ``TaggingError`` after the chunks before its own."""
     import multiprocessing
     import os
     from collections import deque
@@ -119,17 +132,37 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[list[str]], jobs: int) 
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     pending: deque = deque()
+    written = "the start"  # where the output stops if the next chunk fails
+    failed = False
+
+    def result(future, where: str) -> tuple[str, int]:
+        nonlocal written, failed
+        try:
+            out = future.result()
+        except BaseException as e:
+            failed = True
+            if isinstance(e, (RnncliError, MemoryError)):
+                raise
+            why = ("ended abruptly (killed, or out of memory)" if isinstance(e, BrokenProcessPool)
+                   else f"failed ({type(e).__name__}: {e})")
+            raise TaggingError(f"a worker process {why}; the output stops after {written}") from None
+        written = where
+        return out
+
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
                              initargs=(tag_chunk, os.getpid())) as pool:
         try:
-            for chunk in chunks:
-                pending.append(pool.submit(_work, chunk))
+            for chunk, where in chunks:
+                pending.append((pool.submit(_work, chunk), where))
                 if len(pending) >= 2 * jobs:  # bounded: memory stays flat however long the input
-                    yield pending.popleft().result()
+                    yield result(*pending.popleft())
         except GeneratorExit:  # the consumer stopped (its output failed): nothing more to deliver
             pending.clear()
             raise
         finally:
-            # Also when reading failed part-way: the chunks already read are still written.
-            while pending:
-                yield pending.popleft().result()
+            # Reading failed part-way: the chunks already read are still written. A worker
+            # failed: nothing after its chunk is, so the output is a prefix of the whole.
+            while pending and not failed:
+                yield result(*pending.popleft())
+            for future, _ in pending:
+                future.cancel()

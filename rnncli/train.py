@@ -19,8 +19,8 @@ import numpy as np
 
 from . import modelfile, rnn
 from .corpus import Sentence
-from .errors import ModelFileError, TrainingError
-from .tagger import Tagger
+from .errors import ModelFileError, TrainingError, shown
+from .tagger import Tagger, check_history
 from .vocab import IDENTITY_SLOTS, Vocab
 
 
@@ -46,9 +46,30 @@ class TrainConfig:
     adversarial: float = 0.0  # size of the adversarial perturbation of U x_t per token; 0: off
 
     @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+    def from_dict(cls, d: dict, strict: bool = False) -> TrainConfig:
+        """The config in ``d`` (other keys ignored); ``strict``: every field must be there,
+        of its type and in its range (a checkpoint's record), else ValueError or TypeError."""
+        names = {f.name: f.type for f in fields(cls)}
+        if not isinstance(d, dict):
+            raise TypeError("the config is not an object")
+        values = {k: v for k, v in d.items() if k in names}
+        if strict:
+            for name, kind in names.items():
+                if name not in values:  # written before this field existed: its default
+                    continue
+                value = values[name]
+                ok = {"int": isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31,
+                      "float": isinstance(value, (int, float)) and not isinstance(value, bool)
+                      and math.isfinite(value) and value >= 0,
+                      "bool": isinstance(value, bool),
+                      "str": isinstance(value, str)}[kind]
+                if not ok:
+                    raise ValueError(f"config {name} is {value!r:.40}, not a {kind} of the allowed range")
+        config = cls(**values)
+        if strict and (config.optimizer not in OPTIMIZERS or config.features not in ("word", "form")
+                       or min(config.hidden, config.layers, config.batch_size, config.epochs) < 1):
+            raise ValueError("config: unknown optimizer or features, or a size below 1")
+        return config
 
 
 @dataclass
@@ -529,20 +550,56 @@ def save_checkpoint(path, state: TrainState, config: TrainConfig, data_fingerpri
         "best_epoch": state.best_epoch})
 
 
-def load_checkpoint(path) -> tuple[TrainState, TrainConfig, str]:
-    """(state, config, data fingerprint) from a checkpoint file."""
-    arrays, meta = modelfile.load(path, "checkpoint")
-    if meta.get("kind") != CHECKPOINT_KIND:
-        raise ModelFileError(f"{path}: not a training checkpoint")
+def load_checkpoint(path, name: str | None = None) -> tuple[TrainState, TrainConfig, str]:
+    """(state, config, data fingerprint) from a checkpoint file, its record checked like a model's."""
+    label = name or shown(path)
+    record = {}
+
+    def expected(meta: dict) -> dict[str, None]:
+        if meta.get("kind") != CHECKPOINT_KIND:
+            raise ModelFileError(f"{label}: not a training checkpoint")
+        config = TrainConfig.from_dict(meta["config"], strict=True)
+        epoch, t, best_epoch = (_count(meta[k], k) for k in ("epoch", "optimizer_t", "best_epoch"))
+        history = meta["history"]
+        check_history(history)
+        if len(history) != epoch or best_epoch > epoch:
+            raise ValueError(f"{len(history)} epochs of history, epoch {epoch}, best epoch {best_epoch}")
+        rng_state = meta["rng_state"]
+        if not isinstance(rng_state, dict):
+            raise TypeError("rng_state is not an object")
+        np.random.default_rng().bit_generator.state = rng_state  # raises if it is not a generator's state
+        data = meta["data"]
+        if not isinstance(data, str):
+            raise TypeError("data is not a fingerprint")
+        record.update(config=config, epoch=epoch, t=t, best_epoch=best_epoch, history=history,
+                      rng_state=rng_state, data=data)
+        names = list(rnn.Shape(1, 1, 1, config.bidirectional, config.layers, int(config.char_hidden > 0),
+                               config.char_hidden).param_shapes())
+        members = [f"params.{k}" for k in names]
+        if config.optimizer == "adam":
+            members += [f"optimizer.adam.{m}.{k}" for m in "mv" for k in names]
+        if best_epoch:
+            members += [f"best.{k}" for k in names]
+        if config.average:
+            members += [f"ema.average.sum.{k}" for k in names]
+            members += [f"ema.average.last.{k}" for k in names if k in rnn.LOOKUPS] + ["ema.average.t"]
+        return dict.fromkeys(members)
+
+    arrays, _ = modelfile.load(path, "checkpoint", expected, label)
+    for key, a in arrays.items():
+        if a.dtype.kind != ("i" if key.startswith("ema.average.last.") or key == "ema.average.t" else "f"):
+            raise ModelFileError(f"{label}: damaged checkpoint (array {key} is {a.dtype})")
+    arrays = {key: np.array(a) for key, a in arrays.items()}  # writable: training goes on in them
 
     def part(prefix):
         return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-    try:
-        params = {k: np.asfortranarray(v) if k in rnn.LOOKUPS else v for k, v in part("params.").items()}
-        state = TrainState(int(meta["epoch"]), params, part("optimizer."), int(meta["optimizer_t"]),
-                           dict(meta["rng_state"]), list(meta["history"]), part("best.") or None,
-                           int(meta["best_epoch"]), part("ema.") or None)
-        config = TrainConfig.from_dict(meta["config"])
-        return state, config, str(meta["data"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise ModelFileError(f"{path}: damaged checkpoint ({type(e).__name__}: {e})") from None
+    params = {k: np.asfortranarray(v) if k in rnn.LOOKUPS else v for k, v in part("params.").items()}
+    state = TrainState(record["epoch"], params, part("optimizer."), record["t"], record["rng_state"],
+                       record["history"], part("best.") or None, record["best_epoch"], part("ema.") or None)
+    return state, record["config"], record["data"]
+
+
+def _count(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise ValueError(f"{what} is not a count: {value!r:.40}")
+    return value

@@ -69,17 +69,24 @@ def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["m.npz"]
 
 
-def test_object_arrays_are_refused_not_unpickled(tmp_path):
+@pytest.mark.parametrize("array", ["U", "extra"])
+def test_object_arrays_are_refused_not_unpickled(tutorial_model, tmp_path, array):
+    """An array of Python objects where the model's U belongs is refused; one that the metadata
+    never names is not even read."""
+    arrays, meta = modelfile.load(tutorial_model)
     path = tmp_path / "evil.npz"
 
     class Boom:
         def __reduce__(self):
             return (os.system, ("touch " + str(tmp_path / "pwned"),))
 
-    np.savez(path, metadata=np.frombuffer(b'{"format":"rnncli-model","format_version":1}', np.uint8),
-             U=np.array([Boom()], dtype=object))
-    with pytest.raises(ModelFileError, match="holds Python objects, which are never loaded"):
-        Tagger.load(path)
+    arrays[array] = np.array([Boom()], dtype=object)
+    np.savez(path, metadata=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+    if array == "U":
+        with pytest.raises(ModelFileError, match="holds Python objects, which are never loaded"):
+            Tagger.load(path)
+    else:
+        assert Tagger.load(path).tag([["I", "eat", "apple"]]) == Tagger.load(tutorial_model).tag([["I", "eat", "apple"]])
     assert not (tmp_path / "pwned").exists()
 
 
