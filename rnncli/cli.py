@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
 import os
+import signal
 import sys
+import threading
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -19,7 +22,7 @@ try:  # newer Typer ships its own copy of Click
 except ImportError:
     from click.exceptions import UsageError
 
-from .errors import RnncliError
+from .errors import RnncliError, shown
 
 
 class _Group(TyperGroup):
@@ -85,8 +88,6 @@ def _closed_pipe() -> None:
     SIGPIPE as a Unix filter is, so that the shell sees status 141. SIGPIPE is ignored until
     now (Python's default) so that a broken pipe between rnncli's own processes is an error that
     the code sees, not a silent death."""
-    import signal
-
     try:  # nothing more reaches the closed pipe, not even Python's last flush
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError):
@@ -98,7 +99,13 @@ def _closed_pipe() -> None:
 
 
 def _err(message: str) -> None:
-    sys.stderr.write(f"rnncli: error: {message}\n")
+    sys.stderr.write(f"rnncli: error: {_one_line(message)}\n")
+
+
+def _one_line(message: str) -> str:
+    """The last guard of "one line": a control character that reached a message (in a name
+    that Click quotes its own way, say) is written as an escape, never as itself."""
+    return message if message.isprintable() else "".join(c if c.isprintable() else shown(c)[2:-1] for c in message)
 
 
 class CorpusFormat(str, Enum):
@@ -155,8 +162,9 @@ def _load(model: Path | None):
 
     path = resolve_model_path(model)
     if path == default_model_path() and not path.exists():
-        raise RnncliError(f"{path}: the bundled model is missing; build it with scripts/build_default_model.py")
-    return Tagger.load(path)
+        raise RnncliError(f"{shown(path)}: the bundled model is missing; build it with scripts/build_default_model.py")
+    from_env = not model and os.environ.get("RNNCLI_MODEL")  # an error must say where the name came from
+    return Tagger.load(path, shown(path) + " (from $RNNCLI_MODEL)" if from_env else None)
 
 
 def _stdout_console():
@@ -175,7 +183,7 @@ _CHECKPOINTED = ("hidden", "lr", "batch_size", "seed", "optimizer", "clip", "bid
 
 
 def _warn(message: str) -> None:
-    sys.stderr.write(f"rnncli: warning: {message}\n")
+    sys.stderr.write(f"rnncli: warning: {_one_line(message)}\n")
 
 
 def _read_corpora(paths: list[Path], fmt, tag_column: str, strict: bool, what: str):
@@ -252,10 +260,10 @@ def train(
         _check_tag_column([*corpus, *([dev] if dev else [])], fmt)
     inputs = {p.resolve() for p in [*corpus, *([dev] if dev else [])]}
     if output.resolve() in inputs:
-        raise typer.BadParameter(f"{output} is an input corpus; refusing to overwrite it", param_hint="--output")
+        raise typer.BadParameter(f"{shown(output)} is an input corpus; refusing to overwrite it", param_hint="--output")
     checkpoint = checkpoint or output.with_name(output.name.removesuffix(".npz") + ".ckpt.npz")
     if checkpoint.resolve() in inputs | {output.resolve()}:
-        raise typer.BadParameter(f"{checkpoint} is an input corpus or the output; refusing to overwrite it",
+        raise typer.BadParameter(f"{shown(checkpoint)} is an input corpus or the output; refusing to overwrite it",
                                  param_hint="--checkpoint")
     for path in (output, checkpoint):  # found out now, not after the training it would lose
         _check_writable(path)
@@ -267,38 +275,87 @@ def train(
     if resume:
         state, config, data_id = _resumed(ctx, resume, config)
 
-    sentences = _read_corpora(corpus, fmt, tag_column.value, strict, "training")
-    dev_sentences = _read_corpora([dev], fmt, tag_column.value, strict, "dev") if dev else None
-    data_id_now = f"{fingerprint(sentences)}/{fingerprint(dev_sentences) if dev_sentences else 'no dev'}"
-    if resume and data_id != data_id_now:
-        raise RnncliError(f"{resume}: this checkpoint was made from other training or dev data")
-    from .progress import TrainingDisplay
-
-    try:
-        with TrainingDisplay(quiet=quiet) as display:
-            tagger = run(sentences, dev_sentences, config, display.update, resume=state)
-    except Interrupted as e:
+    with _stop_signals() as stopped:
         try:
-            save_checkpoint(checkpoint, e.state, config, data_id_now)
-        except RnncliError as failed:
-            _err(f"interrupted in epoch {e.state.epoch + 1}; {output} not written; no checkpoint: {failed}")
-            raise typer.Exit(130) from None
-        _err(f"interrupted in epoch {e.state.epoch + 1}; {output} not written; checkpoint saved to {checkpoint}; "
-             f"continue with the same command and --resume {checkpoint}")
-        raise typer.Exit(130) from None
-    except KeyboardInterrupt:
-        _err(f"interrupted before training began; {output} not written")
-        raise typer.Exit(130) from None
-    except Diverged as e:
-        if e.best is None:
-            raise
-        _finish(e.best, corpus, tag_column, output)
-        raise RnncliError(f"{e}; kept the best model so far (epoch {e.best.info['training']['best_epoch']}) "
-                          f"in {output}") from None
-    _finish(tagger, corpus, tag_column, output)
+            sentences = _read_corpora(corpus, fmt, tag_column.value, strict, "training")
+            dev_sentences = _read_corpora([dev], fmt, tag_column.value, strict, "dev") if dev else None
+            data_id_now = f"{fingerprint(sentences)}/{fingerprint(dev_sentences) if dev_sentences else 'no dev'}"
+            if resume and data_id != data_id_now:
+                raise RnncliError(f"{shown(resume)}: this checkpoint was made from other training or dev data")
+            from .progress import TrainingDisplay
+
+            with TrainingDisplay(quiet=quiet) as display:
+                tagger = run(sentences, dev_sentences, config, display.update, resume=state)
+            stopped.phase = "writing"
+            _finish(tagger, corpus, tag_column, output)
+        except Interrupted as e:
+            stopped.hold()  # a second Ctrl-C must not cut the checkpoint short
+            what = f"{stopped.word} in epoch {e.state.epoch + 1}; {shown(output)} not written"
+            try:
+                save_checkpoint(checkpoint, e.state, config, data_id_now)
+            except RnncliError as failed:
+                _err(f"{what}; no checkpoint: {failed}")
+                raise typer.Exit(stopped.status) from None
+            _err(f"{what}; checkpoint saved to {shown(checkpoint)}; "
+                 f"continue with the same command and --resume {shown(checkpoint)}")
+            raise typer.Exit(stopped.status) from None
+        except KeyboardInterrupt:
+            if stopped.phase == "writing":
+                _err(f"{stopped.word} while writing {shown(output)}; it is unchanged")
+            else:
+                _err(f"{stopped.word} before training began; {shown(output)} not written")
+            raise typer.Exit(stopped.status) from None
+        except Diverged as e:
+            if e.best is None:
+                raise
+            stopped.phase = "writing"
+            _finish(e.best, corpus, tag_column, output)
+            raise RnncliError(f"{e}; kept the best model so far (epoch {e.best.info['training']['best_epoch']}) "
+                              f"in {shown(output)}") from None
     display.summary(tagger, output)
     if resume and checkpoint.resolve() == resume.resolve():
         checkpoint.unlink(missing_ok=True)
+
+
+class _Stopped:
+    """Which signal stopped training, and what it was doing then."""
+
+    def __init__(self):
+        self.signal, self.phase = None, "training"
+
+    @property
+    def word(self) -> str:
+        return "terminated (SIGTERM)" if self.signal == signal.SIGTERM else "interrupted"
+
+    @property
+    def status(self) -> int:
+        return 128 + (self.signal or 2)  # 130 for Ctrl-C, 143 for SIGTERM, as the shell reports them
+
+    def hold(self) -> None:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _stop_signals():
+    """Ctrl-C and SIGTERM (what timeout, kill, systemd and batch schedulers send) stop training
+    the same way: a KeyboardInterrupt where it stands, so that the loop saves a checkpoint and
+    a file being written is left as it was."""
+    stopped = _Stopped()
+
+    def stop(number, _frame):
+        stopped.signal = number
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield stopped
+        return
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopped
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _resumed(ctx: typer.Context, resume: Path, config):
@@ -326,9 +383,9 @@ def _resumed(ctx: typer.Context, resume: Path, config):
 def _check_writable(path: Path) -> None:
     directory = path.parent
     if not directory.is_dir():
-        raise RnncliError(f"{path}: cannot write (no directory {directory})")
+        raise RnncliError(f"{shown(path)}: cannot write (no directory {shown(directory)})")
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise RnncliError(f"{path}: cannot write (permission denied in {directory})")
+        raise RnncliError(f"{shown(path)}: cannot write (permission denied in {shown(directory)})")
 
 
 def _check_tag_column(paths: list[Path], fmt) -> None:
@@ -338,7 +395,7 @@ def _check_tag_column(paths: list[Path], fmt) -> None:
     for path in paths:
         found = fmt.value if fmt else file_format(path)
         if found != "conllu":
-            raise typer.BadParameter(f"applies to CoNLL-U corpora; {path} is read as {found}",
+            raise typer.BadParameter(f"applies to CoNLL-U corpora; {shown(path)} is read as {found}",
                                      param_hint="--tag-column")
 
 
@@ -374,21 +431,17 @@ def _read_lines(texts: list[str], inputs: list[Path]):
         _check_argument(text, f"argument {n}")
         for line in text.removesuffix("\n").split("\n"):  # as in files: no other Unicode line breaks
             yield "argument", n, line.removesuffix("\r")
-    for path in inputs:
-        name = "<stdin>" if str(path) == "-" else str(path)
-        from .corpus import open_corpus, read_lines
+    from .corpus import open_corpus, text_lines
 
-        stream = sys.stdin.buffer if str(path) == "-" else open_corpus(path)
+    for path in inputs:
+        stdin = str(path) == "-"
+        name = "<stdin>" if stdin else shown(path)
+        stream = sys.stdin.buffer if stdin else open_corpus(path)
         try:
-            for n, raw in enumerate(read_lines(name, stream), 1):
-                if n == 1:
-                    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark is not text
-                try:
-                    yield name, n, raw.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError as e:
-                    raise RnncliError(f"{name}:{n}: not valid UTF-8 (byte 0x{raw[e.start]:02x})") from None
+            for n, line in text_lines(name, stream):
+                yield name, n, line
         finally:
-            if stream is not sys.stdin.buffer:
+            if not stdin:
                 stream.close()
 
 
@@ -502,7 +555,7 @@ def evaluate(
         return
     from .render import eval_view
 
-    _stdout_console().print(eval_view(report, f"{corpus}: {len(gold):,} sentences"))
+    _stdout_console().print(eval_view(report, f"{shown(corpus)}: {len(gold):,} sentences"))
 
 
 def main() -> None:

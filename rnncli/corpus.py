@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from .errors import CorpusError
+from .errors import CorpusError, shown
 
 FORMATS = ("slash", "conllu", "tsv")
 TAG_COLUMNS = {"upos": 3, "xpos": 4}
@@ -25,25 +25,49 @@ class Sentence(NamedTuple):
     line: int  # where the sentence starts in its file, 1-based
 
 
-def _lines(path: Path, raw: Iterable[bytes]) -> Iterator[tuple[int, str]]:
-    """Decoded lines without their line ending; a UTF-8 byte-order mark is dropped."""
-    for n, b in enumerate(read_lines(path, raw), 1):
+MAX_LINE = 10 * 2**20  # bytes in one line of text, its line ending aside; a longer line is refused
+
+
+def text_lines(name: str | os.PathLike, stream: IO[bytes]) -> Iterator[tuple[int, str]]:
+    """(line number, text without its line ending) of an open file or stream; a UTF-8
+    byte-order mark is dropped. Binary data, a line of more than ``MAX_LINE`` bytes and bytes
+    that are not UTF-8 stop it with a ``CorpusError`` naming ``name`` and the line."""
+    name = shown(name)
+    for n, b in _raw_lines(name, stream):
         if n == 1 and b.startswith(b"\xef\xbb\xbf"):
             b = b[3:]
-        if b"\0" in b:
-            raise CorpusError(f"{path}:{n}: binary data (a NUL byte), not a text corpus")
         try:
             line = b.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise CorpusError(f"{path}:{n}: not valid UTF-8 (byte 0x{b[e.start]:02x} at column {e.start + 1})") from None
+            raise CorpusError(f"{name}:{n}: not valid UTF-8 (byte 0x{b[e.start]:02x} at column {e.start + 1})") from None
         yield n, line.rstrip("\r\n")
+
+
+def _raw_lines(name: str, stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) with a bounded read per line, so that a file without line breaks
+    (/dev/zero) is an error after MAX_LINE bytes, not a machine out of memory."""
+    readline = stream.readline
+    n = 0
+    while True:
+        try:
+            b = readline(MAX_LINE + 2)  # room for the text and "\r\n"
+        except OSError as e:  # a bad disk, a vanished network share
+            raise CorpusError(f"{name}:{n + 1}: cannot read ({e.strerror or e})") from None
+        if not b:
+            return
+        n += 1
+        if b"\0" in b:
+            raise CorpusError(f"{name}:{n}: binary data (a NUL byte), not text")
+        if len(b) > MAX_LINE and len(b.rstrip(b"\r\n")) > MAX_LINE:
+            raise CorpusError(f"{name}:{n}: line longer than {MAX_LINE:,} bytes; not read")
+        yield n, b
 
 
 class _Reader:
     """Shared bookkeeping: the file's name and what to do with a bad sentence."""
 
     def __init__(self, path: Path, problems: list[str] | None):
-        self.path, self.problems = path, problems
+        self.path, self.problems = shown(path), problems
 
     def fail(self, n: int, message: str) -> None:
         error = f"{self.path}:{n}: {message}"
@@ -148,21 +172,10 @@ def _sniff(path: Path, f: IO[bytes]) -> str:
     if path.suffix.lower() in _EXTENSIONS:
         return _EXTENSIONS[path.suffix.lower()]
     if not f.seekable():  # a pipe cannot be read twice
-        raise CorpusError(f"{path}: a stream, whose format cannot be told from its first lines; give --format")
-    head = [b.decode("utf-8", "replace") for _, b in zip(range(20), read_lines(path, f))]
+        raise CorpusError(f"{shown(path)}: a stream, whose format cannot be told from its first lines; give --format")
+    head = [b.decode("utf-8", "replace") for _, (_, b) in zip(range(20), _raw_lines(shown(path), f))]
     f.seek(0)
     return detect_format(path, head)
-
-
-def read_lines(path: str | os.PathLike, raw: Iterable[bytes]) -> Iterator[bytes]:
-    """The lines of an open file; a failing read (a bad disk, a vanished network share) is
-    an error naming the file and the line it stopped at."""
-    n = 0
-    try:
-        for n, line in enumerate(raw, 1):
-            yield line
-    except OSError as e:  # only reading raises here: a consumer's errors never enter a generator
-        raise CorpusError(f"{path}:{n + 1}: cannot read ({e.strerror or e})") from None
 
 
 def open_corpus(path: str | os.PathLike) -> IO[bytes]:
@@ -170,11 +183,11 @@ def open_corpus(path: str | os.PathLike) -> IO[bytes]:
     try:
         return open(path, "rb")
     except FileNotFoundError:
-        raise CorpusError(f"{path}: no such file") from None
+        raise CorpusError(f"{shown(path)}: no such file") from None
     except IsADirectoryError:
-        raise CorpusError(f"{path}: is a directory, not a corpus file") from None
+        raise CorpusError(f"{shown(path)}: is a directory, not a corpus file") from None
     except OSError as e:
-        raise CorpusError(f"{path}: cannot read ({e.strerror})") from None
+        raise CorpusError(f"{shown(path)}: cannot read ({e.strerror})") from None
 
 
 def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str = "upos",
@@ -183,7 +196,7 @@ def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str
     path = Path(path)
     with open_corpus(path) as f:
         fmt = fmt or _sniff(path, f)
-        lines = _lines(path, f)
+        lines = text_lines(path, f)
         reader = _Reader(path, problems)
         if fmt == "slash":
             sentences = list(_read_slash(reader, lines))
@@ -194,7 +207,7 @@ def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str
         else:
             raise ValueError(f"unknown corpus format {fmt!r}")
     if not sentences:
-        raise CorpusError(f"{path}: no tagged sentence found (read as {fmt})")
+        raise CorpusError(f"{shown(path)}: no tagged sentence found (read as {fmt})")
     return sentences
 
 

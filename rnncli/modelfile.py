@@ -54,8 +54,8 @@ def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], metadata: dict)
         tmp_name = None
     except OSError as e:
         if e.errno == errno.ENOSPC:
-            raise ModelFileError(f"{path}: disk full; the previous file, if any, is unchanged") from None
-        raise ModelFileError(f"{path}: cannot write ({e.strerror or e})") from None
+            raise ModelFileError(f"{shown(path)}: disk full; the previous file, if any, is unchanged") from None
+        raise ModelFileError(f"{shown(path)}: cannot write ({e.strerror or e})") from None
     finally:
         if tmp_name is not None:
             try:
@@ -131,7 +131,9 @@ def _read(archive: zipfile.ZipFile, label: str, size: int, expected) -> tuple[di
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise ModelFileError(f"{label}: not an rnncli model file (no metadata)")
     try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
+        text = str(raw.data, "utf-8")  # no copy of the bytes on the way
+        del raw
+        meta = json.loads(text)
     except RecursionError:
         raise ModelFileError(f"{label}: damaged metadata (nested too deeply)") from None
     except (UnicodeDecodeError, ValueError) as e:  # ValueError: not JSON, or an integer of thousands of digits

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .errors import shown
 from .render import history_table
 
 
@@ -42,7 +43,7 @@ class TrainingDisplay:
         t = tagger.info["training"]
         self.console.print(history_table(t["history"], t["best_epoch"]))
         dev = "" if t["dev_accuracy"] is None else f", dev accuracy {100 * t['dev_accuracy']:.2f}%"
-        self.console.print(f"wrote {path}: {tagger.shape.n_params():,} parameters, "
+        self.console.print(f"wrote {shown(path)}: {tagger.shape.n_params():,} parameters, "
                            f"{len(tagger.vocab.tables['word']) - 1:,} words, {len(tagger.tags)} tags, "
                            f"best epoch {t['best_epoch']}{dev}")
         if t.get("unlearnable_dev_tags"):

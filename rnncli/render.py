@@ -15,6 +15,13 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
 
 
+def clip(text, limit: int = 300) -> str:
+    """A string from a model file as a table shows it: whole when short, else its start and its
+    length, so that a huge string costs no more to show than a short one."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def heat_strip(values: list[float], per_line: int = 32, max_units: int = 128) -> Text:
     """One glyph per unit: its height is the value in [-1, 1], its colour the sign (red +, blue -).
 
@@ -103,18 +110,19 @@ def card_view(card: dict) -> Group:
     slots = ", ".join(f"{s} {n:,}" for s, n in vocab["slots"].items())
     facts.add_row("inputs x_t", f"{vocab['inputs']:,} entries ({slots}; each slot has an <unk> entry)")
     counts = card["tag_counts"]
-    facts.add_row("tags", " ".join(f"{t} ({counts[t]:,})" if t in counts else t for t in card["tags"]))
+    facts.add_row("tags", " ".join(f"{clip(t, 40)} ({counts[t]:,})" if t in counts else clip(t, 40) for t in card["tags"]))
     if card.get("corpus"):
-        facts.add_row("trained on", ", ".join(card["corpus"]) if isinstance(card["corpus"], list) else str(card["corpus"]))
+        corpus = card["corpus"] if isinstance(card["corpus"], list) else [card["corpus"]]
+        facts.add_row("trained on", ", ".join(map(clip, corpus)))
     if card.get("attribution"):
-        facts.add_row("attribution", card["attribution"])
+        facts.add_row("attribution", clip(card["attribution"], 2000))
     if card.get("dev_accuracy") is not None:
         facts.add_row("dev accuracy", f"{_pct(card['dev_accuracy'])} (epoch {card['best_epoch']})")
     if card.get("unlearnable_dev_tags"):
-        facts.add_row("unlearnable", "dev tags never seen in training: " + " ".join(card["unlearnable_dev_tags"]))
+        facts.add_row("unlearnable", "dev tags never seen in training: " + " ".join(clip(t, 40) for t in card["unlearnable_dev_tags"]))
     hyper = card["hyper_parameters"]
     if hyper:
-        facts.add_row("hyper-parameters", ", ".join(f"{k}={v}" for k, v in hyper.items()))
+        facts.add_row("hyper-parameters", ", ".join(f"{clip(k, 40)}={clip(v, 40)}" for k, v in hyper.items()))
     parts.append(facts)
     if card["history"]:
         parts += [Text(""), history_table(card["history"], card.get("best_epoch"))]

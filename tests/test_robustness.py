@@ -57,7 +57,7 @@ def train_args(corpus, out, *extra):
     ("missing.txt", None, "{p}: no such file"),
     ("empty.txt", b"", "{p}: no tagged sentence found (read as slash)"),
     ("blank.txt", b"\n  \n\t\n", "{p}: no tagged sentence found (read as slash)"),
-    ("binary.txt", b"I/nn eat/v\n\x00\x01\x02PK\n", "{p}:2: binary data (a NUL byte), not a text corpus"),
+    ("binary.txt", b"I/nn eat/v\n\x00\x01\x02PK\n", "{p}:2: binary data (a NUL byte), not text"),
     ("latin1.txt", "I/nn eat/v\ncaf\u00e9/nn\n".encode("latin-1"), "{p}:2: not valid UTF-8 (byte 0xe9 at column 4)"),
 ])
 def test_unreadable_corpora_stop_training(runner, tmp_path, name, content, message):
@@ -192,7 +192,7 @@ def test_invalid_utf8_on_stdin_names_the_line(tutorial_model):
     r = subprocess.run([*RNNCLI, "tag", "--model", str(tutorial_model)], input=b"I eat apple\nfish \xff\xfe\n",
                        capture_output=True, timeout=60)
     assert r.returncode == 1
-    assert r.stderr == b"rnncli: error: <stdin>:2: not valid UTF-8 (byte 0xff)\n"
+    assert r.stderr == b"rnncli: error: <stdin>:2: not valid UTF-8 (byte 0xff at column 6)\n"
     assert r.stdout == b"I/nn eat/v apple/nn\n"  # what came before the bad line is kept
 
 
