@@ -251,6 +251,7 @@ def train(
 
     Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz
     """
+    _one_blas_thread()
     from .train import Diverged, Interrupted, TrainConfig, fingerprint, save_checkpoint
     from .train import train as run
 
@@ -416,10 +417,11 @@ def _check_argument(text: str, what: str) -> None:
 
 
 def _one_blas_thread() -> None:
-    """Tagging multiplies small matrices, where a second BLAS thread gains little on idle cores
-    and, with the cores busy (the other programs of a pipeline, or --jobs workers), costs several
-    times over: each thread waits for the others at every product. So one, unless the
-    environment says otherwise (scripts/benchmark_speed.py, section 'load', measures both)."""
+    """Tagging and training multiply small matrices, where a second BLAS thread gains little on
+    idle cores and, with the cores busy (the other programs of a pipeline, --jobs workers, a
+    shared cluster node), costs several times over, up to tens of times for a large output
+    layer: each thread waits for the others at every product. So one, unless the environment
+    says otherwise (scripts/benchmark_speed.py, sections 'load' and 'train-load', measure both)."""
     variables = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
     if "numpy" not in sys.modules and not any(v in os.environ for v in variables):
         os.environ.update(dict.fromkeys(variables, "1"))

@@ -42,9 +42,12 @@ def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], metadata: dict)
     payload = dict(arrays)
     payload[METADATA_KEY] = np.frombuffer(meta, dtype=np.uint8)
     directory = path.parent if str(path.parent) else Path(".")
+    _remove_stale(directory, path.name)
     tmp_name = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        # The writer's process id in the name: a file left by a writer that was killed (SIGKILL,
+        # a power cut) is known for stale by the next write to the same target.
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
         os.chmod(tmp_name, _mode(path))  # mkstemp makes it private; a model file is an ordinary file
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **payload)
@@ -62,6 +65,35 @@ def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], metadata: dict)
                 os.unlink(tmp_name)
             except OSError:
                 pass
+
+
+def _remove_stale(directory: Path, name: str) -> None:
+    """Remove temporary files of earlier writes to ``name`` whose writer is no longer running."""
+    prefix = f".{name}."
+    try:
+        entries = [e for e in os.listdir(directory) if e.startswith(prefix) and e.endswith(".tmp")]
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or _running(int(pid)):
+            continue
+        try:
+            os.unlink(directory / entry)
+        except OSError:
+            pass
+
+
+def _running(pid: int) -> bool:
+    if not 0 < pid < 2**31:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _mode(path: Path) -> int:

@@ -53,8 +53,8 @@ class Shape:
         for name, least in (("n_inputs", 1), ("n_hidden", 1), ("n_tags", 1), ("n_layers", 1),
                             ("n_chars", 0), ("char_hidden", 0)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-                raise ValueError(f"{name} must be an integer of at least {least}, not {value!r}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not least <= value < 2**31:
+                raise ValueError(f"{name} must be an integer from {least} to 2**31 - 1, not {value!r:.40}")
         if not isinstance(self.bidirectional, (bool, np.bool_)):
             raise ValueError(f"bidirectional must be true or false, not {self.bidirectional!r}")
         if (self.n_chars == 0) != (self.char_hidden == 0):

@@ -85,6 +85,13 @@ runs of rnncli and its peer alternate, so that a change in the machine's load hi
    first on idle cores, then while every core runs a busy loop in another process, as when the
    other programs of a pipeline compute too. Ratio: tokens/s with one thread / with one per core.
 
+7. BLAS threads in training (``train-load``): one epoch of ``rnncli train --hidden 128
+   --batch-size 32`` on the first 2,000 sentences of EWT train, with OPENBLAS_NUM_THREADS=1
+   (what ``rnncli train`` sets when the environment does not say) and with one thread per core,
+   on idle and on busy cores as in section 6; once with EWT's UPOS tags (a small output layer)
+   and once with 10,001 tags (a large one). The time is the epoch's own seconds in the model's
+   history. Ratio: seconds with one thread per core / seconds with one thread.
+
     python scripts/benchmark_speed.py                        # everything (about 15 minutes)
     python scripts/benchmark_speed.py --quick                # a smoke test of about a minute
     python scripts/benchmark_speed.py --only training,startup --repeats 5 --json speed.json
@@ -135,7 +142,7 @@ from rnncli.tokenize import tokenize  # noqa: E402
 from rnncli.train import Data, TrainConfig, build_vocab, length_batches, train  # noqa: E402
 from rnncli.vocab import IDENTITY_SLOTS  # noqa: E402
 
-SECTIONS = ("training", "tagging", "startup", "memory", "scaling", "load")
+SECTIONS = ("training", "tagging", "startup", "memory", "scaling", "load", "train-load")
 TITLES = {
     "training": "1. Training: one epoch of EWT train",
     "tagging": "2. Tagging end to end",
@@ -143,6 +150,7 @@ TITLES = {
     "memory": "4. Memory: peak resident set size",
     "scaling": "5. Scaling",
     "load": "6. BLAS threads, on idle and on busy cores",
+    "train-load": "7. BLAS threads in training, on idle and on busy cores",
 }
 RATIOS = {
     "training": "ratio: rnncli tokens/s ÷ PyTorch tokens/s",
@@ -151,6 +159,7 @@ RATIOS = {
     "memory": "ratio: rnncli's peak ÷ the other one's",
     "scaling": "ratio: time per token ÷ that at the smallest size",
     "load": "ratio: tokens/s with one BLAS thread ÷ tokens/s with one per core",
+    "train-load": "ratio: seconds per epoch with one per core ÷ with one BLAS thread",
 }
 
 # The tutorial RNN exactly as benchmark_accuracy.py's first step, so both tables mean the same model.
@@ -166,6 +175,8 @@ MEMORY_FACTOR = 10
 SCALING_FRACTIONS = (0.25, 0.5, 1.0)
 SCALING_FACTORS = (1, 2, 4)
 LOAD_TOKENS, QUICK_LOAD_TOKENS = 200_000, 5_000  # one busy-core run with a thread per core is slow
+TRAIN_LOAD_SENTENCES, QUICK_TRAIN_LOAD_SENTENCES = 2_000, 200
+MANY_TAGS = 10_001  # the output layer of a large tag set, where BLAS threads matter most
 STARTUP_RUNS_PER_REPEAT = 5  # each run is well under a second: more runs for a steady median
 STARTUP_SENTENCE = "I eat apple"
 WARM_UP_SENTENCES = 64
@@ -820,6 +831,54 @@ def section_load(b: Bench) -> list[Row]:
     return rows
 
 
+def section_train_load(b: Bench) -> list[Row]:
+    """One epoch of `rnncli train` with one BLAS thread (its default) and with one per core, on
+    idle cores and with every core running a busy loop in another process; for a small output
+    layer (EWT's 17 UPOS tags) and a large one (10,001 tags: each word type's number modulo
+    10,001 as its tag). The time is the epoch's own ``seconds`` in the model's history."""
+    n = QUICK_TRAIN_LOAD_SENTENCES if b.sizes.train_sentences else TRAIN_LOAD_SENTENCES
+    sentences = b.train[:n]
+    types: dict[str, int] = {}
+    corpora = {}
+    for label, tag_of in (("17 tags (UPOS)", None), (f"{MANY_TAGS:,} tags", lambda w: f"T{types.setdefault(w, len(types)) % MANY_TAGS}")):
+        path = b.tmp / f"train-load-{len(corpora)}.tsv"
+        with open(path, "w", encoding="utf-8") as f:
+            for s in sentences:
+                f.write("".join(f"{w}\t{t if tag_of is None else tag_of(w)}\n" for w, t in zip(s.words, s.tags)) + "\n")
+        corpora[label] = path
+    tokens = sum(len(s.words) for s in sentences)
+    cores = os.cpu_count() or 1
+    threads = {"one BLAS thread (the default)": 1, f"{cores} BLAS threads": cores}
+    out = b.tmp / "train-load.npz"
+
+    def epoch(corpus: Path, n_threads: int) -> float:
+        env = {**CHILD_ENV, "OPENBLAS_NUM_THREADS": str(n_threads), "OMP_NUM_THREADS": str(n_threads)}
+        run([sys.executable, "-m", "rnncli", "train", str(corpus), "-o", str(out), "--epochs", "1",
+             "--hidden", "128", "--batch-size", "32", "-q"], env=env)
+        with np.load(out, allow_pickle=False) as f:
+            return json.loads(f["metadata"].tobytes())["training"]["history"][0]["seconds"]
+
+    rows = []
+    for busy in (False, True):
+        burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores if busy else 0)]
+        try:
+            for corpus_label, corpus in corpora.items():
+                times = {label: [epoch(corpus, k) for _ in range(b.sizes.repeats)] for label, k in threads.items()}
+                (ours_label, ours), (theirs_label, theirs) = [(k, statistics.median(v)) for k, v in times.items()]
+                where = f"every core busy with another process ({cores} busy loops)" if busy else "idle cores"
+                log(f"[train-load] {corpus_label}, {where}: {ours:.2f} s with 1 thread, {theirs:.2f} s with {cores}")
+                rows.append(Row("train-load", f"one epoch of `rnncli train --hidden 128`, {n:,} EWT train sentences "
+                                f"({tokens:,} tokens), {corpus_label}, {where}, {ours_label}",
+                                f"{ours:.2f} s", theirs_label, f"{theirs:.2f} s", theirs / ours,
+                                {"tokens": tokens, "busy_loops": cores if busy else 0, "corpus": corpus_label,
+                                 **{f"seconds_{k}_threads": times[label] for label, k in threads.items()}}))
+        finally:
+            for p in burners:
+                p.kill()
+                p.wait()
+    return rows
+
+
 # -- reporting --------------------------------------------------------------------------------
 
 def table(rows: list[Row], sections: list[str]) -> str:
@@ -896,7 +955,8 @@ def main() -> None:
         bench = Bench(sizes, Path(tmp), sentences, dev, read_texts(ewt_dir() / "en_ewt-ud-dev.conllu"), args.threads,
                       args.jobs)
         functions = {"training": section_training, "tagging": section_tagging, "startup": section_startup,
-                     "memory": section_memory, "scaling": section_scaling, "load": section_load}
+                     "memory": section_memory, "scaling": section_scaling, "load": section_load,
+                     "train-load": section_train_load}
         rows = []
         for section in sections:
             started = time.perf_counter()
