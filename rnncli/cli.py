@@ -240,14 +240,14 @@ def train(
     patience: Annotated[int, typer.Option(min=0, help="Stop after this many epochs without a better dev score (0: never).")] = 0,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed sentence instead of skipping it.")] = False,
     checkpoint: Annotated[Optional[Path], typer.Option(
-        help="Where Ctrl-C saves a checkpoint. Default: the output file with .ckpt.npz.", dir_okay=False)] = None,
+        help="Where Ctrl-C or SIGTERM saves a checkpoint. Default: the output file with .ckpt.npz.", dir_okay=False)] = None,
     resume: Annotated[Optional[Path], typer.Option(
         help="Continue from a checkpoint written when training was interrupted.", dir_okay=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ):
     """Train a tagger on tagged corpora and write one model file.
 
-    Malformed sentences are skipped with a warning (--strict: an error). Ctrl-C stops at once, leaves the output file as it was and saves a checkpoint for --resume.
+    Malformed sentences are skipped with a warning (--strict: an error). Ctrl-C or SIGTERM stops at once, leaves the output file as it was and saves a checkpoint for --resume.
 
     Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz
     """
