@@ -8,6 +8,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .errors import shown
+
 _BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -113,7 +115,7 @@ def card_view(card: dict) -> Group:
     facts.add_row("tags", " ".join(f"{clip(t, 40)} ({counts[t]:,})" if t in counts else clip(t, 40) for t in card["tags"]))
     if card.get("corpus"):
         corpus = card["corpus"] if isinstance(card["corpus"], list) else [card["corpus"]]
-        facts.add_row("trained on", ", ".join(map(clip, corpus)))
+        facts.add_row("trained on", ", ".join(clip(shown(str(c))) for c in corpus))
     if card.get("attribution"):
         facts.add_row("attribution", clip(card["attribution"], 2000))
     if card.get("dev_accuracy") is not None:

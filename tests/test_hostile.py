@@ -416,3 +416,12 @@ def test_the_loader_names_the_file_as_it_is_told(tutorial_model, tmp_path):
     path.write_bytes(b"PK\x03\x04")
     with pytest.raises(ModelFileError, match=r"^the name given: damaged"):
         Tagger.load(path, "the name given")
+
+
+def test_inspect_quotes_a_corpus_name_with_control_characters(runner, tutorial_model, tmp_path):
+    arrays, meta = modelfile.load(tutorial_model)
+    meta["corpus"] = ["clear\x1b[2J\nscreen.txt"]
+    path = tmp_path / "named.npz"
+    modelfile.save(path, arrays, meta)
+    r = runner.invoke(app, ["inspect", str(path)])
+    assert r.exit_code == 0 and "$'clear\\e[2J\\nscreen.txt'" in r.stdout and "\x1b" not in r.stdout
