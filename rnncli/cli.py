@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
+import inspect
 import json
 import math
 import os
 import signal
 import sys
-import threading
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -22,7 +21,9 @@ try:  # newer Typer ships its own copy of Click
 except ImportError:
     from click.exceptions import UsageError
 
-from .errors import RnncliError, shown
+from .config import OPTIONS, check
+from .corpus import FORMATS, OUTPUT_FORMATS, TAG_COLUMNS
+from .errors import OptionError, RnncliError, shown
 
 
 class _Group(TyperGroup):
@@ -43,7 +44,7 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except RnncliError as e:
             _err(str(e))
-            raise typer.Exit(1) from None
+            raise typer.Exit(e.status) from None
         except BrokenPipeError:
             _closed_pipe()
         except MemoryError as e:  # e.g. --hidden far too large for this machine
@@ -108,32 +109,14 @@ def _one_line(message: str) -> str:
     return message if message.isprintable() else "".join(c if c.isprintable() else shown(c)[2:-1] for c in message)
 
 
-class CorpusFormat(str, Enum):
-    slash = "slash"
-    conllu = "conllu"
-    tsv = "tsv"
+def _choices(name: str, values) -> type[Enum]:
+    """An Enum of the library's own list of choices, for Typer to offer and check."""
+    return Enum(name, {v: v for v in values}, type=str)
 
 
-class OutputFormat(str, Enum):
-    slash = "slash"
-    tsv = "tsv"
-    conllu = "conllu"
-    jsonl = "jsonl"
-
-
-class TagColumn(str, Enum):
-    upos = "upos"
-    xpos = "xpos"
-
-
-class Features(str, Enum):
-    word = "word"
-    form = "form"
-
-
-class Optimizer(str, Enum):
-    adam = "adam"
-    sgd = "sgd"
+CorpusFormat = _choices("CorpusFormat", FORMATS)
+OutputFormat = _choices("OutputFormat", OUTPUT_FORMATS)
+TagColumn = _choices("TagColumn", TAG_COLUMNS)
 
 
 ModelOption = Annotated[Optional[Path], typer.Option(
@@ -143,18 +126,6 @@ FormatOption = Annotated[Optional[CorpusFormat], typer.Option(
     "--format", "-f", help="Corpus format. Default: from the extension (.conllu, .tsv), else from the content.")]
 TagColumnOption = Annotated[TagColumn, typer.Option(help="CoNLL-U column to read tags from.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
-
-
-def _positive(value: float) -> float:
-    if not 0 < value < float("inf"):
-        raise typer.BadParameter(f"must be a finite number greater than 0, got {value}")
-    return value
-
-
-def _finite(value: float) -> float:
-    if not math.isfinite(value):  # the model's metadata is JSON, which has no infinity
-        raise typer.BadParameter(f"must be a finite number, got {value}")
-    return value
 
 
 def _load(model: Path | None):
@@ -177,73 +148,54 @@ def _print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
-# Hyper-parameters that a checkpoint fixes: giving another value with --resume is a usage error.
-_CHECKPOINTED = ("hidden", "lr", "batch_size", "seed", "optimizer", "clip", "bidirectional", "layers",
-                 "features", "dropout", "word_dropout", "average", "char_hidden", "adversarial")
-
-
 def _warn(message: str) -> None:
     sys.stderr.write(f"rnncli: warning: {_one_line(message)}\n")
 
 
-def _read_corpora(paths: list[Path], fmt, tag_column: str, strict: bool, what: str):
-    """Sentences of every file. Malformed sentences are skipped with a warning that counts
-    them, or, with ``strict``, stop everything at the first one."""
-    from .corpus import read_corpus
+def _hyper_parameters(command):
+    """Adds to ``command`` an option for each hyper-parameter of ``TrainConfig``, with the help,
+    range and choices its field declares: the dataclass is the one list of them."""
+    signature = inspect.signature(command, eval_str=True)
+    params = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    for f in OPTIONS:
+        kind, default = {"int": int, "float": float, "bool": bool, "str": str}[f.type], f.default
+        if "choices" in f.metadata:
+            kind = _choices(f.name.title(), f.metadata["choices"])
+            default = kind(default)
 
-    sentences = []
-    for path in paths:
-        problems: list[str] | None = None if strict else []
-        try:
-            sentences += read_corpus(path, fmt and fmt.value, tag_column, problems)
-        finally:
-            if problems:
-                n = len(problems)
-                _warn(f"skipped {n} malformed {what} sentence{'s' * (n != 1)}; first: {problems[0]} "
-                      f"(--strict makes this an error)")
-    return sentences
+        option = typer.Option("--" + f.name.replace("_", "-"), help=f.metadata["help"], callback=_validator(f),
+                              rich_help_panel="Hyper-parameters (fixed by a checkpoint but --epochs and --patience)")
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                        annotation=Annotated[kind, option]))
+    command.__signature__ = signature.replace(parameters=params)
+    return command
+
+
+def _validator(f):
+    def validate(value):
+        problem = check(f, value.value if isinstance(value, Enum) else value)
+        if problem:
+            raise typer.BadParameter(problem)
+        return value
+    return validate
 
 
 @app.command()
+@_hyper_parameters
 def train(
     ctx: typer.Context,
     corpus: Annotated[list[Path], typer.Argument(help="Tagged corpus file(s) to train on.", dir_okay=True)],
     dev: Annotated[Optional[Path], typer.Option(help="Tagged corpus to pick the best epoch by.")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write.", dir_okay=False)] = Path("model.npz"),
-    hidden: Annotated[int, typer.Option(min=1, help="Hidden units H (the size of s_t).")] = 64,
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the corpus.")] = 10,
-    lr: Annotated[float, typer.Option(callback=_positive, help="Learning rate.")] = 0.01,
-    batch_size: Annotated[int, typer.Option(min=1, help="Sentences per update.")] = 16,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed: the same seed gives the same model.")] = 0,
     fmt: FormatOption = None,
     tag_column: TagColumnOption = TagColumn.upos,
-    bidirectional: Annotated[bool, typer.Option(help="Add a backward RNN over each sentence.")] = False,
-    layers: Annotated[int, typer.Option(min=1, max=4, help="Stacked RNN layers.")] = 1,
-    features: Annotated[Features, typer.Option(
-        help="x_t: 'word' is the tutorial's one-hot word; 'form' adds suffixes, prefixes and shape.")] = Features.word,
-    dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Dropout on each layer's input and output.")] = 0.0,
-    word_dropout: Annotated[float, typer.Option(
-        min=0.0, callback=_finite,
-        help="A word seen n times is replaced by <unk> with probability a/(a+n) during training.")] = 0.25,
-    char_hidden: Annotated[int, typer.Option(
-        min=0, help="Units of a character-level Elman RNN that reads each word's letters into x_t (0: none).")] = 0,
-    adversarial: Annotated[float, typer.Option(
-        min=0.0, callback=_finite,
-        help="Adversarial training: run each batch again with the first layer's inputs U x_t pushed "
-             "along the gradient of the loss, by this much per token (root mean square; a trained "
-             "U x_t in the bundled model has a norm of about 11). 0: off.")] = 0.0,
-    average: Annotated[float, typer.Option(
-        min=0.0, max=0.99999, help="Keep an exponential moving average of the weights with this decay "
-                                   "(e.g. 0.999) and save it (0: off).")] = 0.0,
-    optimizer: Annotated[Optimizer, typer.Option(help="Update rule.")] = Optimizer.adam,
-    clip: Annotated[float, typer.Option(min=0.0, callback=_finite, help="Largest gradient norm (0: no clipping).")] = 5.0,
-    patience: Annotated[int, typer.Option(min=0, help="Stop after this many epochs without a better dev score (0: never).")] = 0,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed sentence instead of skipping it.")] = False,
     checkpoint: Annotated[Optional[Path], typer.Option(
         help="Where Ctrl-C or SIGTERM saves a checkpoint. Default: the output file with .ckpt.npz.", dir_okay=False)] = None,
     resume: Annotated[Optional[Path], typer.Option(
         help="Continue from a checkpoint written when training was interrupted.", dir_okay=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    **hyper,
 ):
     """Train a tagger on tagged corpora and write one model file.
 
@@ -252,159 +204,21 @@ def train(
     Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz
     """
     _one_blas_thread()
-    from .train import Diverged, Interrupted, TrainConfig, fingerprint, save_checkpoint
-    from .train import train as run
+    from .config import TrainConfig
+    from .progress import TrainingDisplay
+    from .train import Trainer
 
-    if patience and dev is None:
-        raise typer.BadParameter("--patience needs --dev to measure progress", param_hint="--patience")
-    if tag_column is not TagColumn.upos:
-        _check_tag_column([*corpus, *([dev] if dev else [])], fmt)
-    inputs = {p.resolve() for p in [*corpus, *([dev] if dev else [])]}
-    if output.resolve() in inputs:
-        raise typer.BadParameter(f"{shown(output)} is an input corpus; refusing to overwrite it", param_hint="--output")
-    checkpoint = checkpoint or output.with_name(output.name.removesuffix(".npz") + ".ckpt.npz")
-    if checkpoint.resolve() in inputs | {output.resolve()}:
-        raise typer.BadParameter(f"{shown(checkpoint)} is an input corpus or the output; refusing to overwrite it",
-                                 param_hint="--checkpoint")
-    for path in (output, checkpoint):  # found out now, not after the training it would lose
-        _check_writable(path)
-    config = TrainConfig(hidden=hidden, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                         optimizer=optimizer.value, clip=clip, bidirectional=bidirectional, layers=layers,
-                         features=features.value, word_dropout=word_dropout, dropout=dropout, patience=patience,
-                         average=average, char_hidden=char_hidden, adversarial=adversarial)
-    state = data_id = None
-    if resume:
-        state, config, data_id = _resumed(ctx, resume, config)
-
-    with _stop_signals() as stopped:
+    config = TrainConfig(**{k: v.value if isinstance(v, Enum) else v for k, v in hyper.items()})
+    given = [k for k in hyper if ctx.get_parameter_source(k).name == "COMMANDLINE"]
+    trainer = Trainer(config, corpus, output, dev, fmt and fmt.value, tag_column.value, strict, checkpoint,
+                      resume, given, warn=_warn)
+    with TrainingDisplay(quiet=quiet) as display:
+        trainer.callback = display.update
         try:
-            sentences = _read_corpora(corpus, fmt, tag_column.value, strict, "training")
-            dev_sentences = _read_corpora([dev], fmt, tag_column.value, strict, "dev") if dev else None
-            data_id_now = f"{fingerprint(sentences)}/{fingerprint(dev_sentences) if dev_sentences else 'no dev'}"
-            if resume and data_id != data_id_now:
-                raise RnncliError(f"{shown(resume)}: this checkpoint was made from other training or dev data")
-            from .progress import TrainingDisplay
-
-            with TrainingDisplay(quiet=quiet) as display:
-                tagger = run(sentences, dev_sentences, config, display.update, resume=state)
-            stopped.phase = "writing"
-            _finish(tagger, corpus, tag_column, output)
-        except Interrupted as e:
-            stopped.hold()  # a second Ctrl-C must not cut the checkpoint short
-            what = f"{stopped.word} in epoch {e.state.epoch + 1}; {shown(output)} not written"
-            try:
-                save_checkpoint(checkpoint, e.state, config, data_id_now)
-            except RnncliError as failed:
-                _err(f"{what}; no checkpoint: {failed}")
-                raise typer.Exit(stopped.status) from None
-            _err(f"{what}; checkpoint saved to {shown(checkpoint)}; "
-                 f"continue with the same command and --resume {shown(checkpoint)}")
-            raise typer.Exit(stopped.status) from None
-        except KeyboardInterrupt:
-            if stopped.phase == "writing":
-                _err(f"{stopped.word} while writing {shown(output)}; it is unchanged")
-            else:
-                _err(f"{stopped.word} before training began; {shown(output)} not written")
-            raise typer.Exit(stopped.status) from None
-        except Diverged as e:
-            if e.best is None:
-                raise
-            stopped.phase = "writing"
-            _finish(e.best, corpus, tag_column, output)
-            raise RnncliError(f"{e}; kept the best model so far (epoch {e.best.info['training']['best_epoch']}) "
-                              f"in {shown(output)}") from None
+            tagger = trainer.run()
+        except OptionError as e:
+            raise typer.BadParameter(str(e), param_hint=e.option) from None
     display.summary(tagger, output)
-    if resume and checkpoint.resolve() == resume.resolve():
-        checkpoint.unlink(missing_ok=True)
-
-
-class _Stopped:
-    """Which signal stopped training, and what it was doing then."""
-
-    def __init__(self):
-        self.signal, self.phase = None, "training"
-
-    @property
-    def word(self) -> str:
-        return "terminated (SIGTERM)" if self.signal == signal.SIGTERM else "interrupted"
-
-    @property
-    def status(self) -> int:
-        return 128 + (self.signal or 2)  # 130 for Ctrl-C, 143 for SIGTERM, as the shell reports them
-
-    def hold(self) -> None:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, signal.SIG_IGN)
-
-
-@contextlib.contextmanager
-def _stop_signals():
-    """Ctrl-C and SIGTERM (what timeout, kill, systemd and batch schedulers send) stop training
-    the same way: a KeyboardInterrupt where it stands, so that the loop saves a checkpoint and
-    a file being written is left as it was."""
-    stopped = _Stopped()
-
-    def stop(number, _frame):
-        stopped.signal = number
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
-        yield stopped
-        return
-    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stopped
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
-def _resumed(ctx: typer.Context, resume: Path, config):
-    """(state, config, data fingerprint) from a checkpoint. Its hyper-parameters stand; one given
-    on the command line must agree, except --epochs (not fewer than done) and --patience."""
-    from .train import TrainConfig, load_checkpoint
-
-    state, saved, data_id = load_checkpoint(resume)
-
-    def given(name: str) -> bool:
-        return ctx.get_parameter_source(name).name == "COMMANDLINE"
-
-    for name in _CHECKPOINTED:
-        if given(name) and getattr(config, name) != getattr(saved, name):
-            raise typer.BadParameter(f"{getattr(config, name)} conflicts with the checkpoint's {getattr(saved, name)}",
-                                     param_hint="--" + name.replace("_", "-"))
-    epochs = config.epochs if given("epochs") else saved.epochs
-    if epochs < state.epoch:
-        raise typer.BadParameter(f"{epochs} is fewer than the {state.epoch} epochs the checkpoint has done",
-                                 param_hint="--epochs")
-    patience = config.patience if given("patience") else saved.patience
-    return state, TrainConfig.from_dict({**vars(saved), "epochs": epochs, "patience": patience}), data_id
-
-
-def _check_writable(path: Path) -> None:
-    directory = path.parent
-    if not directory.is_dir():
-        raise RnncliError(f"{shown(path)}: cannot write (no directory {shown(directory)})")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise RnncliError(f"{shown(path)}: cannot write (permission denied in {shown(directory)})")
-
-
-def _check_tag_column(paths: list[Path], fmt) -> None:
-    """--tag-column xpos names a CoNLL-U column: every corpus must be CoNLL-U."""
-    from .corpus import file_format
-
-    for path in paths:
-        found = fmt.value if fmt else file_format(path)
-        if found != "conllu":
-            raise typer.BadParameter(f"applies to CoNLL-U corpora; {shown(path)} is read as {found}",
-                                     param_hint="--tag-column")
-
-
-def _finish(tagger, corpus: list[Path], tag_column: TagColumn, output: Path) -> None:
-    # A file name need not be UTF-8; the metadata is: other bytes are kept as \x escapes.
-    tagger.info["corpus"] = [os.fsencode(p).decode("utf-8", "backslashreplace") for p in corpus]
-    tagger.info["tag_column"] = tag_column.value
-    tagger.save(output)
 
 
 def _check_argument(text: str, what: str) -> None:
@@ -539,13 +353,17 @@ def evaluate(
     Example: rnncli eval sample_corpora/tutorial.txt --model tutorial.npz
     """
     _one_blas_thread()
+    from .corpus import check_tag_column, read_corpora
     from .metrics import score
 
     tagger = _load(model)
     column = tag_column.value if tag_column else tagger.info.get("tag_column", "upos")
     if tag_column is TagColumn.xpos:  # given by the user: it must name a column of the file
-        _check_tag_column([corpus], fmt)
-    gold = _read_corpora([corpus], fmt, column, strict, "gold")
+        try:
+            check_tag_column([corpus], fmt and fmt.value, "xpos")
+        except OptionError as e:
+            raise typer.BadParameter(str(e), param_hint=e.option) from None
+    gold = read_corpora([corpus], fmt and fmt.value, column, strict, "gold", _warn)
     unseen = {t for s in gold for t in s.tags} - set(tagger.tags)
     if unseen:
         _warn(f"{len(unseen)} gold tag(s) the model does not have, so never predicts: "

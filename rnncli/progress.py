@@ -18,16 +18,20 @@ class TrainingDisplay:
                                  TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
                                  console=self.console, transient=True)
         self.task = None
+        self.live = False
 
     def __enter__(self) -> TrainingDisplay:
-        self.progress.__enter__()
-        return self
+        return self  # the bar starts with the first batch: nothing is drawn while corpora are read
 
     def __exit__(self, *exc) -> None:
-        self.progress.__exit__(*exc)
+        if self.live:
+            self.progress.__exit__(*exc)
 
     def update(self, p) -> None:
         if p.kind == "batch":
+            if not self.live:
+                self.progress.__enter__()
+                self.live = True
             if self.task is None:
                 self.task = self.progress.add_task("", total=p.batches, epoch=f"{p.epoch + 1}/{p.epochs}", loss=p.loss)
             self.progress.update(self.task, completed=p.batch, loss=p.loss)

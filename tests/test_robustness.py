@@ -36,14 +36,14 @@ def one_line_error(r, status=1):
 
 def fresh_checkpoint(path, config):
     """A sound checkpoint of a run not yet begun, for ``config`` (on made-up data)."""
-    from rnncli import rnn
-    from rnncli.train import OPTIMIZERS, TrainState, save_checkpoint
+    from rnncli import checkpoint, rnn
+    from rnncli.optim import OPTIMIZERS
 
     shape = rnn.Shape(3, config.hidden, 2, config.bidirectional, config.layers)
     rng = np.random.default_rng(0)
     params = rnn.init_params(shape, rng)
     optimizer = OPTIMIZERS[config.optimizer](params)
-    save_checkpoint(path, TrainState(0, params, optimizer.state(), 0, rng.bit_generator.state), config, "x")
+    checkpoint.save(path, checkpoint.TrainState(0, params, optimizer.state(), rng.bit_generator.state), config, "x")
     return path
 
 
@@ -354,16 +354,26 @@ def test_resume_must_not_contradict_the_checkpoint(runner, tmp_path):
     assert one_line_error(r) == f"rnncli: error: {ckpt}: this checkpoint was made from other training or dev data\n"
 
 
-def test_every_hyper_parameter_but_the_length_of_training_is_fixed_by_a_checkpoint():
-    """A new TrainConfig field must be added to the --resume check (min_count and
-    min_feature_count have no command-line option, so they cannot contradict it)."""
-    from dataclasses import fields
+def test_every_hyper_parameter_but_the_length_of_training_is_fixed_by_a_checkpoint(runner, tmp_path):
+    """Read from the one definition of the hyper-parameters: each option but --epochs and
+    --patience, given another value than a checkpoint's, is refused naming the option."""
+    from rnncli.config import CHECKPOINTED, OPTIONS, TrainConfig
 
-    from rnncli.cli import _CHECKPOINTED
-    from rnncli.train import TrainConfig
-
-    assert {f.name for f in fields(TrainConfig)} - set(_CHECKPOINTED) == {"epochs", "patience", "min_count",
-                                                                         "min_feature_count"}
+    assert {f.name for f in OPTIONS} - set(CHECKPOINTED) == {"epochs", "patience"}
+    ckpt = fresh_checkpoint(tmp_path / "c.ckpt.npz", TrainConfig())
+    for f in OPTIONS:
+        if f.name in ("epochs", "patience"):
+            continue
+        option = "--" + f.name.replace("_", "-")
+        if f.type == "bool":
+            given = [option if not f.default else "--no-" + option[2:]]
+        elif "choices" in f.metadata:
+            given = [option, next(c for c in f.metadata["choices"] if c != f.default)]
+        else:
+            given = [option, str(f.default + (1 if f.type == "int" else 0.05))]
+        r = runner.invoke(app, ["train", str(TUTORIAL), "-o", str(tmp_path / "m.npz"), "--resume", str(ckpt), *given])
+        assert r.exit_code == 2, (given, r.stderr)
+        assert f"Invalid value for {option}: " in r.stderr and "conflicts with the checkpoint's" in r.stderr
 
 
 def _wait_for(proc, text, timeout=60):
@@ -617,17 +627,18 @@ def test_an_output_that_cannot_be_written_is_found_before_training(runner, tmp_p
 
 
 def test_interrupted_with_an_unwritable_checkpoint_says_so(runner, tmp_path, monkeypatch):
+    import rnncli.checkpoint
     import rnncli.train
     from rnncli.train import Interrupted, TrainState
 
     def interrupted(*args, **kwargs):
-        raise Interrupted(TrainState(0, {}, {}, 0, {}))
+        raise Interrupted(TrainState(0, {}, {}, {}))
 
     def full(*args, **kwargs):
         raise ModelFileError("c.npz: disk full; the previous file, if any, is unchanged")
 
     monkeypatch.setattr(rnncli.train, "train", interrupted)
-    monkeypatch.setattr(rnncli.train, "save_checkpoint", full)
+    monkeypatch.setattr(rnncli.checkpoint, "save", full)
     r = runner.invoke(app, train_args(TUTORIAL, tmp_path / "m.npz"))
     assert one_line_error(r, 130) == ("rnncli: error: interrupted in epoch 1; " + str(tmp_path / "m.npz")
                                       + " not written; no checkpoint: c.npz: disk full; the previous file, "
