@@ -355,6 +355,7 @@ def evaluate(
     _one_blas_thread()
     from .corpus import check_tag_column, read_corpora
     from .metrics import score
+    from .tagger import LARGE_INPUT
 
     tagger = _load(model)
     column = tag_column.value if tag_column else tagger.info.get("tag_column", "upos")
@@ -369,6 +370,8 @@ def evaluate(
         _warn(f"{len(unseen)} gold tag(s) the model does not have, so never predicts: "
               f"{' '.join(sorted(unseen)[:8])}{' ...' if len(unseen) > 8 else ''}")
     words = [s.words for s in gold]
+    if sum(map(len, words)) >= LARGE_INPUT:
+        tagger.widen_lookups()
     report = score([s.tags for s in gold], tagger.tag(words), words, tagger.vocab.is_known)
     if as_json:
         _print_json(report)

@@ -52,8 +52,6 @@ class Tagger:
         """(sentence numbers, o_t (T, B, n_tags)) for batches of about ``batch_tokens`` tokens,
         sentences sorted by length so that padding stays small."""
         order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
-        if sum(len(s) for s in sentences) >= LARGE_INPUT:
-            self._widen_lookups()
         start = 0
         while start < len(order):
             stop = start + 1  # ascending lengths: the last sentence in a batch is its longest
@@ -85,10 +83,11 @@ class Tagger:
         tags = self.tags
         return [[tags[k] for k in best] for best, _ in self.best(sentences)]
 
-    def _widen_lookups(self) -> None:
-        """Float16 lookup tables to float32 once a large input makes it pay: a few tens of
-        milliseconds here save more on every batch. Results are the same to the bit (the
-        columns are summed in float32 either way)."""
+    def widen_lookups(self) -> None:
+        """Float16 lookup tables to float32, for a large input (``LARGE_INPUT`` tokens or more),
+        where it pays: a few tens of milliseconds here save more on every batch. Results are the
+        same to the bit (the columns are summed in float32 either way). A model is loaded with
+        its tables as stored, so that a short input starts quickly."""
         for name in rnn.LOOKUPS:
             if name in self.params and self.params[name].dtype == np.float16:
                 self.params[name] = np.asfortranarray(self.params[name].astype(np.float32))

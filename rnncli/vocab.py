@@ -142,10 +142,6 @@ class Vocab:
         slot = self.slots[slot_no]
         return slot, self.tables[slot][index - self.offsets[slot_no]]
 
-    def slot_ids(self, slot: str) -> range:
-        k = self.slots.index(slot)
-        return range(self.offsets[k], self.offsets[k] + len(self.tables[slot]))
-
     def to_json(self) -> dict:
         out = {"slots": list(self.slots), "tables": self.tables}
         if self.chars is not None:

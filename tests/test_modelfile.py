@@ -118,7 +118,7 @@ def test_widening_a_float16_table_changes_no_prediction_bit(tutorial_model, tmp_
     Tagger.load(tutorial_model).save(tmp_path / "half.npz", dtype=np.float16)
     half = Tagger.load(tmp_path / "half.npz")
     before = half.predict(SENTENCES)
-    half._widen_lookups()  # what tagging a large input does
+    half.widen_lookups()  # what tagging a large input does
     assert half.params["U"].dtype == np.float32 and half.params["U"].flags.f_contiguous
     for a, b in zip(before, half.predict(SENTENCES)):
         np.testing.assert_array_equal(a, b)
