@@ -119,21 +119,26 @@ OutputFormat = _choices("OutputFormat", OUTPUT_FORMATS)
 TagColumn = _choices("TagColumn", TAG_COLUMNS)
 
 
-ModelOption = Annotated[Optional[Path], typer.Option(
-    "--model", "-m", help="Model file. Default: $RNNCLI_MODEL, else the model bundled with rnncli.",
-    dir_okay=False)]
+ModelOption = Annotated[Optional[str], typer.Option(
+    "--model", "-m", metavar="MODEL",
+    help="Model file, or a model bundled with rnncli by name: 'default' (English) or 'tutorial' (the "
+         "tutorial's small network). Default: $RNNCLI_MODEL, else 'default'. A name never contains a "
+         "path separator or ends in .npz: ./tutorial is a file.")]
 FormatOption = Annotated[Optional[CorpusFormat], typer.Option(
     "--format", "-f", help="Corpus format. Default: from the extension (.conllu, .tsv), else from the content.")]
 TagColumnOption = Annotated[TagColumn, typer.Option(help="CoNLL-U column to read tags from.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
 
-def _load(model: Path | None):
-    from .tagger import Tagger, default_model_path, resolve_model_path
+def _load(model: str | None):
+    from .tagger import BUNDLED, Tagger, bundled_model_path, resolve_model_path
 
     path = resolve_model_path(model)
-    if path == default_model_path() and not path.exists():
-        raise RnncliError(f"{shown(path)}: the bundled model is missing; build it with scripts/build_default_model.py")
+    for name in BUNDLED:
+        if path == bundled_model_path(name) and not path.exists():
+            how = " --sample" if name == "tutorial" else ""
+            raise RnncliError(f"{shown(path)}: the bundled model is missing; build it with "
+                              f"scripts/build_default_model.py{how}")
     from_env = not model and os.environ.get("RNNCLI_MODEL")  # an error must say where the name came from
     return Tagger.load(path, shown(path) + " (from $RNNCLI_MODEL)" if from_env else None)
 
@@ -317,7 +322,8 @@ def unroll(
 
 @app.command()
 def inspect(
-    model_path: Annotated[Optional[Path], typer.Argument(metavar="[MODEL]", help="Model file (same as --model).")] = None,
+    model_path: Annotated[Optional[str], typer.Argument(
+        metavar="[MODEL]", help="Model file or bundled model's name (same as --model).")] = None,
     model: ModelOption = None,
     as_json: JsonOption = False,
 ):

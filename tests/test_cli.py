@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -221,3 +222,50 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tutorial_model):
     assert piped.returncode == 0 and "\x1b[" not in piped.stdout
     assert colour.search(_run_on_a_terminal(args, {**env, "TERM": "xterm-256color"}))
     assert not colour.search(_run_on_a_terminal(args, {**env, "TERM": "xterm-256color", "NO_COLOR": "1"}))
+
+
+# -- the bundled models ------------------------------------------------------------------------
+
+def test_a_bundled_models_name_is_a_name_and_a_path_is_a_path(tmp_path, monkeypatch):
+    from rnncli.tagger import bundled_model_path, default_model_path, resolve_model_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tutorial").write_bytes(b"a file of that name")
+    monkeypatch.delenv("RNNCLI_MODEL", raising=False)
+    assert resolve_model_path("tutorial") == bundled_model_path("tutorial")
+    assert resolve_model_path("default") == resolve_model_path(None) == default_model_path()
+    assert resolve_model_path("./tutorial") == Path("tutorial")  # a path separator: the file
+    assert resolve_model_path("tutorial.npz") == Path("tutorial.npz")
+    monkeypatch.setenv("RNNCLI_MODEL", "tutorial")
+    assert resolve_model_path(None) == bundled_model_path("tutorial")
+
+
+def test_the_tutorial_model_works_straight_after_install(runner):
+    assert ok(runner.invoke(app, ["tag", "I eat apple", "they fish", "the fish", "--model", "tutorial"])).stdout == (
+        "I/nn eat/v apple/nn\nthey/nn fish/v\nthe/det fish/nn\n")
+    card = json.loads(ok(runner.invoke(app, ["inspect", "tutorial", "--json"])).stdout)
+    assert card["shape"]["n_layers"] == 1 and not card["shape"]["bidirectional"]
+    assert card["vocabulary"]["slots"] == {"word": 453} and card["corpus"] == ["sample_corpora/tutorial.txt"]
+
+
+def test_the_shipped_tutorial_model_is_what_the_build_script_makes(tmp_path, capsys):
+    from rnncli.tagger import bundled_model_path
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import build_default_model
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    shipped_path = bundled_model_path("tutorial")
+    assert shipped_path.stat().st_size < 100_000
+    build_default_model.build_sample(tmp_path / "t.npz")
+    shipped, rebuilt = Tagger.load(shipped_path), Tagger.load(tmp_path / "t.npz")
+    assert (shipped.shape, shipped.tags, shipped.vocab.tables) == (rebuilt.shape, rebuilt.tags, rebuilt.vocab.tables)
+    for record in (shipped.info, rebuilt.info):  # all but the seconds each epoch took
+        for epoch in record["training"]["history"]:
+            del epoch["seconds"]
+    assert shipped.info == rebuilt.info
+    for name, p in shipped.params.items():
+        # Bit for bit on the machine that built it; elsewhere BLAS may sum in another order,
+        # which float16 storage rounds away or leaves within a unit or two in its last place.
+        np.testing.assert_allclose(p, rebuilt.params[name], rtol=2 ** -9, atol=2 ** -20, err_msg=name)
