@@ -4,7 +4,9 @@ differences and against a plain loop of the formula, the Jacobian norms, and the
 import numpy as np
 import pytest
 
-from rnncli import rnn
+from rnncli import backprop, rnn
+from rnncli.errors import RnncliError
+from rnncli.tokenize import tokenize
 
 from test_rnn import SHAPES, char_loop_reference, numerical_gradient, random_problem, relative_error
 
@@ -151,3 +153,119 @@ def test_jacobian_norms_match_central_differences_of_the_states():
                 down = loop_forward(params, shape, x, ds={("", k): -e})[0][""][t]
                 J[:, i] = (up - down) / 2e-6
             assert norms[t, k] == pytest.approx(np.linalg.norm(J, 2), rel=1e-7), (t, k)
+
+
+# -- the lesson's data: rnncli backprop ------------------------------------------------------
+
+def plain_backprop(path, x_ids, targets):
+    """From the model file alone, with NumPy: the tutorial network's loss, dL/ds_t, dL/dz_t and
+    gradient norms for one sentence, the formula written out one step at a time in float64."""
+    import json
+
+    with np.load(path, allow_pickle=False) as f:
+        p = {k: f[k].astype(np.float64) for k in f.files if k != "metadata"}
+        meta = json.loads(f["metadata"].tobytes())
+    y = [meta["tags"].index(tag) for tag in targets]
+    U, W, b, V, c = p["U"], p["W"], p["b"], p["V"], p["c"]
+    T, H = len(x_ids), W.shape[0]
+    s, o = [np.zeros(H)], []
+    for t in range(T):
+        x = np.zeros(U.shape[1])
+        x[x_ids[t]] = 1.0
+        s.append(np.tanh(U @ x + W @ s[-1] + b))
+        e = np.exp(V @ s[-1] + c - (V @ s[-1] + c).max())
+        o.append(e / e.sum())
+    loss = [-np.log(o[t][y[t]]) for t in range(T)]
+    ds, dz = [None] * T, [None] * T
+    grads = {k: np.zeros_like(v) for k, v in p.items()}
+    after = np.zeros(H)  # dL/dz_{t+1}
+    for t in range(T - 1, -1, -1):
+        err = o[t] - np.eye(len(c))[y[t]]
+        ds[t] = V.T @ err + W.T @ after
+        dz[t] = (1 - s[t + 1] ** 2) * ds[t]
+        after = dz[t]
+        grads["V"] += np.outer(err, s[t + 1])
+        grads["c"] += err
+        grads["W"] += np.outer(dz[t], s[t])
+        grads["b"] += dz[t]
+        grads["U"][:, x_ids[t]] += dz[t][:, None]
+    return sum(loss), loss, ds, dz, grads, p
+
+
+@pytest.fixture(scope="module")
+def tutorial():
+    from rnncli.tagger import bundled_model_path
+
+    return bundled_model_path("tutorial")
+
+
+def test_json_contract_recomputed_from_the_model_file(runner, tutorial):
+    import json
+
+    from rnncli.cli import app
+
+    r = runner.invoke(app, ["backprop", "they/nn fish/nn", "--model", "tutorial", "--json"])
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert set(data) == {"loss", "steps", "grad_norms"}
+    assert [set(s) for s in data["steps"]] == [{"t", "word", "x", "target", "loss", "dL_ds", "dL_dz"}] * 2
+    assert [(s["t"], s["word"], s["target"]) for s in data["steps"]] == [(1, "they", "nn"), (2, "fish", "nn")]
+    loss, terms, ds, dz, grads, _ = plain_backprop(tutorial, [s["x"] for s in data["steps"]], ["nn", "nn"])
+    assert data["loss"] == pytest.approx(loss, rel=1e-12) and loss > 1  # 'fish' after 'they' is a verb
+    for t, step in enumerate(data["steps"]):
+        assert step["loss"] == pytest.approx(terms[t], rel=1e-12)
+        assert list(step["dL_ds"]) == list(step["dL_dz"]) == ["s"]
+        np.testing.assert_allclose(step["dL_ds"]["s"], ds[t], rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(step["dL_dz"]["s"], dz[t], rtol=1e-10, atol=1e-15)
+    assert data["grad_norms"] == pytest.approx({k: np.linalg.norm(g) for k, g in grads.items()}, rel=1e-10)
+
+
+def test_one_gradient_step_is_p_minus_lr_times_the_gradient(tutorial):
+    from rnncli.tagger import Tagger
+
+    tagger = Tagger.load(tutorial)
+    data = backprop.backprop(tagger, ["they", "fish"], ["nn", "nn"], lr=0.05)
+    ids = [s["x"] for s in data["steps"]]
+    step = data["lr_step"]
+    # The same step by hand: every array moved against its gradient, then the loss again.
+    *_, grads, p = plain_backprop(tutorial, ids, ["nn", "nn"])
+    moved = {k: p[k] - 0.05 * grads[k] for k in p}
+    nn = tagger.tags.index("nn")
+    s, loss = np.zeros(p["W"].shape[0]), 0.0
+    for t, x_ids in enumerate(ids):
+        x = np.zeros(p["U"].shape[1])
+        x[x_ids] = 1.0
+        s = np.tanh(moved["U"] @ x + moved["W"] @ s + moved["b"])
+        z = moved["V"] @ s + moved["c"]
+        logp = z - z.max() - np.log(np.exp(z - z.max()).sum())
+        loss -= logp[nn]
+        assert step["p_after"][t] == pytest.approx(np.exp(logp[nn]), rel=1e-10)
+    assert step["loss_after"] == pytest.approx(loss, rel=1e-10)
+    assert step["loss_before"] == data["loss"] and step["loss_after"] < step["loss_before"]
+
+
+def test_shares_of_dW_add_up_and_the_first_step_adds_nothing(tutorial):
+    from rnncli.tagger import Tagger
+
+    data = backprop.backprop(Tagger.load(tutorial), ["the", "dog", "eats", "fish"])
+    assert not data["targets_given"] and [s["target"] for s in data["steps"]] == ["det", "nn", "v", "nn"]
+    shares = [s["norms"]["s"]["dW_share"] for s in data["steps"]]
+    assert sum(shares) == pytest.approx(1.0, rel=1e-12) and shares[0] == 0.0
+    last = data["steps"][-1]["norms"]["s"]
+    assert last["through_norm"] == 0.0 and last["ds_norm"] == last["above_norm"]  # nothing after the last word
+    jac = data["jacobian"]["norms"]
+    assert [len(row) for row in jac] == [1, 2, 3, 4] and all(row[-1] == 1.0 for row in jac)
+
+
+def test_sentence_parsing():
+    tags = ["nn", "v", "det"]
+    assert backprop.parse_sentence("I/nn eat/v", tags) == (["I", "eat"], ["nn", "v"])
+    assert backprop.parse_sentence("a/b/nn", tags) == (["a/b"], ["nn"])  # split at the last slash
+    assert backprop.parse_sentence("I eat 1/2 apples.", tags) == (tokenize("I eat 1/2 apples."), None)
+    assert backprop.parse_sentence("I eat apples.", tags, pretokenized=True) == (["I", "eat", "apples."], None)
+    with pytest.raises(RnncliError) as e:
+        backprop.parse_sentence("I/nn eat/VERB", tags)
+    assert str(e.value) == "word 2 (eat/VERB): the model has no tag 'VERB'; its tags are nn v det"
+    with pytest.raises(RnncliError) as e:
+        backprop.parse_sentence("I/nn eat", tags)
+    assert str(e.value) == "'I/nn' has a tag but 'eat' has none: tag every word (word/TAG) or none"

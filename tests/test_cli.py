@@ -14,7 +14,7 @@ from rnncli.tagger import Tagger
 
 from conftest import ROOT, SAMPLES
 
-COMMANDS = ["train", "tag", "unroll", "inspect", "eval"]
+COMMANDS = [c.name or c.callback.__name__ for c in app.registered_commands]  # the app's own list
 
 
 def ok(result):
@@ -224,6 +224,10 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tutorial_model):
     assert not colour.search(_run_on_a_terminal(args, {**env, "TERM": "xterm-256color", "NO_COLOR": "1"}))
 
 
+def test_the_command_list_is_the_apps():
+    assert COMMANDS == ["train", "tag", "unroll", "backprop", "inspect", "eval"]
+
+
 # -- the bundled models ------------------------------------------------------------------------
 
 def test_a_bundled_models_name_is_a_name_and_a_path_is_a_path(tmp_path, monkeypatch):
@@ -269,3 +273,114 @@ def test_the_shipped_tutorial_model_is_what_the_build_script_makes(tmp_path, cap
         # Bit for bit on the machine that built it; elsewhere BLAS may sum in another order,
         # which float16 storage rounds away or leaves within a unit or two in its last place.
         np.testing.assert_allclose(p, rebuilt.params[name], rtol=2 ** -9, atol=2 ** -20, err_msg=name)
+
+
+# -- backprop -----------------------------------------------------------------------------------
+
+def test_backprop_on_the_tutorial_model(runner):
+    r = ok(runner.invoke(app, ["backprop", "I/nn eat/v apple/nn", "--model", "tutorial"]))
+    out = r.stdout
+    assert "dL/ds_t = V^T (o_t - y_t) + W^T dL/dz_{t+1}    (64)" in out
+    assert "dL/dW = sum_t dL/dz_t s_{t-1}^T    dL/db = sum_t dL/dz_t    W: 64 x 64" in out
+    assert "Targets y_t: the tags given with the sentence." in out
+    data = json.loads(ok(runner.invoke(app, ["backprop", "I/nn eat/v apple/nn", "-m", "tutorial", "--json"])).stdout)
+    terms = " + ".join(f"{s['loss']:.4g}" for s in data["steps"])
+    assert f"L = sum_t -log o_t[y_t] = {terms} = {data['loss']:.6g}" in out
+    rows = [line.split("│")[1:3] for line in out.splitlines() if re.match(r"│ \d │ \w+ +│ (nn|v) ", line)]
+    assert [(t.strip(), w.strip()) for t, w in rows] == [("3", "apple"), ("2", "eat"), ("1", "I")]  # t = T down to 1
+    assert "How far back the error reaches" in out and "Parameter gradients" in out
+
+
+def test_backprop_of_plain_text_says_whose_targets(runner):
+    out = ok(runner.invoke(app, ["backprop", "they fish", "--model", "tutorial", "--lr", "0.1"])).stdout
+    assert "no tags were given (word/TAG gives them), so the network's own predictions are the targets" in " ".join(out.split())
+    assert "One gradient step on a copy of the network: every array p <- p - 0.1 dL/dp" in out
+
+
+@pytest.fixture(scope="module")
+def deep_model(tmp_path_factory):
+    from rnncli.corpus import read_corpus
+    from rnncli.train import TrainConfig, train
+
+    path = tmp_path_factory.mktemp("models") / "deep.npz"
+    config = TrainConfig(hidden=4, epochs=1, bidirectional=True, layers=2, features="form", char_hidden=3)
+    train(read_corpus(SAMPLES / "tutorial.txt"), None, config).save(path)
+    return path
+
+
+def test_backprop_names_chains_as_unroll_does(runner, deep_model):
+    args = ["I eat apple", "--model", str(deep_model), "--json"]
+    steps = json.loads(ok(runner.invoke(app, ["backprop", *args])).stdout)["steps"]
+    unrolled = json.loads(ok(runner.invoke(app, ["unroll", *args])).stdout)["steps"]
+    assert [list(s["dL_ds"]) for s in steps] == [list(s["dL_dz"]) for s in steps] == [list(u["s"]) for u in unrolled]
+    assert list(steps[0]["dL_ds"]) == ["s", "s_bwd", "s2", "s2_bwd"]
+    assert [s["x"] for s in steps] == [u["x"] for u in unrolled]
+    out = " ".join(ok(runner.invoke(app, ["backprop", "I eat apple", "--model", str(deep_model)])).stdout.split())
+    assert "s: from above = U2[:, 0:4]^T dL/dz2_t + U2_bwd[:, 0:4]^T dL/dz2_bwd_t" in out
+    assert "s2_bwd: from above = V[:, 4:8]^T (o_t - y_t), this step's output error; through W = W2_bwd^T " \
+           "dL/dz2_bwd_{t-1}, from step t-1" in out
+    grads = json.loads(ok(runner.invoke(app, ["backprop", *args])).stdout)["grad_norms"]
+    assert list(grads) == list(Tagger.load(deep_model).params)  # every array, the character RNN's too
+
+
+@pytest.mark.parametrize("sentence, status, message", [
+    ("", 2, "Invalid value for SENTENCE: the sentence has no words (see 'root backprop --help')"),  # root: CliRunner's name
+    ("I/nn eat/VERB", 1, "word 2 (eat/VERB): the model has no tag 'VERB'; its tags are nn v det punct adj prep adv num conj"),
+    ("I/nn eat apple", 1, "'I/nn' has a tag but 'eat' has none: tag every word (word/TAG) or none"),
+    ("I eat \udcff", 1, "SENTENCE: not valid UTF-8 (byte 0xff)"),  # how Python hands on a byte that is not UTF-8
+])
+def test_backprop_refuses_bad_input_in_one_line(runner, sentence, status, message):
+    r = runner.invoke(app, ["backprop", sentence, "--model", "tutorial"])
+    assert (r.exit_code, r.stderr, r.stdout) == (status, f"rnncli: error: {message}\n", "")
+
+
+# -- pictures -----------------------------------------------------------------------------------
+
+def svg_text(path):
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    return "".join(e.text or "" for e in root.iter() if e.tag.endswith("}text")).replace("\xa0", " ")
+
+
+@pytest.mark.parametrize("args, seen", [
+    (["unroll", "they fish", "--show-hidden"], "without memory"),
+    (["backprop", "they/nn fish/v"], "How far back the error reaches"),
+    (["inspect"], "spectral radius"),
+])
+def test_svg_is_the_same_view_as_a_picture(runner, tmp_path, args, seen):
+    picture = tmp_path / "view.svg"
+    picture.write_text("an older picture")
+    plain = ok(runner.invoke(app, [*args, "--model", "tutorial"])).stdout
+    r = ok(runner.invoke(app, [*args, "--model", "tutorial", "--svg", str(picture)]))
+    assert r.stdout == plain
+    text = svg_text(picture)
+    assert seen in text and "s_t = tanh(U x_t + W s_{t-1} + b)" in text
+    assert 'fill="#' in picture.read_text() or "fill: #" in picture.read_text()  # colours kept
+    assert [p.name for p in tmp_path.iterdir()] == ["view.svg"]  # no temporary file left behind
+    r = ok(runner.invoke(app, [*args, "--model", "tutorial", "--json", "--svg", str(picture)]))
+    json.loads(r.stdout)  # --json still prints JSON; the picture is of the view
+    assert seen in svg_text(picture)
+
+
+def test_a_picture_is_well_formed_whatever_the_sentence_holds(runner, tmp_path):
+    picture = tmp_path / "view.svg"
+    ok(runner.invoke(app, ["backprop", "I eat \x1b[31mred x", "--model", "tutorial", "--svg", str(picture)]))
+    assert "\u241b" in svg_text(picture)  # the escape character, drawn as its picture
+
+
+def test_a_picture_that_cannot_be_written_leaves_the_old_one(runner, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    picture = tmp_path / "view.svg"
+    picture.write_text("the older picture")
+
+    def full(*_):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    r = runner.invoke(app, ["unroll", "they fish", "--model", "tutorial", "--svg", str(picture)])
+    assert (r.exit_code, r.stderr) == (1, f"rnncli: error: {picture}: cannot write (No space left on device)\n")
+    assert picture.read_text() == "the older picture" and [p.name for p in tmp_path.iterdir()] == ["view.svg"]
