@@ -480,11 +480,17 @@ def evaluate(
     tag_column: Annotated[Optional[TagColumn], typer.Option(
         help="CoNLL-U column to read gold tags from. Default: the one the model was trained on.")] = None,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed sentence instead of skipping it.")] = False,
+    without_memory: Annotated[bool, typer.Option(
+        "--without-memory",
+        help="Also score the network with W s_{t-1} dropped in every chain at every step (each word tagged "
+             "from its own x_t), beside the normal score: what the memory is worth.")] = False,
     as_json: JsonOption = False,
 ):
     """Score a model on a gold corpus: accuracy, known/unknown words, per-tag F1, confusions.
 
-    Example: rnncli eval sample_corpora/tutorial.txt --model tutorial.npz
+    Example: rnncli eval sample_corpora/tutorial.txt --model tutorial
+
+    Example: rnncli eval sample_corpora/tutorial.txt --model tutorial --without-memory
     """
     _one_blas_thread()
     from .corpus import check_tag_column, read_corpora
@@ -507,6 +513,9 @@ def evaluate(
     if sum(map(len, words)) >= LARGE_INPUT:
         tagger.widen_lookups()
     report = score([s.tags for s in gold], tagger.tag(words), words, tagger.vocab.is_known)
+    if without_memory:
+        alone = tagger.without_memory()
+        report["without_memory"] = score([s.tags for s in gold], alone.tag(words), words, tagger.vocab.is_known)
     if as_json:
         _print_json(report)
         return

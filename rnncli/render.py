@@ -24,6 +24,11 @@ def clip(text, limit: int = 300) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
+def _points(a: float | None, b: float | None) -> str:
+    """The difference of two rates in percentage points, signed."""
+    return "-" if a is None or b is None else f"{100 * (a - b):+.2f}"
+
+
 def heat_strip(values: list[float], per_line: int = 32, max_units: int = 128) -> Text:
     """One glyph per unit: its height is the value in [-1, 1], its colour the sign (red +, blue -).
 
@@ -157,11 +162,23 @@ def eval_view(report: dict, title: str) -> Group:
                 f"({report['sentences']:,} sentences, {_pct(report['sentence_accuracy'])} entirely right)\n")
     head.append(f"known words {_pct(report['known_accuracy'])} ({report['known_tokens']:,}), "
                 f"unknown words {_pct(report['unknown_accuracy'])} ({report['unknown_tokens']:,})")
+    alone = report.get("without_memory")
+    if alone:
+        head.append(f"\nwithout memory (W s_{{t-1}} dropped in every chain): accuracy {_pct(alone['accuracy'])}, "
+                    f"known words {_pct(alone['known_accuracy'])}, unknown words {_pct(alone['unknown_accuracy'])}; "
+                    f"the memory is worth {_points(report['accuracy'], alone['accuracy'])} points", style="magenta")
     per_tag = Table(title="per tag", title_justify="left")
-    for col in ("tag", "precision", "recall", "F1", "support"):
+    columns = ["tag", "precision", "recall", "F1", "support"]
+    if alone:
+        columns += ["F1 without memory", "memory adds"]
+    for col in columns:
         per_tag.add_column(col, justify="left" if col == "tag" else "right")
     for tag, m in report["per_tag"].items():
-        per_tag.add_row(tag, _pct(m["precision"]), _pct(m["recall"]), _pct(m["f1"]), f"{m['support']:,}")
+        row = [tag, _pct(m["precision"]), _pct(m["recall"]), _pct(m["f1"]), f"{m['support']:,}"]
+        if alone:
+            f1 = alone["per_tag"].get(tag, {}).get("f1", 0.0)  # a tag never predicted nor gold there: F1 0
+            row += [_pct(f1), _points(m["f1"], f1)]
+        per_tag.add_row(*row)
     confusions = Table(title="most frequent confusions", title_justify="left")
     for col in ("gold", "predicted", "count"):
         confusions.add_column(col, justify="right" if col == "count" else "left")

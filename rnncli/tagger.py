@@ -83,6 +83,10 @@ class Tagger:
         tags = self.tags
         return [[tags[k] for k in best] for best, _ in self.best(sentences)]
 
+    def without_memory(self) -> Tagger:
+        """The same tagger with W s_{t-1} dropped in every chain: each word tagged from its own x_t."""
+        return Tagger(self.shape, rnn.without_memory(self.params), self.vocab, self.tags, self.info)
+
     def widen_lookups(self) -> None:
         """Float16 lookup tables to float32, for a large input (``LARGE_INPUT`` tokens or more),
         where it pays: a few tens of milliseconds here save more on every batch. Results are the

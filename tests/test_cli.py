@@ -384,3 +384,24 @@ def test_a_picture_that_cannot_be_written_leaves_the_old_one(runner, tmp_path, m
     r = runner.invoke(app, ["unroll", "they fish", "--model", "tutorial", "--svg", str(picture)])
     assert (r.exit_code, r.stderr) == (1, f"rnncli: error: {picture}: cannot write (No space left on device)\n")
     assert picture.read_text() == "the older picture" and [p.name for p in tmp_path.iterdir()] == ["view.svg"]
+
+
+# -- eval --without-memory, train --watch ------------------------------------------------------
+
+def test_eval_without_memory_beside_the_normal_score(runner):
+    from rnncli.corpus import read_corpus
+    from rnncli.metrics import score
+    from rnncli.tagger import bundled_model_path
+
+    args = ["eval", str(SAMPLES / "tutorial.txt"), "--model", "tutorial", "--without-memory"]
+    report = json.loads(ok(runner.invoke(app, [*args, "--json"])).stdout)
+    gold = read_corpus(SAMPLES / "tutorial.txt")
+    words = [s.words for s in gold]
+    alone = Tagger.load(bundled_model_path("tutorial")).without_memory()
+    expected = score([s.tags for s in gold], alone.tag(words), words, alone.vocab.is_known)
+    assert report["without_memory"] == expected
+    assert report["accuracy"] - report["without_memory"]["accuracy"] > 0.05  # the corpus needs memory
+    assert report["without_memory"]["per_tag"]["v"]["f1"] < report["per_tag"]["v"]["f1"]
+    table = " ".join(ok(runner.invoke(app, args)).stdout.split())
+    points = 100 * (report["accuracy"] - expected["accuracy"])
+    assert f"the memory is worth {points:+.2f} points" in table and "memory adds" in table
