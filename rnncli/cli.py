@@ -272,6 +272,10 @@ def train(
     resume: Annotated[Optional[Path], typer.Option(
         help="Continue from a checkpoint written when training was interrupted.", dir_okay=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    watch: Annotated[Optional[str], typer.Option(
+        metavar="SENTENCE",
+        help="After each epoch, show this sentence's tags and its loss L = sum_t -log o_t[y_t], against the "
+             "tags given as word/TAG, else against the network's own. Example: --watch \"they fish\"")] = None,
     **hyper,
 ):
     """Train a tagger on tagged corpora and write one model file.
@@ -279,17 +283,23 @@ def train(
     Malformed sentences are skipped with a warning (--strict: an error). Ctrl-C or SIGTERM stops at once, leaves the output file as it was and saves a checkpoint for --resume.
 
     Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz
+
+    Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz --watch "they fish"
     """
     _one_blas_thread()
     from .config import TrainConfig
     from .progress import TrainingDisplay
     from .train import Trainer
 
+    if watch is not None:
+        _check_argument(watch, "--watch")
+        if not watch.split():
+            raise typer.BadParameter("the sentence has no words", param_hint="--watch")
     config = TrainConfig(**{k: v.value if isinstance(v, Enum) else v for k, v in hyper.items()})
     given = [k for k in hyper if ctx.get_parameter_source(k).name == "COMMANDLINE"]
     trainer = Trainer(config, corpus, output, dev, fmt and fmt.value, tag_column.value, strict, checkpoint,
                       resume, given, warn=_warn)
-    with TrainingDisplay(quiet=quiet) as display:
+    with TrainingDisplay(quiet=quiet, watch=watch, warn=_warn) as display:
         trainer.callback = display.update
         try:
             tagger = trainer.run()

@@ -228,6 +228,14 @@ def test_the_command_list_is_the_apps():
     assert COMMANDS == ["train", "tag", "unroll", "backprop", "inspect", "eval"]
 
 
+@pytest.mark.parametrize("command, example", [
+    ("unroll", "--svg they-fish.svg"), ("backprop", "--lr 0.05 --svg backprop.svg"), ("inspect", "--svg card.svg"),
+    ("eval", "--model tutorial --without-memory"), ("train", '--watch "they fish"')])
+def test_every_new_option_has_an_example_in_its_commands_help(runner, command, example):
+    text = " ".join(ok(runner.invoke(app, [command, "--help"])).stdout.split())
+    assert re.search(f"Example: rnncli {command} [^│]*{re.escape(example)}", text), text
+
+
 # -- the bundled models ------------------------------------------------------------------------
 
 def test_a_bundled_models_name_is_a_name_and_a_path_is_a_path(tmp_path, monkeypatch):
@@ -405,3 +413,25 @@ def test_eval_without_memory_beside_the_normal_score(runner):
     table = " ".join(ok(runner.invoke(app, args)).stdout.split())
     points = 100 * (report["accuracy"] - expected["accuracy"])
     assert f"the memory is worth {points:+.2f} points" in table and "memory adds" in table
+
+
+def test_train_watch_prints_the_sentence_after_every_epoch(runner, tmp_path):
+    from rnncli.backprop import sentence_loss
+
+    out = tmp_path / "m.npz"
+    r = ok(runner.invoke(app, ["train", str(SAMPLES / "tutorial.txt"), "-o", str(out), "--epochs", "3",
+                               "--hidden", "16", "--watch", "they fish"]))
+    lines = r.stderr.splitlines()
+    epochs = [i for i, line in enumerate(lines) if line.startswith("epoch ")]
+    assert len(epochs) == 3 and all(lines[i + 1].startswith("  watch: they/") for i in epochs)
+    final = sentence_loss(Tagger.load(out), ["they", "fish"])
+    assert lines[epochs[-1] + 1] == (f"  watch: they/{final['tags'][0]} fish/{final['tags'][1]}  "
+                                      f"L {final['loss']:.4f} (against its own tags)")
+    # A tag the training data lacks is found at the first epoch, when the tags are known, and
+    # costs the watch, not the training.
+    r = ok(runner.invoke(app, ["train", str(SAMPLES / "tutorial.txt"), "-o", str(out), "--epochs", "2",
+                               "--hidden", "8", "--watch", "they/nn fish/V"]))
+    assert "rnncli: warning: --watch: word 2 (fish/V): the training data has no tag 'V'; its tags are " \
+           "nn v det punct adj prep adv num conj; not watched\n" in r.stderr
+    assert "watch: they" not in r.stderr
+    assert sum(line.startswith("epoch ") for line in r.stderr.splitlines()) == 2  # training went on
