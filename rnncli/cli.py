@@ -119,33 +119,110 @@ OutputFormat = _choices("OutputFormat", OUTPUT_FORMATS)
 TagColumn = _choices("TagColumn", TAG_COLUMNS)
 
 
-ModelOption = Annotated[Optional[Path], typer.Option(
-    "--model", "-m", help="Model file. Default: $RNNCLI_MODEL, else the model bundled with rnncli.",
-    dir_okay=False)]
+ModelOption = Annotated[Optional[str], typer.Option(
+    "--model", "-m", metavar="MODEL",
+    help="Model file, or a model bundled with rnncli by name: 'default' (English) or 'tutorial' (the "
+         "tutorial's small network). Default: $RNNCLI_MODEL, else 'default'. A name never contains a "
+         "path separator or ends in .npz: ./tutorial is a file.")]
 FormatOption = Annotated[Optional[CorpusFormat], typer.Option(
     "--format", "-f", help="Corpus format. Default: from the extension (.conllu, .tsv), else from the content.")]
 TagColumnOption = Annotated[TagColumn, typer.Option(help="CoNLL-U column to read tags from.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+SvgOption = Annotated[Optional[Path], typer.Option(
+    "--svg", metavar="FILE", dir_okay=False,
+    help="Also save the view as an SVG picture (with --json: only there). Example: --svg view.svg")]
 
 
-def _load(model: Path | None):
-    from .tagger import Tagger, default_model_path, resolve_model_path
+def _load(model: str | None):
+    from .tagger import BUNDLED, Tagger, bundled_model_path, resolve_model_path
 
     path = resolve_model_path(model)
-    if path == default_model_path() and not path.exists():
-        raise RnncliError(f"{shown(path)}: the bundled model is missing; build it with scripts/build_default_model.py")
+    for name in BUNDLED:
+        if path == bundled_model_path(name) and not path.exists():
+            how = " --sample" if name == "tutorial" else ""
+            raise RnncliError(f"{shown(path)}: the bundled model is missing; build it with "
+                              f"scripts/build_default_model.py{how}")
     from_env = not model and os.environ.get("RNNCLI_MODEL")  # an error must say where the name came from
     return Tagger.load(path, shown(path) + " (from $RNNCLI_MODEL)" if from_env else None)
 
 
-def _stdout_console():
+def _stdout_console(record: bool = False):
     from rich.console import Console
 
-    return Console(highlight=False, markup=False)  # tags and paths are data, never markup
+    return Console(highlight=False, markup=False, record=record)  # tags and paths are data, never markup
 
 
 def _print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def _step_size(value: float | None) -> float | None:
+    if value is not None and not 0 < value < math.inf:
+        raise typer.BadParameter(f"must be a finite number greater than 0, not {value}")
+    return value
+
+
+def _show(view, svg: Path | None, title: str, to_stdout: bool = True) -> None:
+    """Print a Rich view and, with ``svg``, save the same view, recorded as it is drawn, as an
+    SVG picture. With ``to_stdout`` False (``--json``) it is drawn into the picture only."""
+    console = _stdout_console(record=svg is not None)
+    if not to_stdout:
+        import io
+
+        from rich.console import Console
+
+        console = Console(file=io.StringIO(), width=console.width, highlight=False, markup=False, record=True)
+    console.print(view)
+    if svg is not None:
+        _write_atomically(svg, _xml_text(console.export_svg(title=title)))
+
+
+def _xml_text(text: str) -> str:
+    """What XML cannot hold, made visible: a control character (from a word of the sentence,
+    say) as its Unicode picture (ESC as U+241B), a lone surrogate as U+FFFD."""
+    import re
+
+    def safe(m: re.Match) -> str:
+        n = ord(m.group())
+        return chr(0x2400 + n) if n < 0x20 else "\ufffd"
+
+    return re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]", safe, text)
+
+
+def _check_writable_picture(path: Path) -> None:
+    """An --svg that cannot be written is found before the work, not after it."""
+    directory = path.parent
+    if not directory.is_dir():
+        raise RnncliError(f"{shown(path)}: cannot write (no directory {shown(directory)})")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise RnncliError(f"{shown(path)}: cannot write (permission denied in {shown(directory)})")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write a text file through a temporary file beside it and a rename: a failed or
+    interrupted write leaves the previous file, if any, as it was."""
+    import tempfile
+
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a picture is an ordinary file
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        raise RnncliError(f"{shown(path)}: cannot write ({e.strerror or e})") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def _warn(message: str) -> None:
@@ -195,6 +272,10 @@ def train(
     resume: Annotated[Optional[Path], typer.Option(
         help="Continue from a checkpoint written when training was interrupted.", dir_okay=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    watch: Annotated[Optional[str], typer.Option(
+        metavar="SENTENCE",
+        help="After each epoch, show this sentence's tags and its loss L = sum_t -log o_t[y_t], against the "
+             "tags given as word/TAG, else against the network's own. Example: --watch \"they fish\"")] = None,
     **hyper,
 ):
     """Train a tagger on tagged corpora and write one model file.
@@ -202,17 +283,23 @@ def train(
     Malformed sentences are skipped with a warning (--strict: an error). Ctrl-C or SIGTERM stops at once, leaves the output file as it was and saves a checkpoint for --resume.
 
     Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz
+
+    Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz --watch "they fish"
     """
     _one_blas_thread()
     from .config import TrainConfig
     from .progress import TrainingDisplay
     from .train import Trainer
 
+    if watch is not None:
+        _check_argument(watch, "--watch")
+        if not watch.split():
+            raise typer.BadParameter("the sentence has no words", param_hint="--watch")
     config = TrainConfig(**{k: v.value if isinstance(v, Enum) else v for k, v in hyper.items()})
     given = [k for k in hyper if ctx.get_parameter_source(k).name == "COMMANDLINE"]
     trainer = Trainer(config, corpus, output, dev, fmt and fmt.value, tag_column.value, strict, checkpoint,
                       resume, given, warn=_warn)
-    with TrainingDisplay(quiet=quiet) as display:
+    with TrainingDisplay(quiet=quiet, watch=watch, warn=_warn) as display:
         trainer.callback = display.update
         try:
             tagger = trainer.run()
@@ -293,11 +380,14 @@ def unroll(
     model: ModelOption = None,
     show_hidden: Annotated[bool, typer.Option(help="Draw each hidden state s_t as a heat strip.")] = False,
     as_json: JsonOption = False,
+    svg: SvgOption = None,
     pretokenized: Annotated[bool, typer.Option(help="Split on whitespace only; no tokeniser.")] = False,
 ):
     """Unroll the network over a sentence: x_t, s_t and o_t at every time step.
 
     Example: rnncli unroll "I eat apple" --show-hidden
+
+    Example: rnncli unroll "they fish" --model tutorial --show-hidden --svg they-fish.svg
     """
     from .explain import unroll as run
     from .tokenize import tokenize
@@ -306,36 +396,90 @@ def unroll(
     words = sentence.split() if pretokenized else tokenize(sentence)
     if not words:
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
+    if svg:
+        _check_writable_picture(svg)
     data = run(_load(model), words)
     if as_json:
         _print_json(data)
-        return
+        if not svg:
+            return
     from .render import unroll_view
 
-    _stdout_console().print(unroll_view(data, show_hidden))
+    _show(unroll_view(data, show_hidden), svg, "rnncli unroll", to_stdout=not as_json)
+
+
+@app.command()
+def backprop(
+    sentence: Annotated[str, typer.Argument(
+        help="Sentence with its gold tags, word/TAG (\"I/nn eat/v apple/nn\"), or plain text, whose targets "
+             "are then the network's own tags.")],
+    model: ModelOption = None,
+    as_json: JsonOption = False,
+    svg: SvgOption = None,
+    lr: Annotated[Optional[float], typer.Option(
+        callback=_step_size,
+        help="Take one plain gradient step of this size on a copy of the network, p <- p - LR dL/dp, and "
+             "show o_t of each target and the loss before and after. Example: --lr 0.05")] = None,
+    pretokenized: Annotated[bool, typer.Option(help="Plain text: split on whitespace only; no tokeniser.")] = False,
+):
+    """Backpropagation through time over one sentence, step by step: the loss, dL/ds_t of every
+    chain (the part from above and the part through W), the Jacobian norms ||ds_t/ds_k||, the
+    spectral radius of W, and the gradient of every array.
+
+    Example: rnncli backprop "I/nn eat/v apple/nn" --model tutorial
+
+    Example: rnncli backprop "they/nn fish/nn" --model tutorial --lr 0.05 --svg backprop.svg
+    """
+    from .backprop import backprop as run
+    from .backprop import parse_sentence, record
+
+    _check_argument(sentence, "SENTENCE")
+    if not sentence.split():
+        raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
+    if svg:
+        _check_writable_picture(svg)
+    tagger = _load(model)
+    words, targets = parse_sentence(sentence, tagger.tags, pretokenized)
+    if not words:
+        raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
+    data = run(tagger, words, targets, lr)
+    if as_json:
+        _print_json(record(data))
+        if not svg:
+            return
+    from .render import backprop_view
+
+    _show(backprop_view(data), svg, "rnncli backprop", to_stdout=not as_json)
 
 
 @app.command()
 def inspect(
-    model_path: Annotated[Optional[Path], typer.Argument(metavar="[MODEL]", help="Model file (same as --model).")] = None,
+    model_path: Annotated[Optional[str], typer.Argument(
+        metavar="[MODEL]", help="Model file or bundled model's name (same as --model).")] = None,
     model: ModelOption = None,
     as_json: JsonOption = False,
+    svg: SvgOption = None,
 ):
     """Show what a model is: formula, shapes, vocabulary, tags, training record, weights.
 
-    Example: rnncli inspect tutorial.npz
+    Example: rnncli inspect tutorial
+
+    Example: rnncli inspect tutorial --svg card.svg
     """
     from .explain import model_card
 
     if model_path and model and model_path != model:
         raise typer.BadParameter("give the model either as MODEL or as --model, not both")
+    if svg:
+        _check_writable_picture(svg)
     card = model_card(_load(model_path or model))
     if as_json:
         _print_json(card)
-        return
+        if not svg:
+            return
     from .render import card_view
 
-    _stdout_console().print(card_view(card))
+    _show(card_view(card), svg, "rnncli inspect", to_stdout=not as_json)
 
 
 @app.command("eval")
@@ -346,11 +490,17 @@ def evaluate(
     tag_column: Annotated[Optional[TagColumn], typer.Option(
         help="CoNLL-U column to read gold tags from. Default: the one the model was trained on.")] = None,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed sentence instead of skipping it.")] = False,
+    without_memory: Annotated[bool, typer.Option(
+        "--without-memory",
+        help="Also score the network with W s_{t-1} dropped in every chain at every step (each word tagged "
+             "from its own x_t), beside the normal score: what the memory is worth.")] = False,
     as_json: JsonOption = False,
 ):
     """Score a model on a gold corpus: accuracy, known/unknown words, per-tag F1, confusions.
 
-    Example: rnncli eval sample_corpora/tutorial.txt --model tutorial.npz
+    Example: rnncli eval sample_corpora/tutorial.txt --model tutorial
+
+    Example: rnncli eval sample_corpora/tutorial.txt --model tutorial --without-memory
     """
     _one_blas_thread()
     from .corpus import check_tag_column, read_corpora
@@ -373,6 +523,9 @@ def evaluate(
     if sum(map(len, words)) >= LARGE_INPUT:
         tagger.widen_lookups()
     report = score([s.tags for s in gold], tagger.tag(words), words, tagger.vocab.is_known)
+    if without_memory:
+        alone = tagger.without_memory()
+        report["without_memory"] = score([s.tags for s in gold], alone.tag(words), words, tagger.vocab.is_known)
     if as_json:
         _print_json(report)
         return

@@ -14,7 +14,7 @@ from . import modelfile, rnn
 from .errors import ModelFileError, shown
 from .vocab import Vocab
 
-DEFAULT_MODEL = "default.npz"  # inside the package's models/ folder
+BUNDLED = {"default": "default.npz", "tutorial": "tutorial.npz"}  # --model NAME: files in the package's models/
 LARGE_INPUT = 20_000  # tokens from which float16 lookup tables are widened to float32 for speed
 
 
@@ -82,6 +82,10 @@ class Tagger:
     def tag(self, sentences: list[list[str]]) -> list[list[str]]:
         tags = self.tags
         return [[tags[k] for k in best] for best, _ in self.best(sentences)]
+
+    def without_memory(self) -> Tagger:
+        """The same tagger with W s_{t-1} dropped in every chain: each word tagged from its own x_t."""
+        return Tagger(self.shape, rnn.without_memory(self.params), self.vocab, self.tags, self.info)
 
     def widen_lookups(self) -> None:
         """Float16 lookup tables to float32, for a large input (``LARGE_INPUT`` tokens or more),
@@ -206,13 +210,20 @@ def _check_record(meta: dict) -> None:
         raise ValueError(f"tag_column {meta['tag_column']!r} is neither upos nor xpos")
 
 
+def bundled_model_path(name: str = "default") -> Path:
+    return Path(str(resources.files("rnncli") / "models" / BUNDLED[name]))
+
+
 def default_model_path() -> Path:
-    return Path(str(resources.files("rnncli") / "models" / DEFAULT_MODEL))
+    return bundled_model_path("default")
 
 
 def resolve_model_path(path: str | os.PathLike | None) -> Path:
-    """--model, else $RNNCLI_MODEL, else the model bundled in the package."""
-    if path:
-        return Path(path)
-    env = os.environ.get("RNNCLI_MODEL")
-    return Path(env) if env else default_model_path()
+    """--model, else $RNNCLI_MODEL, else the English model bundled in the package.
+
+    A bundled model's name ('default', 'tutorial') means that model, even where a file of that
+    name exists: a name never contains a path separator and never ends in .npz, so
+    ``./tutorial`` is the file.
+    """
+    value = os.fspath(path) if path else os.environ.get("RNNCLI_MODEL") or "default"
+    return bundled_model_path(value) if value in BUNDLED else Path(value)

@@ -45,6 +45,7 @@ class Progress:
     dev_accuracy: float | None = None
     seconds: float = 0.0
     best: bool = False
+    model: Tagger | None = None  # 'epoch': the network as it stands, as it would be saved
 
 
 class Diverged(TrainingError):
@@ -309,7 +310,7 @@ class _Run:
                               "seconds": round(seconds, 3)})
         state.epoch += 1
         self.report(Progress("epoch", epoch, config.epochs, len(batches), len(batches), mean_loss, dev_acc,
-                             seconds, better))
+                             seconds, better, Tagger(self.shape, weights, self.vocab, self.tags)))
         return bool(config.patience and dev_acc is not None and state.epoch - state.best_epoch >= config.patience)
 
 
