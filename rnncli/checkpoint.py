@@ -17,6 +17,7 @@ import numpy as np
 from . import modelfile
 from .corpus import Sentence
 from .errors import ModelFileError, shown
+from .record import check_history
 
 KIND = "rnncli-checkpoint"
 VERSION = 2  # 1: before optimiser and average states were stored under their own names
@@ -70,7 +71,6 @@ def save(path: str | os.PathLike, state: TrainState, config, data_fingerprint: s
 
 def load(path: str | os.PathLike, name: str | None = None):
     """(state, config, data fingerprint) from a checkpoint file, its record checked like a model's."""
-    from .tagger import check_history
     from .config import TrainConfig
 
     label = name or shown(path)

@@ -508,7 +508,7 @@ def evaluate(
     from .tagger import LARGE_INPUT
 
     tagger = _load(model)
-    column = tag_column.value if tag_column else tagger.info.get("tag_column", "upos")
+    column = tag_column.value if tag_column else tagger.record.tag_column
     if tag_column is TagColumn.xpos:  # given by the user: it must name a column of the file
         try:
             check_tag_column([corpus], fmt and fmt.value, "xpos")

@@ -64,14 +64,14 @@ class TrainingDisplay:
         self.console.print(watch_line(model, *self.watched))
 
     def summary(self, tagger, path: Path) -> None:
-        t = tagger.info["training"]
-        self.console.print(history_table(t["history"], t["best_epoch"]))
-        dev = "" if t["dev_accuracy"] is None else f", dev accuracy {100 * t['dev_accuracy']:.2f}%"
+        t = tagger.record.training
+        self.console.print(history_table(t.history, t.best_epoch))
+        dev = "" if t.dev_accuracy is None else f", dev accuracy {100 * t.dev_accuracy:.2f}%"
         self.console.print(f"wrote {shown(path)}: {tagger.shape.n_params():,} parameters, "
                            f"{len(tagger.vocab.tables['word']) - 1:,} words, {len(tagger.tags)} tags, "
-                           f"best epoch {t['best_epoch']}{dev}")
-        if t.get("unlearnable_dev_tags"):
-            self.console.print("dev tags never seen in training (unlearnable): " + " ".join(t["unlearnable_dev_tags"]))
+                           f"best epoch {t.best_epoch}{dev}")
+        if t.unlearnable_dev_tags:
+            self.console.print("dev tags never seen in training (unlearnable): " + " ".join(t.unlearnable_dev_tags))
 
 
 def watch_line(model, words: list[str], targets: list[str] | None) -> str:

@@ -31,7 +31,7 @@ class ChunkTagger:
             from .tokenize import tokenize
 
             self.split = tokenize
-        self.column = tagger.info.get("tag_column", "upos")
+        self.column = tagger.record.tag_column
 
     def __call__(self, lines: list[str]) -> tuple[str, int]:
         sentences = [self.split(line) for line in lines]

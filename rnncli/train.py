@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from .checkpoint import TrainState, _copied
 from .config import CHECKPOINTED, TrainConfig
 from .corpus import Sentence, check_tag_column, read_corpora
 from .errors import OptionError, RnncliError, Stopped, TrainingError, shown
+from .record import Record, Training
 from .optim import OPTIMIZERS, WeightAverage, clip_gradients, mean_gradients
 from .tagger import Tagger
 from .vocab import IDENTITY_SLOTS, Vocab
@@ -249,7 +250,7 @@ class _Run:
         if state.best_params is None:
             return None
         return Tagger(self.shape, state.best_params, self.vocab, self.tags,
-                      _info(self.config, state, self.tag_counts, self.unlearnable))
+                      Record(_training_record(self.config, state, self.tag_counts, self.unlearnable)))
 
     def snapshot(self) -> TrainState:
         """Where training stands now, copied: the optimiser, averaging and random state live in
@@ -314,21 +315,12 @@ class _Run:
         return bool(config.patience and dev_acc is not None and state.epoch - state.best_epoch >= config.patience)
 
 
-def _info(config: TrainConfig, state: TrainState, tag_counts: Counter, unlearnable: list[str]) -> dict:
+def _training_record(config: TrainConfig, state: TrainState, tag_counts: Counter, unlearnable: list[str]) -> Training:
     best = state.history[state.best_epoch - 1] if state.history else {}
-    return {
-        "training": {
-            "hyper_parameters": asdict(config),
-            "history": state.history,
-            "best_epoch": state.best_epoch,
-            "dev_accuracy": best.get("dev_accuracy"),
-            "tag_counts": dict(sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "tokens": int(sum(tag_counts.values())),
-            "unlearnable_dev_tags": unlearnable,
-        }
-    }
-
-
+    return Training(hyper_parameters=config.to_dict(), history=state.history, best_epoch=state.best_epoch,
+                    dev_accuracy=best.get("dev_accuracy"),
+                    tag_counts=dict(sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+                    tokens=int(sum(tag_counts.values())), unlearnable_dev_tags=unlearnable)
 
 
 # -- a whole run ------------------------------------------------------------------------------------
@@ -399,7 +391,7 @@ class Trainer:
                 stopped.phase = "writing"
                 self._write(e.best)
                 raise TrainingError(f"{e}; kept the best model so far (epoch "
-                                    f"{e.best.info['training']['best_epoch']}) in {shown(output)}") from None
+                                    f"{e.best.record.training.best_epoch}) in {shown(output)}") from None
         if self.resume and ckpt.resolve() == Path(self.resume).resolve():
             ckpt.unlink(missing_ok=True)  # used up
         return tagger
@@ -436,8 +428,8 @@ class Trainer:
 
     def _write(self, tagger: Tagger) -> None:
         # A file name need not be UTF-8; the metadata is: other bytes are kept as \x escapes.
-        tagger.info["corpus"] = [os.fsencode(p).decode("utf-8", "backslashreplace") for p in self.corpora]
-        tagger.info["tag_column"] = self.tag_column
+        tagger.record.corpus = [os.fsencode(p).decode("utf-8", "backslashreplace") for p in self.corpora]
+        tagger.record.tag_column = self.tag_column
         tagger.save(self.output)
 
 

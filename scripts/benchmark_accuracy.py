@@ -126,7 +126,7 @@ def rnncli(sentences: list[Sentence], dev: list[Sentence], config: TrainConfig) 
     tagger = train(sentences, dev, config, progress)
     seconds = time.perf_counter() - started
     return {"predicted": tagger.tag([s.words for s in dev]), "train_seconds": seconds,
-            "parameters": tagger.shape.n_params(), "best_epoch": tagger.info["training"]["best_epoch"],
+            "parameters": tagger.shape.n_params(), "best_epoch": tagger.record.training.best_epoch,
             "config": asdict(config)}
 
 

@@ -393,7 +393,7 @@ class Bench:
         if self.tutorial is None:
             log("training the tutorial-size model for one epoch ...")
             tagger = train(self.train, None, TUTORIAL_RNN)
-            tagger.info.update(tag_column="upos", corpus=["UD English EWT train (benchmark_speed.py)"])
+            tagger.record.corpus = ["UD English EWT train (benchmark_speed.py)"]
             self.tutorial = self.tmp / "tutorial.npz"
             tagger.save(self.tutorial)
         return self.tutorial

@@ -78,8 +78,9 @@ def build_english(out: Path, tag_column: str) -> None:
     tagger = train(sentences, dev, ENGLISH, progress)
     minutes = (time.perf_counter() - started) / 60
     tagger = prune_singletons(tagger, sentences)
-    tagger.info.update(corpus=["UD English EWT train (en_ewt-ud-train.conllu)"], attribution=ATTRIBUTION,
-                       tag_column=tag_column, training_minutes=round(minutes, 2))
+    tagger.record.corpus = ["UD English EWT train (en_ewt-ud-train.conllu)"]
+    tagger.record.attribution, tagger.record.tag_column = ATTRIBUTION, tag_column
+    tagger.record.training.minutes = round(minutes, 2)
     tagger.save(out, dtype=np.float16)
     stored = Tagger.load(out)
     words = [s.words for s in dev]
@@ -93,7 +94,7 @@ def build_english(out: Path, tag_column: str) -> None:
 def build_sample(out: Path) -> None:
     corpus = ROOT / "sample_corpora" / "tutorial.txt"
     tagger = train(read_corpus(corpus), None, TUTORIAL, progress)
-    tagger.info["corpus"] = ["sample_corpora/tutorial.txt"]
+    tagger.record.corpus = ["sample_corpora/tutorial.txt"]
     tagger.save(out, dtype=np.float16)
     print(f"wrote {out}: {' '.join(f'{w}/{t}' for w, t in zip(['I', 'eat', 'apple'], tagger.tag([['I', 'eat', 'apple']])[0]))}")
 

@@ -30,8 +30,8 @@ def test_train_writes_a_model_and_reports_on_stderr(runner, tmp_path):
     assert "epoch 3/3" in r.stderr and f"wrote {out}" in r.stderr and "dev accuracy" in r.stderr
     tagger = Tagger.load(out)
     assert tagger.shape.n_hidden == 16
-    assert tagger.info["corpus"] == [str(SAMPLES / "tutorial.txt")]
-    assert [h["epoch"] for h in tagger.info["training"]["history"]] == [1, 2, 3]
+    assert tagger.record.corpus == [str(SAMPLES / "tutorial.txt")]
+    assert [h["epoch"] for h in tagger.record.training.history] == [1, 2, 3]
 
 
 def test_train_options_beyond_the_tutorial_reach_the_model(runner, tmp_path):
@@ -41,7 +41,7 @@ def test_train_options_beyond_the_tutorial_reach_the_model(runner, tmp_path):
                            "--word-dropout", "0.5", "--average", "0.9", "--adversarial", "0.5", "-q"]))
     tagger = Tagger.load(out)
     assert tagger.shape.bidirectional and tagger.shape.n_layers == 2 and "suf3" in tagger.vocab.slots
-    assert {k: v for k, v in tagger.info["training"]["hyper_parameters"].items()
+    assert {k: v for k, v in tagger.record.training.hyper_parameters.items()
             if k in ("dropout", "word_dropout", "average", "adversarial")} == {
         "dropout": 0.1, "word_dropout": 0.5, "average": 0.9, "adversarial": 0.5}
 
@@ -273,10 +273,10 @@ def test_the_shipped_tutorial_model_is_what_the_build_script_makes(tmp_path, cap
     build_default_model.build_sample(tmp_path / "t.npz")
     shipped, rebuilt = Tagger.load(shipped_path), Tagger.load(tmp_path / "t.npz")
     assert (shipped.shape, shipped.tags, shipped.vocab.tables) == (rebuilt.shape, rebuilt.tags, rebuilt.vocab.tables)
-    for record in (shipped.info, rebuilt.info):  # all but the seconds each epoch took
-        for epoch in record["training"]["history"]:
+    for record in (shipped.record, rebuilt.record):  # all but the seconds each epoch took
+        for epoch in record.training.history:
             del epoch["seconds"]
-    assert shipped.info == rebuilt.info
+    assert shipped.record == rebuilt.record
     for name, p in shipped.params.items():
         # Bit for bit on the machine that built it; elsewhere BLAS may sum in another order,
         # which float16 storage rounds away or leaves within a unit or two in its last place.

@@ -316,7 +316,7 @@ def test_sigterm_during_training_saves_a_checkpoint_and_leaves_the_output(runner
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ckpt.npz", "m.npz"]  # no temporary file left
     r = runner.invoke(app, [*args, "--epochs", "3", "--resume", str(ckpt), "-q"])
     assert r.exit_code == 0, r.stderr
-    assert len(Tagger.load(out).info["training"]["history"]) == 3
+    assert len(Tagger.load(out).record.training.history) == 3
 
 
 @pytest.mark.parametrize("number, word", [(signal.SIGTERM, "terminated (SIGTERM)"), (signal.SIGINT, "interrupted")])

@@ -91,7 +91,7 @@ def test_malformed_sentences_are_skipped_with_a_count_or_fatal_with_strict(runne
     assert r.exit_code == 0, r.stderr
     assert r.stderr == (f"rnncli: warning: skipped 1 malformed training sentence; first: {path}:{line}: {problem} "
                         f"(--strict makes this an error)\n")
-    assert Tagger.load(out).info["training"]["tokens"] == tokens  # the good sentences around it are kept
+    assert Tagger.load(out).record.training.tokens == tokens  # the good sentences around it are kept
     out.unlink()
     err = one_line_error(runner.invoke(app, train_args(path, out, "--strict")))
     assert err == f"rnncli: error: {path}:{line}: {problem}\n"
@@ -137,7 +137,7 @@ def test_dev_tags_never_seen_in_training_are_reported_as_unlearnable(runner, tmp
     r = runner.invoke(app, ["train", str(TUTORIAL), "--dev", str(dev), "-o", str(tmp_path / "m.npz"), "--epochs", "1"])
     assert r.exit_code == 0
     assert "dev tags never seen in training (unlearnable): intj" in r.stderr
-    assert Tagger.load(tmp_path / "m.npz").info["training"]["unlearnable_dev_tags"] == ["intj"]
+    assert Tagger.load(tmp_path / "m.npz").record.training.unlearnable_dev_tags == ["intj"]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -340,7 +340,7 @@ def test_divergence_keeps_the_best_model_so_far(runner, tmp_path, monkeypatch):
                                              "--epochs", "5"]))
     assert err == ("rnncli: error: training diverged: loss is nan at epoch 3, batch 1 (try a smaller --lr); "
                    f"kept the best model so far (epoch 2) in {out}\n")
-    assert [h["epoch"] for h in Tagger.load(out).info["training"]["history"]] == [1, 2]
+    assert [h["epoch"] for h in Tagger.load(out).record.training.history] == [1, 2]
 
 
 def test_resume_must_not_contradict_the_checkpoint(runner, tmp_path):
@@ -445,7 +445,7 @@ def test_a_100_mb_corpus_trains(runner, tmp_path):
     assert r.exit_code == 0, r.stderr
     tagger = Tagger.load(out)
     copies = 100 * 2**20 // len(block) + 1
-    assert tagger.info["training"]["tokens"] == sum(len(s.words) for s in read_corpus(TUTORIAL)) * copies
+    assert tagger.record.training.tokens == sum(len(s.words) for s in read_corpus(TUTORIAL)) * copies
     assert tagger.tag([["I", "eat", "apple"]]) == [["nn", "v", "nn"]]
 
 
@@ -490,7 +490,7 @@ def test_resume_refuses_other_dev_data_and_fewer_epochs(runner, tmp_path, monkey
     assert r.exit_code == 2 and "1 is fewer than the 2 epochs the checkpoint has done" in r.stderr
     r = runner.invoke(app, base)  # --epochs not given: the checkpoint's 4
     assert r.exit_code == 0, r.stderr
-    assert len(Tagger.load(tmp_path / "m.npz").info["training"]["history"]) == 4
+    assert len(Tagger.load(tmp_path / "m.npz").record.training.history) == 4
 
 
 def test_damaged_checkpoint_is_one_line(runner, tmp_path, monkeypatch):
@@ -743,7 +743,7 @@ def test_a_corpus_name_that_is_not_utf8_is_kept_escaped(runner, tmp_path):
     out = tmp_path / "m.npz"
     r = runner.invoke(app, train_args(odd, out))
     assert r.exit_code == 0, r.stderr
-    assert Tagger.load(out).info["corpus"] == [str(tmp_path / "caf\\xe9.txt")]
+    assert Tagger.load(out).record.corpus == [str(tmp_path / "caf\\xe9.txt")]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
@@ -771,4 +771,4 @@ def test_a_pipe_is_read_once_with_format_given_or_refused_without(runner, tmp_pa
                                          "its first lines; give --format\n")
         else:
             assert r.exit_code == 0, r.stderr
-            assert Tagger.load(tmp_path / "m.npz").info["training"]["history"]
+            assert Tagger.load(tmp_path / "m.npz").record.training.history
