@@ -327,25 +327,25 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
         outs = []
         if layer:
             trace.inputs.append(x)
-        for _, d, sfx in shape.chains(layer):
+        for _, direction, sfx in shape.chains(layer):
             U, W, b = params["U" + sfx], params["W" + sfx], params["b" + sfx]
             if layer == 0:
-                words = None if lexicon is None else lexicon.words if not d else _reorder(lexicon.words, rev)
+                words = None if lexicon is None else lexicon.words if not direction else _reorder(lexicon.words, rev)
                 if by_word:
                     # U x for a 0/1 vector x = the sum of the columns of U it selects; once per word.
                     uw = lookup_sum(U, lexicon.ids, dtype)  # (N, H)
                     if shape.char_hidden:
-                        uw += trace.char_final @ params["P" + d].T  # (N, H): P h, the word's spelling
+                        uw += trace.char_final @ params["P" + direction].T  # (N, H): P h, the word's spelling
                     ux = uw[words]  # (T, B, H)
                 else:
-                    chain_ids = ids if not d else _reorder(ids, rev)  # (T, B, K)
+                    chain_ids = ids if not direction else _reorder(ids, rev)  # (T, B, K)
                     # U x_t for a 0/1 vector x_t = the sum of the columns of U it selects.
                     ux = U.T[chain_ids].sum(axis=2, dtype=dtype)  # (T, B, H)
                     if shape.char_hidden:
-                        ux += (trace.char_final @ params["P" + d].T)[words]  # (T, B, H): P h of each token's word
+                        ux += (trace.char_final @ params["P" + direction].T)[words]  # (T, B, H): P h of each token's word
             else:
                 ux = x @ U.T  # (T, B, H)
-                if d:
+                if direction:
                     ux = _reorder(ux, rev)
             if perturb is not None and layer == 0:
                 ux += perturb[sfx]
@@ -356,7 +356,7 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
             ux += b
             S = recur(ux, W, s0)  # (T+1, B, H)
             trace.states[sfx] = S
-            outs.append(S[1:] if not d else _reorder(S[1:], rev))
+            outs.append(S[1:] if not direction else _reorder(S[1:], rev))
         x = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)  # (T, B, n_out)
         if dropout:
             m = _dropout_mask(rng, dropout, x.shape, dtype)
@@ -433,16 +433,16 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
             dx = dx * trace.output_masks[layer]
         x_in = trace.inputs[layer - 1] if layer else None  # (T, B, D)
         dx_in = np.zeros_like(x_in) if layer else None
-        for j, (_, d, sfx) in enumerate(shape.chains(layer)):
+        for j, (_, direction, sfx) in enumerate(shape.chains(layer)):
             dS = dx[:, :, j * H:(j + 1) * H]
-            if d:
+            if direction:
                 dS = _reorder(dS, trace.rev)
             S, W = trace.states[sfx], params["W" + sfx]
             through = np.empty_like(dS) if with_steps else None
             dZ, ds0_chain = recur_backward(dS, S, W, through)  # processing order
             if with_steps:
                 parts = [dS, through, dS + through, dZ]  # the sum is the loop's own, to the bit
-                steps[sfx] = ChainSteps(*(_reorder(a, trace.rev) if d else a for a in parts))
+                steps[sfx] = ChainSteps(*(_reorder(a, trace.rev) if direction else a for a in parts))
             ds0 = ds0 + ds0_chain
             grads["W" + sfx] = dZ.reshape(-1, H).T @ S[:-1].reshape(-1, H)
             grads["b" + sfx] = dZ.sum(axis=(0, 1))
@@ -454,20 +454,20 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
                 dux_real = dux.reshape(-1, H)[real]  # (n, H)
                 per_word = None
                 if lexicon is not None:
-                    words = lexicon.words if not d else _reorder(lexicon.words, trace.rev)
+                    words = lexicon.words if not direction else _reorder(lexicon.words, trace.rev)
                     per_word = sparse_rows(words.reshape(-1, 1)[real], dux_real)  # (m, H) summed per word
                 if lexicon is not None and lexicon.ids is not None:
                     grads["U" + sfx] = sparse_rows(lexicon.ids[per_word.index], per_word.rows)
                 else:
-                    chain_ids = trace.ids if not d else _reorder(trace.ids, trace.rev)
+                    chain_ids = trace.ids if not direction else _reorder(trace.ids, trace.rev)
                     K = chain_ids.shape[2]
                     grads["U" + sfx] = sparse_rows(chain_ids.reshape(-1, K)[real], dux_real)
                 if shape.char_hidden:
                     h = trace.char_final[per_word.index]  # (m, C)
-                    grads["P" + d] = per_word.rows.T @ h  # (H, C)
-                    dfinal[per_word.index] += per_word.rows @ params["P" + d]  # (m, C) dL/dh
+                    grads["P" + direction] = per_word.rows.T @ h  # (H, C)
+                    dfinal[per_word.index] += per_word.rows @ params["P" + direction]  # (m, C) dL/dh
             else:
-                if d:
+                if direction:
                     dux = _reorder(dux, trace.rev)  # back to sentence order
                 U = params["U" + sfx]
                 grads["U" + sfx] = dux.reshape(-1, H).T @ x_in.reshape(-1, x_in.shape[2])

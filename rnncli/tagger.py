@@ -36,17 +36,17 @@ class Tagger:
 
     def lexicon(self, sentences: list[list[str]]) -> tuple[rnn.Lexicon, np.ndarray]:
         """The batch's distinct words with their input ids (and letters), and the sentence lengths."""
-        index: dict[str, int] = {}
-        flat = np.fromiter((index.setdefault(w, len(index)) for s in sentences for w in s), np.int64)
+        number: dict[str, int] = {}  # each distinct word's number, in order of appearance
+        flat = np.fromiter((number.setdefault(w, len(number)) for s in sentences for w in s), np.int64)
         lengths = np.fromiter(map(len, sentences), np.int64, count=len(sentences))  # (B,)
         words = np.zeros((len(sentences), int(lengths.max())), np.int64)  # (B, T), 0 at padding
         words[np.arange(words.shape[1]) < lengths[:, None]] = flat  # row by row: sentence order
         words = words.T  # (T, B)
         encode = self.vocab.encode
-        ids = np.array([encode(w) for w in index], dtype=np.int32).reshape(len(index), self.vocab.n_slots)
+        ids = np.array([encode(w) for w in number], dtype=np.int32).reshape(len(number), self.vocab.n_slots)
         chars = n_letters = None
         if self.shape.char_hidden:
-            chars, n_letters = rnn.pad([self.vocab.encode_chars(w) for w in index])
+            chars, n_letters = rnn.pad([self.vocab.encode_chars(w) for w in number])
         return rnn.Lexicon(words, ids, chars, n_letters), lengths
 
     def _batches(self, sentences: list[list[str]], batch_tokens: int):

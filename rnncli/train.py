@@ -73,7 +73,7 @@ class Data:
     ids: list[np.ndarray]
     tags: list[np.ndarray]
     lengths: np.ndarray
-    types: list[np.ndarray] | None = None  # (L,) word type of each token
+    words: list[np.ndarray] | None = None  # (L,) which distinct word of the corpus each token is
     letters: list[np.ndarray] | None = None  # type -> (l,) letter ids
 
     @classmethod
@@ -82,9 +82,9 @@ class Data:
         tags = [np.array([tag_index.get(t, -1) for t in s.tags], dtype=np.int64) for s in sentences]
         data = cls(ids, tags, np.array([len(s.words) for s in sentences]))
         if vocab.chars is not None:
-            index: dict[str, int] = {}
-            data.types = [np.array([index.setdefault(w, len(index)) for w in s.words], np.int64) for s in sentences]
-            data.letters = [vocab.encode_chars(w) for w in index]
+            number: dict[str, int] = {}  # each distinct word's number, in order of appearance
+            data.words = [np.array([number.setdefault(w, len(number)) for w in s.words], np.int64) for s in sentences]
+            data.letters = [vocab.encode_chars(w) for w in number]
         return data
 
     def batch(self, which) -> tuple[np.ndarray, np.ndarray, np.ndarray, rnn.Lexicon | None]:
@@ -92,12 +92,12 @@ class Data:
         ids, lengths = rnn.pad([self.ids[i] for i in which])
         tags, _ = rnn.pad([self.tags[i] for i in which])
         lexicon = None
-        if self.types is not None:
+        if self.words is not None:
             # Token-level ids stay (word dropout changes tokens, not words); the lexicon brings the letters.
-            types, _ = rnn.pad([self.types[i] for i in which])  # (T, B)
-            distinct, words = np.unique(types, return_inverse=True)
+            corpus_words, _ = rnn.pad([self.words[i] for i in which])  # (T, B)
+            distinct, words = np.unique(corpus_words, return_inverse=True)
             letters, n_letters = rnn.pad([self.letters[t] for t in distinct])
-            lexicon = rnn.Lexicon(words.reshape(types.shape), None, letters, n_letters)
+            lexicon = rnn.Lexicon(words.reshape(corpus_words.shape), None, letters, n_letters)
         return ids, lengths, tags, lexicon
 
 
