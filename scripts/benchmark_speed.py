@@ -421,7 +421,7 @@ RUN_SETTINGS = ("epochs", "lr", "seed", "optimizer", "clip", "patience", "min_co
 
 def describe(config: TrainConfig) -> str:
     """The network and its training in a few words, from the fields of ``config``."""
-    default = TrainConfig()
+    default = type(config)()
     named = [WORDING[name](getattr(config, name)) for name in WORDING]
     others = [f"{f.name.replace('_', ' ')} {getattr(config, f.name)}" for f in fields(config)
               if f.name not in WORDING and f.name not in RUN_SETTINGS
