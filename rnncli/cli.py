@@ -250,10 +250,11 @@ def _hyper_parameters(command):
 
 def _validator(f):
     def validate(value):
-        problem = check(f, value.value if isinstance(value, Enum) else value)
+        plain = value.value if isinstance(value, Enum) else value
+        problem = check(f, plain)
         if problem:
             raise typer.BadParameter(problem)
-        return value
+        return plain  # Typer turns a choice into its Enum after the callback, whatever it was given
     return validate
 
 
