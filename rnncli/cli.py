@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
+import inspect
 import json
 import math
 import os
 import signal
 import sys
-import threading
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -22,7 +21,9 @@ try:  # newer Typer ships its own copy of Click
 except ImportError:
     from click.exceptions import UsageError
 
-from .errors import RnncliError, shown
+from .config import OPTIONS, check
+from .corpus import FORMATS, OUTPUT_FORMATS, TAG_COLUMNS
+from .errors import OptionError, RnncliError, shown
 
 
 class _Group(TyperGroup):
@@ -43,7 +44,7 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except RnncliError as e:
             _err(str(e))
-            raise typer.Exit(1) from None
+            raise typer.Exit(e.status) from None
         except BrokenPipeError:
             _closed_pipe()
         except MemoryError as e:  # e.g. --hidden far too large for this machine
@@ -108,280 +109,88 @@ def _one_line(message: str) -> str:
     return message if message.isprintable() else "".join(c if c.isprintable() else shown(c)[2:-1] for c in message)
 
 
-class CorpusFormat(str, Enum):
-    slash = "slash"
-    conllu = "conllu"
-    tsv = "tsv"
+def _choices(name: str, values) -> type[Enum]:
+    """An Enum of the library's own list of choices, for Typer to offer and check."""
+    return Enum(name, {v: v for v in values}, type=str)
 
 
-class OutputFormat(str, Enum):
-    slash = "slash"
-    tsv = "tsv"
-    conllu = "conllu"
-    jsonl = "jsonl"
+CorpusFormat = _choices("CorpusFormat", FORMATS)
+OutputFormat = _choices("OutputFormat", OUTPUT_FORMATS)
+TagColumn = _choices("TagColumn", TAG_COLUMNS)
 
 
-class TagColumn(str, Enum):
-    upos = "upos"
-    xpos = "xpos"
-
-
-class Features(str, Enum):
-    word = "word"
-    form = "form"
-
-
-class Optimizer(str, Enum):
-    adam = "adam"
-    sgd = "sgd"
-
-
-ModelOption = Annotated[Optional[Path], typer.Option(
-    "--model", "-m", help="Model file. Default: $RNNCLI_MODEL, else the model bundled with rnncli.",
-    dir_okay=False)]
+ModelOption = Annotated[Optional[str], typer.Option(
+    "--model", "-m", metavar="MODEL",
+    help="Model file, or a model bundled with rnncli by name: 'default' (English) or 'tutorial' (the "
+         "tutorial's small network). Default: $RNNCLI_MODEL, else 'default'. A name never contains a "
+         "path separator or ends in .npz: ./tutorial is a file.")]
 FormatOption = Annotated[Optional[CorpusFormat], typer.Option(
     "--format", "-f", help="Corpus format. Default: from the extension (.conllu, .tsv), else from the content.")]
 TagColumnOption = Annotated[TagColumn, typer.Option(help="CoNLL-U column to read tags from.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+SvgOption = Annotated[Optional[Path], typer.Option(
+    "--svg", metavar="FILE", dir_okay=False,
+    help="Also save the view as an SVG picture (with --json: only there). Example: --svg view.svg")]
 
 
-def _positive(value: float) -> float:
-    if not 0 < value < float("inf"):
-        raise typer.BadParameter(f"must be a finite number greater than 0, got {value}")
-    return value
-
-
-def _finite(value: float) -> float:
-    if not math.isfinite(value):  # the model's metadata is JSON, which has no infinity
-        raise typer.BadParameter(f"must be a finite number, got {value}")
-    return value
-
-
-def _load(model: Path | None):
-    from .tagger import Tagger, default_model_path, resolve_model_path
+def _load(model: str | None):
+    from .tagger import BUNDLED, Tagger, bundled_model_path, resolve_model_path
 
     path = resolve_model_path(model)
-    if path == default_model_path() and not path.exists():
-        raise RnncliError(f"{shown(path)}: the bundled model is missing; build it with scripts/build_default_model.py")
+    for name in BUNDLED:
+        if path == bundled_model_path(name) and not path.exists():
+            how = " --sample" if name == "tutorial" else ""
+            raise RnncliError(f"{shown(path)}: the bundled model is missing; build it with "
+                              f"scripts/build_default_model.py{how}")
     from_env = not model and os.environ.get("RNNCLI_MODEL")  # an error must say where the name came from
     return Tagger.load(path, shown(path) + " (from $RNNCLI_MODEL)" if from_env else None)
 
 
-def _stdout_console():
+def _stdout_console(record: bool = False):
     from rich.console import Console
 
-    return Console(highlight=False, markup=False)  # tags and paths are data, never markup
+    return Console(highlight=False, markup=False, record=record)  # tags and paths are data, never markup
 
 
 def _print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
-# Hyper-parameters that a checkpoint fixes: giving another value with --resume is a usage error.
-_CHECKPOINTED = ("hidden", "lr", "batch_size", "seed", "optimizer", "clip", "bidirectional", "layers",
-                 "features", "dropout", "word_dropout", "average", "char_hidden", "adversarial")
+def _step_size(value: float | None) -> float | None:
+    if value is not None and not 0 < value < math.inf:
+        raise typer.BadParameter(f"must be a finite number greater than 0, not {value}")
+    return value
 
 
-def _warn(message: str) -> None:
-    sys.stderr.write(f"rnncli: warning: {_one_line(message)}\n")
+def _show(view, svg: Path | None, title: str, to_stdout: bool = True) -> None:
+    """Print a Rich view and, with ``svg``, save the same view, recorded as it is drawn, as an
+    SVG picture. With ``to_stdout`` False (``--json``) it is drawn into the picture only."""
+    console = _stdout_console(record=svg is not None)
+    if not to_stdout:
+        import io
+
+        from rich.console import Console
+
+        console = Console(file=io.StringIO(), width=console.width, highlight=False, markup=False, record=True)
+    console.print(view)
+    if svg is not None:
+        _write_atomically(svg, _xml_text(console.export_svg(title=title)))
 
 
-def _read_corpora(paths: list[Path], fmt, tag_column: str, strict: bool, what: str):
-    """Sentences of every file. Malformed sentences are skipped with a warning that counts
-    them, or, with ``strict``, stop everything at the first one."""
-    from .corpus import read_corpus
+def _xml_text(text: str) -> str:
+    """What XML cannot hold, made visible: a control character (from a word of the sentence,
+    say) as its Unicode picture (ESC as U+241B), a lone surrogate as U+FFFD."""
+    import re
 
-    sentences = []
-    for path in paths:
-        problems: list[str] | None = None if strict else []
-        try:
-            sentences += read_corpus(path, fmt and fmt.value, tag_column, problems)
-        finally:
-            if problems:
-                n = len(problems)
-                _warn(f"skipped {n} malformed {what} sentence{'s' * (n != 1)}; first: {problems[0]} "
-                      f"(--strict makes this an error)")
-    return sentences
+    def safe(m: re.Match) -> str:
+        n = ord(m.group())
+        return chr(0x2400 + n) if n < 0x20 else "\ufffd"
+
+    return re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]", safe, text)
 
 
-@app.command()
-def train(
-    ctx: typer.Context,
-    corpus: Annotated[list[Path], typer.Argument(help="Tagged corpus file(s) to train on.", dir_okay=True)],
-    dev: Annotated[Optional[Path], typer.Option(help="Tagged corpus to pick the best epoch by.")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write.", dir_okay=False)] = Path("model.npz"),
-    hidden: Annotated[int, typer.Option(min=1, help="Hidden units H (the size of s_t).")] = 64,
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the corpus.")] = 10,
-    lr: Annotated[float, typer.Option(callback=_positive, help="Learning rate.")] = 0.01,
-    batch_size: Annotated[int, typer.Option(min=1, help="Sentences per update.")] = 16,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed: the same seed gives the same model.")] = 0,
-    fmt: FormatOption = None,
-    tag_column: TagColumnOption = TagColumn.upos,
-    bidirectional: Annotated[bool, typer.Option(help="Add a backward RNN over each sentence.")] = False,
-    layers: Annotated[int, typer.Option(min=1, max=4, help="Stacked RNN layers.")] = 1,
-    features: Annotated[Features, typer.Option(
-        help="x_t: 'word' is the tutorial's one-hot word; 'form' adds suffixes, prefixes and shape.")] = Features.word,
-    dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Dropout on each layer's input and output.")] = 0.0,
-    word_dropout: Annotated[float, typer.Option(
-        min=0.0, callback=_finite,
-        help="A word seen n times is replaced by <unk> with probability a/(a+n) during training.")] = 0.25,
-    char_hidden: Annotated[int, typer.Option(
-        min=0, help="Units of a character-level Elman RNN that reads each word's letters into x_t (0: none).")] = 0,
-    adversarial: Annotated[float, typer.Option(
-        min=0.0, callback=_finite,
-        help="Adversarial training: run each batch again with the first layer's inputs U x_t pushed "
-             "along the gradient of the loss, by this much per token (root mean square; a trained "
-             "U x_t in the bundled model has a norm of about 11). 0: off.")] = 0.0,
-    average: Annotated[float, typer.Option(
-        min=0.0, max=0.99999, help="Keep an exponential moving average of the weights with this decay "
-                                   "(e.g. 0.999) and save it (0: off).")] = 0.0,
-    optimizer: Annotated[Optimizer, typer.Option(help="Update rule.")] = Optimizer.adam,
-    clip: Annotated[float, typer.Option(min=0.0, callback=_finite, help="Largest gradient norm (0: no clipping).")] = 5.0,
-    patience: Annotated[int, typer.Option(min=0, help="Stop after this many epochs without a better dev score (0: never).")] = 0,
-    strict: Annotated[bool, typer.Option(help="Stop at the first malformed sentence instead of skipping it.")] = False,
-    checkpoint: Annotated[Optional[Path], typer.Option(
-        help="Where Ctrl-C or SIGTERM saves a checkpoint. Default: the output file with .ckpt.npz.", dir_okay=False)] = None,
-    resume: Annotated[Optional[Path], typer.Option(
-        help="Continue from a checkpoint written when training was interrupted.", dir_okay=False)] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
-):
-    """Train a tagger on tagged corpora and write one model file.
-
-    Malformed sentences are skipped with a warning (--strict: an error). Ctrl-C or SIGTERM stops at once, leaves the output file as it was and saves a checkpoint for --resume.
-
-    Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz
-    """
-    _one_blas_thread()
-    from .train import Diverged, Interrupted, TrainConfig, fingerprint, save_checkpoint
-    from .train import train as run
-
-    if patience and dev is None:
-        raise typer.BadParameter("--patience needs --dev to measure progress", param_hint="--patience")
-    if tag_column is not TagColumn.upos:
-        _check_tag_column([*corpus, *([dev] if dev else [])], fmt)
-    inputs = {p.resolve() for p in [*corpus, *([dev] if dev else [])]}
-    if output.resolve() in inputs:
-        raise typer.BadParameter(f"{shown(output)} is an input corpus; refusing to overwrite it", param_hint="--output")
-    checkpoint = checkpoint or output.with_name(output.name.removesuffix(".npz") + ".ckpt.npz")
-    if checkpoint.resolve() in inputs | {output.resolve()}:
-        raise typer.BadParameter(f"{shown(checkpoint)} is an input corpus or the output; refusing to overwrite it",
-                                 param_hint="--checkpoint")
-    for path in (output, checkpoint):  # found out now, not after the training it would lose
-        _check_writable(path)
-    config = TrainConfig(hidden=hidden, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                         optimizer=optimizer.value, clip=clip, bidirectional=bidirectional, layers=layers,
-                         features=features.value, word_dropout=word_dropout, dropout=dropout, patience=patience,
-                         average=average, char_hidden=char_hidden, adversarial=adversarial)
-    state = data_id = None
-    if resume:
-        state, config, data_id = _resumed(ctx, resume, config)
-
-    with _stop_signals() as stopped:
-        try:
-            sentences = _read_corpora(corpus, fmt, tag_column.value, strict, "training")
-            dev_sentences = _read_corpora([dev], fmt, tag_column.value, strict, "dev") if dev else None
-            data_id_now = f"{fingerprint(sentences)}/{fingerprint(dev_sentences) if dev_sentences else 'no dev'}"
-            if resume and data_id != data_id_now:
-                raise RnncliError(f"{shown(resume)}: this checkpoint was made from other training or dev data")
-            from .progress import TrainingDisplay
-
-            with TrainingDisplay(quiet=quiet) as display:
-                tagger = run(sentences, dev_sentences, config, display.update, resume=state)
-            stopped.phase = "writing"
-            _finish(tagger, corpus, tag_column, output)
-        except Interrupted as e:
-            stopped.hold()  # a second Ctrl-C must not cut the checkpoint short
-            what = f"{stopped.word} in epoch {e.state.epoch + 1}; {shown(output)} not written"
-            try:
-                save_checkpoint(checkpoint, e.state, config, data_id_now)
-            except RnncliError as failed:
-                _err(f"{what}; no checkpoint: {failed}")
-                raise typer.Exit(stopped.status) from None
-            _err(f"{what}; checkpoint saved to {shown(checkpoint)}; "
-                 f"continue with the same command and --resume {shown(checkpoint)}")
-            raise typer.Exit(stopped.status) from None
-        except KeyboardInterrupt:
-            if stopped.phase == "writing":
-                _err(f"{stopped.word} while writing {shown(output)}; it is unchanged")
-            else:
-                _err(f"{stopped.word} before training began; {shown(output)} not written")
-            raise typer.Exit(stopped.status) from None
-        except Diverged as e:
-            if e.best is None:
-                raise
-            stopped.phase = "writing"
-            _finish(e.best, corpus, tag_column, output)
-            raise RnncliError(f"{e}; kept the best model so far (epoch {e.best.info['training']['best_epoch']}) "
-                              f"in {shown(output)}") from None
-    display.summary(tagger, output)
-    if resume and checkpoint.resolve() == resume.resolve():
-        checkpoint.unlink(missing_ok=True)
-
-
-class _Stopped:
-    """Which signal stopped training, and what it was doing then."""
-
-    def __init__(self):
-        self.signal, self.phase = None, "training"
-
-    @property
-    def word(self) -> str:
-        return "terminated (SIGTERM)" if self.signal == signal.SIGTERM else "interrupted"
-
-    @property
-    def status(self) -> int:
-        return 128 + (self.signal or 2)  # 130 for Ctrl-C, 143 for SIGTERM, as the shell reports them
-
-    def hold(self) -> None:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, signal.SIG_IGN)
-
-
-@contextlib.contextmanager
-def _stop_signals():
-    """Ctrl-C and SIGTERM (what timeout, kill, systemd and batch schedulers send) stop training
-    the same way: a KeyboardInterrupt where it stands, so that the loop saves a checkpoint and
-    a file being written is left as it was."""
-    stopped = _Stopped()
-
-    def stop(number, _frame):
-        stopped.signal = number
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
-        yield stopped
-        return
-    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stopped
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
-def _resumed(ctx: typer.Context, resume: Path, config):
-    """(state, config, data fingerprint) from a checkpoint. Its hyper-parameters stand; one given
-    on the command line must agree, except --epochs (not fewer than done) and --patience."""
-    from .train import TrainConfig, load_checkpoint
-
-    state, saved, data_id = load_checkpoint(resume)
-
-    def given(name: str) -> bool:
-        return ctx.get_parameter_source(name).name == "COMMANDLINE"
-
-    for name in _CHECKPOINTED:
-        if given(name) and getattr(config, name) != getattr(saved, name):
-            raise typer.BadParameter(f"{getattr(config, name)} conflicts with the checkpoint's {getattr(saved, name)}",
-                                     param_hint="--" + name.replace("_", "-"))
-    epochs = config.epochs if given("epochs") else saved.epochs
-    if epochs < state.epoch:
-        raise typer.BadParameter(f"{epochs} is fewer than the {state.epoch} epochs the checkpoint has done",
-                                 param_hint="--epochs")
-    patience = config.patience if given("patience") else saved.patience
-    return state, TrainConfig.from_dict({**vars(saved), "epochs": epochs, "patience": patience}), data_id
-
-
-def _check_writable(path: Path) -> None:
+def _check_writable_picture(path: Path) -> None:
+    """An --svg that cannot be written is found before the work, not after it."""
     directory = path.parent
     if not directory.is_dir():
         raise RnncliError(f"{shown(path)}: cannot write (no directory {shown(directory)})")
@@ -389,22 +198,115 @@ def _check_writable(path: Path) -> None:
         raise RnncliError(f"{shown(path)}: cannot write (permission denied in {shown(directory)})")
 
 
-def _check_tag_column(paths: list[Path], fmt) -> None:
-    """--tag-column xpos names a CoNLL-U column: every corpus must be CoNLL-U."""
-    from .corpus import file_format
+def _write_atomically(path: Path, text: str) -> None:
+    """Write a text file through a temporary file beside it and a rename: a failed or
+    interrupted write leaves the previous file, if any, as it was."""
+    import tempfile
 
-    for path in paths:
-        found = fmt.value if fmt else file_format(path)
-        if found != "conllu":
-            raise typer.BadParameter(f"applies to CoNLL-U corpora; {shown(path)} is read as {found}",
-                                     param_hint="--tag-column")
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a picture is an ordinary file
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        raise RnncliError(f"{shown(path)}: cannot write ({e.strerror or e})") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
-def _finish(tagger, corpus: list[Path], tag_column: TagColumn, output: Path) -> None:
-    # A file name need not be UTF-8; the metadata is: other bytes are kept as \x escapes.
-    tagger.info["corpus"] = [os.fsencode(p).decode("utf-8", "backslashreplace") for p in corpus]
-    tagger.info["tag_column"] = tag_column.value
-    tagger.save(output)
+def _warn(message: str) -> None:
+    sys.stderr.write(f"rnncli: warning: {_one_line(message)}\n")
+
+
+def _hyper_parameters(command):
+    """Adds to ``command`` an option for each hyper-parameter of ``TrainConfig``, with the help,
+    range and choices its field declares: the dataclass is the one list of them."""
+    signature = inspect.signature(command, eval_str=True)
+    params = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    for f in OPTIONS:
+        kind, default = {"int": int, "float": float, "bool": bool, "str": str}[f.type], f.default
+        if "choices" in f.metadata:
+            kind = _choices(f.name.title(), f.metadata["choices"])
+            default = kind(default)
+
+        option = typer.Option("--" + f.name.replace("_", "-"), help=f.metadata["help"], callback=_validator(f),
+                              rich_help_panel="Hyper-parameters (fixed by a checkpoint but --epochs and --patience)")
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                        annotation=Annotated[kind, option]))
+    command.__signature__ = signature.replace(parameters=params)
+    return command
+
+
+def _validator(f):
+    def validate(value):
+        plain = value.value if isinstance(value, Enum) else value
+        problem = check(f, plain)
+        if problem:
+            raise typer.BadParameter(problem)
+        return plain  # Typer turns a choice into its Enum after the callback, whatever it was given
+    return validate
+
+
+@app.command()
+@_hyper_parameters
+def train(
+    ctx: typer.Context,
+    corpus: Annotated[list[Path], typer.Argument(help="Tagged corpus file(s) to train on.", dir_okay=True)],
+    dev: Annotated[Optional[Path], typer.Option(help="Tagged corpus to pick the best epoch by.")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write.", dir_okay=False)] = Path("model.npz"),
+    fmt: FormatOption = None,
+    tag_column: TagColumnOption = TagColumn.upos,
+    strict: Annotated[bool, typer.Option(help="Stop at the first malformed sentence instead of skipping it.")] = False,
+    checkpoint: Annotated[Optional[Path], typer.Option(
+        help="Where Ctrl-C or SIGTERM saves a checkpoint. Default: the output file with .ckpt.npz.", dir_okay=False)] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        help="Continue from a checkpoint written when training was interrupted.", dir_okay=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    watch: Annotated[Optional[str], typer.Option(
+        metavar="SENTENCE",
+        help="After each epoch, show this sentence's tags and its loss L = sum_t -log o_t[y_t], against the "
+             "tags given as word/TAG, else against the network's own. Example: --watch \"they fish\"")] = None,
+    **hyper,
+):
+    """Train a tagger on tagged corpora and write one model file.
+
+    Malformed sentences are skipped with a warning (--strict: an error). Ctrl-C or SIGTERM stops at once, leaves the output file as it was and saves a checkpoint for --resume.
+
+    Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz
+
+    Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz --watch "they fish"
+    """
+    _one_blas_thread()
+    from .config import TrainConfig
+    from .progress import TrainingDisplay
+    from .train import Trainer
+
+    if watch is not None:
+        _check_argument(watch, "--watch")
+        if not watch.split():
+            raise typer.BadParameter("the sentence has no words", param_hint="--watch")
+    config = TrainConfig(**{k: v.value if isinstance(v, Enum) else v for k, v in hyper.items()})
+    given = [k for k in hyper if ctx.get_parameter_source(k).name == "COMMANDLINE"]
+    trainer = Trainer(config, corpus, output, dev, fmt and fmt.value, tag_column.value, strict, checkpoint,
+                      resume, given, warn=_warn)
+    with TrainingDisplay(quiet=quiet, watch=watch, warn=_warn) as display:
+        trainer.callback = display.update
+        try:
+            tagger = trainer.run()
+        except OptionError as e:
+            raise typer.BadParameter(str(e), param_hint=e.option) from None
+    display.summary(tagger, output)
 
 
 def _check_argument(text: str, what: str) -> None:
@@ -479,11 +381,14 @@ def unroll(
     model: ModelOption = None,
     show_hidden: Annotated[bool, typer.Option(help="Draw each hidden state s_t as a heat strip.")] = False,
     as_json: JsonOption = False,
+    svg: SvgOption = None,
     pretokenized: Annotated[bool, typer.Option(help="Split on whitespace only; no tokeniser.")] = False,
 ):
     """Unroll the network over a sentence: x_t, s_t and o_t at every time step.
 
     Example: rnncli unroll "I eat apple" --show-hidden
+
+    Example: rnncli unroll "they fish" --model tutorial --show-hidden --svg they-fish.svg
     """
     from .explain import unroll as run
     from .tokenize import tokenize
@@ -492,36 +397,90 @@ def unroll(
     words = sentence.split() if pretokenized else tokenize(sentence)
     if not words:
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
+    if svg:
+        _check_writable_picture(svg)
     data = run(_load(model), words)
     if as_json:
         _print_json(data)
-        return
+        if not svg:
+            return
     from .render import unroll_view
 
-    _stdout_console().print(unroll_view(data, show_hidden))
+    _show(unroll_view(data, show_hidden), svg, "rnncli unroll", to_stdout=not as_json)
+
+
+@app.command()
+def backprop(
+    sentence: Annotated[str, typer.Argument(
+        help="Sentence with its gold tags, word/TAG (\"I/nn eat/v apple/nn\"), or plain text, whose targets "
+             "are then the network's own tags.")],
+    model: ModelOption = None,
+    as_json: JsonOption = False,
+    svg: SvgOption = None,
+    lr: Annotated[Optional[float], typer.Option(
+        callback=_step_size,
+        help="Take one plain gradient step of this size on a copy of the network, p <- p - LR dL/dp, and "
+             "show o_t of each target and the loss before and after. Example: --lr 0.05")] = None,
+    pretokenized: Annotated[bool, typer.Option(help="Plain text: split on whitespace only; no tokeniser.")] = False,
+):
+    """Backpropagation through time over one sentence, step by step: the loss, dL/ds_t of every
+    chain (the part from above and the part through W), the Jacobian norms ||ds_t/ds_k||, the
+    spectral radius of W, and the gradient of every array.
+
+    Example: rnncli backprop "I/nn eat/v apple/nn" --model tutorial
+
+    Example: rnncli backprop "they/nn fish/nn" --model tutorial --lr 0.05 --svg backprop.svg
+    """
+    from .backprop import backprop as run
+    from .backprop import parse_sentence, record
+
+    _check_argument(sentence, "SENTENCE")
+    if not sentence.split():
+        raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
+    if svg:
+        _check_writable_picture(svg)
+    tagger = _load(model)
+    words, targets = parse_sentence(sentence, tagger.tags, pretokenized)
+    if not words:
+        raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
+    data = run(tagger, words, targets, lr)
+    if as_json:
+        _print_json(record(data))
+        if not svg:
+            return
+    from .render import backprop_view
+
+    _show(backprop_view(data), svg, "rnncli backprop", to_stdout=not as_json)
 
 
 @app.command()
 def inspect(
-    model_path: Annotated[Optional[Path], typer.Argument(metavar="[MODEL]", help="Model file (same as --model).")] = None,
+    model_path: Annotated[Optional[str], typer.Argument(
+        metavar="[MODEL]", help="Model file or bundled model's name (same as --model).")] = None,
     model: ModelOption = None,
     as_json: JsonOption = False,
+    svg: SvgOption = None,
 ):
     """Show what a model is: formula, shapes, vocabulary, tags, training record, weights.
 
-    Example: rnncli inspect tutorial.npz
+    Example: rnncli inspect tutorial
+
+    Example: rnncli inspect tutorial --svg card.svg
     """
     from .explain import model_card
 
     if model_path and model and model_path != model:
         raise typer.BadParameter("give the model either as MODEL or as --model, not both")
+    if svg:
+        _check_writable_picture(svg)
     card = model_card(_load(model_path or model))
     if as_json:
         _print_json(card)
-        return
+        if not svg:
+            return
     from .render import card_view
 
-    _stdout_console().print(card_view(card))
+    _show(card_view(card), svg, "rnncli inspect", to_stdout=not as_json)
 
 
 @app.command("eval")
@@ -532,26 +491,42 @@ def evaluate(
     tag_column: Annotated[Optional[TagColumn], typer.Option(
         help="CoNLL-U column to read gold tags from. Default: the one the model was trained on.")] = None,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed sentence instead of skipping it.")] = False,
+    without_memory: Annotated[bool, typer.Option(
+        "--without-memory",
+        help="Also score the network with W s_{t-1} dropped in every chain at every step (each word tagged "
+             "from its own x_t), beside the normal score: what the memory is worth.")] = False,
     as_json: JsonOption = False,
 ):
     """Score a model on a gold corpus: accuracy, known/unknown words, per-tag F1, confusions.
 
-    Example: rnncli eval sample_corpora/tutorial.txt --model tutorial.npz
+    Example: rnncli eval sample_corpora/tutorial.txt --model tutorial
+
+    Example: rnncli eval sample_corpora/tutorial.txt --model tutorial --without-memory
     """
     _one_blas_thread()
+    from .corpus import check_tag_column, read_corpora
     from .metrics import score
+    from .tagger import LARGE_INPUT
 
     tagger = _load(model)
-    column = tag_column.value if tag_column else tagger.info.get("tag_column", "upos")
+    column = tag_column.value if tag_column else tagger.record.tag_column
     if tag_column is TagColumn.xpos:  # given by the user: it must name a column of the file
-        _check_tag_column([corpus], fmt)
-    gold = _read_corpora([corpus], fmt, column, strict, "gold")
+        try:
+            check_tag_column([corpus], fmt and fmt.value, "xpos")
+        except OptionError as e:
+            raise typer.BadParameter(str(e), param_hint=e.option) from None
+    gold = read_corpora([corpus], fmt and fmt.value, column, strict, "gold", _warn)
     unseen = {t for s in gold for t in s.tags} - set(tagger.tags)
     if unseen:
         _warn(f"{len(unseen)} gold tag(s) the model does not have, so never predicts: "
               f"{' '.join(sorted(unseen)[:8])}{' ...' if len(unseen) > 8 else ''}")
     words = [s.words for s in gold]
+    if sum(map(len, words)) >= LARGE_INPUT:
+        tagger.widen_lookups()
     report = score([s.tags for s in gold], tagger.tag(words), words, tagger.vocab.is_known)
+    if without_memory:
+        alone = tagger.without_memory()
+        report["without_memory"] = score([s.tags for s in gold], alone.tag(words), words, tagger.vocab.is_known)
     if as_json:
         _print_json(report)
         return

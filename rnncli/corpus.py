@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 from sys import intern
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from .errors import CorpusError, shown
+from .errors import CorpusError, OptionError, shown
 
 FORMATS = ("slash", "conllu", "tsv")
+OUTPUT_FORMATS = ("slash", "tsv", "conllu", "jsonl")  # what tagging writes: the corpus formats, and JSON lines
 TAG_COLUMNS = {"upos": 3, "xpos": 4}
 _EXTENSIONS = {".conllu": "conllu", ".conll": "conllu", ".tsv": "tsv", ".tab": "tsv"}
 
@@ -208,6 +209,33 @@ def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str
             raise ValueError(f"unknown corpus format {fmt!r}")
     if not sentences:
         raise CorpusError(f"{shown(path)}: no tagged sentence found (read as {fmt})")
+    return sentences
+
+
+def check_tag_column(paths: list, fmt: str | None, tag_column: str) -> None:
+    """A tag column other than UPOS names a CoNLL-U column: every corpus must be CoNLL-U."""
+    if tag_column == "upos":
+        return
+    for path in paths:
+        found = fmt or file_format(path)
+        if found != "conllu":
+            raise OptionError("--tag-column", f"applies to CoNLL-U corpora; {shown(path)} is read as {found}")
+
+
+def read_corpora(paths: list, fmt: str | None, tag_column: str, strict: bool, what: str,
+                 warn: Callable[[str], None] | None = None) -> list[Sentence]:
+    """The sentences of every file. Malformed sentences are skipped and counted in one warning
+    per file (``warn``), or, with ``strict``, the first one is an error."""
+    sentences = []
+    for path in paths:
+        problems: list[str] | None = None if strict else []
+        try:
+            sentences += read_corpus(path, fmt, tag_column, problems)
+        finally:
+            if problems and warn:
+                n = len(problems)
+                warn(f"skipped {n} malformed {what} sentence{'s' * (n != 1)}; first: {problems[0]} "
+                     f"(--strict makes this an error)")
     return sentences
 
 

@@ -8,6 +8,8 @@ import os
 class RnncliError(Exception):
     """Something the user can fix: bad input, a bad model file, a bad option."""
 
+    status = 1  # the exit status it ends rnncli with
+
 
 class CorpusError(RnncliError):
     """A corpus that cannot be read; the message starts with ``file:line:``."""
@@ -19,6 +21,24 @@ class ModelFileError(RnncliError):
 
 class TrainingError(RnncliError):
     """Training that cannot go on (for example, the loss became NaN)."""
+
+
+class OptionError(RnncliError):
+    """An option's value that cannot work (``option`` names it, as on the command line)."""
+
+    status = 2
+
+    def __init__(self, option: str, message: str):
+        super().__init__(message)
+        self.option = option
+
+
+class Stopped(RnncliError):
+    """Stopped by a signal (Ctrl-C, SIGTERM); ``status`` is what a shell reports: 128 + its number."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 class TaggingError(RnncliError):

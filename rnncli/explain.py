@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import rnn
+from .record import Training
 from .tagger import Tagger
 from .vocab import UNK
 
@@ -85,7 +86,8 @@ def model_card(tagger: Tagger) -> dict:
     """What a model is: its shape, size, vocabulary, tags, training record and weights."""
     shape = tagger.shape
     vocab = tagger.vocab
-    training = tagger.info.get("training", {})
+    record = tagger.record
+    training = record.training or Training()
     weights = {}
     for name, p in tagger.params.items():
         p = p.astype(np.float64)  # a float16 table would overflow its own sum of squares
@@ -106,14 +108,14 @@ def model_card(tagger: Tagger) -> dict:
             "examples": vocab.tables["word"][1:11],
         },
         "tags": tagger.tags,
-        "tag_counts": training.get("tag_counts", {}),
-        "corpus": tagger.info.get("corpus"),
-        "attribution": tagger.info.get("attribution"),
-        "stored_dtype": tagger.info.get("stored_dtype", "float32"),
-        "hyper_parameters": training.get("hyper_parameters", {}),
-        "history": training.get("history", []),
-        "best_epoch": training.get("best_epoch"),
-        "dev_accuracy": training.get("dev_accuracy"),
-        "unlearnable_dev_tags": training.get("unlearnable_dev_tags", []),
+        "tag_counts": training.tag_counts,
+        "corpus": record.corpus,
+        "attribution": record.attribution,
+        "stored_dtype": record.stored_dtype,
+        "hyper_parameters": training.hyper_parameters,
+        "history": training.history,
+        "best_epoch": training.best_epoch,
+        "dev_accuracy": training.dev_accuracy,
+        "unlearnable_dev_tags": training.unlearnable_dev_tags,
         "weights": weights,
     }

@@ -174,6 +174,12 @@ class Trace:
         S = self.states[suffix][1:]
         return S if not suffix.endswith("_bwd") else _reorder(S, self.rev)
 
+    def previous(self, suffix: str = "") -> np.ndarray:
+        """The state each step's W multiplies, in sentence order: s_{t-1} for a forward chain,
+        s_{t+1} for a backward one (s_0 at the chain's first step): (T, B, H)."""
+        S = self.states[suffix][:-1]
+        return S if not suffix.endswith("_bwd") else _reorder(S, self.rev)
+
 
 def reverse_index(lengths: np.ndarray, T: int) -> np.ndarray:
     """(T, B) index that reverses each sentence within its length and leaves padding in place."""
@@ -209,22 +215,63 @@ def recur(a: np.ndarray, W: np.ndarray, s0: np.ndarray | None = None) -> np.ndar
     return S
 
 
-def recur_backward(dS: np.ndarray, S: np.ndarray, W: np.ndarray):
+def recur_backward(dS: np.ndarray, S: np.ndarray, W: np.ndarray, through: np.ndarray | None = None):
     """Backpropagation through time for one chain.
 
     dS: (T, B, H) dL/ds_t arriving from above (the output layer or the next layer).
     Returns dZ (T, B, H), the gradient at the pre-activation U x_t + W s_{t-1} + b, and
     ds0 (B, H). dW is then one product over all steps: see ``backward``.
+    through: if given, (T, B, H) receives the other part of dL/ds_t, the one that comes back
+    through W from step t+1 (W^T dL/dz_{t+1}); dL/ds_t is ``dS[t] + through[t]``.
     """
     T = dS.shape[0]
     dZ = np.empty_like(dS)
     slope = 1.0 - S[1:] * S[1:]  # (T, B, H): tanh'(z_t) = 1 - s_t^2
     carry = np.zeros_like(dS[0])  # (B, H): dL/ds_t through s_{t+1}
     for t in range(T - 1, -1, -1):
+        if through is not None:
+            through[t] = carry
         g = dS[t] + carry
         np.multiply(g, slope[t], out=dZ[t])
         carry = dZ[t] @ W  # (B, H)
     return dZ, carry
+
+
+class ChainSteps(NamedTuple):
+    """One chain's backward pass step by step, in sentence order, each (T, B, H).
+
+    ``ds = above + through`` is dL/ds_t, the sum the backward pass formed. ``above`` came down
+    at step t from what s_t feeds directly: V^T (o_t - y_t) in the top layer, the next layer's
+    U^T dL/dz_t below it. ``through`` came back through W from the chain's next step (t+1 for a
+    forward chain, t-1 for a backward one). ``dz`` is dL/dz_t at the pre-activation.
+    """
+
+    above: np.ndarray
+    through: np.ndarray
+    ds: np.ndarray
+    dz: np.ndarray
+
+
+def jacobian_norms(S: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """||ds_t/ds_k||, the largest singular value of the Jacobian product
+    ds_t/ds_k = diag(1 - s_t^2) W ... diag(1 - s_{k+1}^2) W, for one sentence of one chain.
+
+    S: (T+1, H) the chain's states, S[0] = s_0. Returns (T, T): entry [t-1, k-1] for the
+    steps 1 <= k <= t <= T (1 on the diagonal), NaN where k > t.
+    """
+    T, H = S.shape[0] - 1, S.shape[1]
+    slope = 1.0 - S[1:] * S[1:]  # (T, H)
+    out = np.full((T, T), np.nan)
+    for k in range(T):
+        J = np.eye(H, dtype=S.dtype)  # (H, H): ds_k/ds_k
+        products = []
+        for t in range(k + 1, T):
+            J = slope[t][:, None] * (W @ J)  # (H, H): ds_t/ds_k, one more step
+            products.append(J)
+        out[k, k] = 1.0
+        if products:
+            out[k + 1:, k] = np.linalg.norm(np.stack(products), ord=2, axis=(1, 2))
+    return out
 
 
 def char_forward(params: dict[str, np.ndarray], lexicon: Lexicon) -> tuple[np.ndarray, np.ndarray]:
@@ -260,6 +307,10 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
     perturb: chain suffix -> (T, B, H) added to the first layer's U x_t of that chain, in the
     chain's processing order, before dropout (adversarial training; see ``adversarial_perturbation``).
     """
+    # Two ways in for the first layer, kept because neither is faster for every model: per word
+    # (tagging) and per token (training). Training per word, finding a batch's distinct rows with
+    # np.unique, took 1.09 times as long for the tutorial RNN and 0.92 times for the recipe's shape
+    # (scripts/time_input_paths.py), and would change the order of U's gradient sums.
     by_word = lexicon is not None and lexicon.ids is not None
     T, B = lexicon.words.shape if by_word else ids.shape[:2]
     lengths = np.asarray(lengths)
@@ -276,25 +327,25 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
         outs = []
         if layer:
             trace.inputs.append(x)
-        for _, d, sfx in shape.chains(layer):
+        for _, direction, sfx in shape.chains(layer):
             U, W, b = params["U" + sfx], params["W" + sfx], params["b" + sfx]
             if layer == 0:
-                words = None if lexicon is None else lexicon.words if not d else _reorder(lexicon.words, rev)
+                words = None if lexicon is None else lexicon.words if not direction else _reorder(lexicon.words, rev)
                 if by_word:
                     # U x for a 0/1 vector x = the sum of the columns of U it selects; once per word.
                     uw = lookup_sum(U, lexicon.ids, dtype)  # (N, H)
                     if shape.char_hidden:
-                        uw += trace.char_final @ params["P" + d].T  # (N, H): P h, the word's spelling
+                        uw += trace.char_final @ params["P" + direction].T  # (N, H): P h, the word's spelling
                     ux = uw[words]  # (T, B, H)
                 else:
-                    chain_ids = ids if not d else _reorder(ids, rev)  # (T, B, K)
+                    chain_ids = ids if not direction else _reorder(ids, rev)  # (T, B, K)
                     # U x_t for a 0/1 vector x_t = the sum of the columns of U it selects.
                     ux = U.T[chain_ids].sum(axis=2, dtype=dtype)  # (T, B, H)
                     if shape.char_hidden:
-                        ux += (trace.char_final @ params["P" + d].T)[words]  # (T, B, H): P h of each token's word
+                        ux += (trace.char_final @ params["P" + direction].T)[words]  # (T, B, H): P h of each token's word
             else:
                 ux = x @ U.T  # (T, B, H)
-                if d:
+                if direction:
                     ux = _reorder(ux, rev)
             if perturb is not None and layer == 0:
                 ux += perturb[sfx]
@@ -305,7 +356,7 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
             ux += b
             S = recur(ux, W, s0)  # (T+1, B, H)
             trace.states[sfx] = S
-            outs.append(S[1:] if not d else _reorder(S[1:], rev))
+            outs.append(S[1:] if not direction else _reorder(S[1:], rev))
         x = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)  # (T, B, n_out)
         if dropout:
             m = _dropout_mask(rng, dropout, x.shape, dtype)
@@ -323,13 +374,15 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e
 
 
-def cross_entropy(trace: Trace, tags: np.ndarray) -> tuple[float, np.ndarray]:
+def cross_entropy(trace: Trace, tags: np.ndarray, *, total: bool = False) -> tuple[float, np.ndarray]:
     """Mean -log o_t[gold] over real steps, and its gradient at the logits (T, B, n_tags).
 
     tags: (T, B) gold tag indices (anything at padding).
+    total: the sum over real steps instead, the tutorial's L = sum_t -log o_t[y_t], whose
+    gradient at the logits is o_t - y_t.
     """
     probs, mask = trace.probs, trace.mask
-    n = max(int(mask.sum()), 1)
+    n = 1 if total else max(int(mask.sum()), 1)
     gold = np.take_along_axis(probs, tags[..., None], axis=2)[..., 0]  # (T, B)
     tiny = np.finfo(probs.dtype).tiny
     loss = float(-np.log(np.maximum(gold[mask], tiny)).sum() / n)
@@ -353,13 +406,15 @@ def sparse_rows(ids: np.ndarray, g: np.ndarray) -> SparseRows:
 
 
 def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
-             *, with_s0: bool = False, with_inputs: bool = False) -> dict:
+             *, with_s0: bool = False, with_inputs: bool = False, with_steps: bool = False) -> dict:
     """Backpropagation through time: gradients under the parameters' own names.
 
     ``grads["U"]`` (and ``U_bwd``) are ``SparseRows``: only the columns the batch used.
     With ``with_s0``, ``grads["s0"]`` is the gradient at the initial state, summed over chains.
     With ``with_inputs``, ``grads["Ux" + suffix]`` is the gradient at each first-layer chain's
     U x_t (T, B, H), in that chain's processing order.
+    With ``with_steps``, ``grads["steps"]`` maps each chain's suffix to its ``ChainSteps``:
+    dL/ds_t in its two parts and dL/dz_t, as this pass computed them (to show, not to train on).
     """
     shape = trace.shape
     H = shape.n_hidden
@@ -372,17 +427,22 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
     real = trace.mask.ravel()  # (T*B,)
     ds0 = 0.0
     dfinal = np.zeros_like(trace.char_final) if shape.char_hidden else None  # (N, C) dL/dh
+    steps: dict[str, ChainSteps] = {}
     for layer in range(shape.n_layers - 1, -1, -1):
         if trace.output_masks:
             dx = dx * trace.output_masks[layer]
         x_in = trace.inputs[layer - 1] if layer else None  # (T, B, D)
         dx_in = np.zeros_like(x_in) if layer else None
-        for j, (_, d, sfx) in enumerate(shape.chains(layer)):
+        for j, (_, direction, sfx) in enumerate(shape.chains(layer)):
             dS = dx[:, :, j * H:(j + 1) * H]
-            if d:
+            if direction:
                 dS = _reorder(dS, trace.rev)
             S, W = trace.states[sfx], params["W" + sfx]
-            dZ, ds0_chain = recur_backward(dS, S, W)  # processing order
+            through = np.empty_like(dS) if with_steps else None
+            dZ, ds0_chain = recur_backward(dS, S, W, through)  # processing order
+            if with_steps:
+                parts = [dS, through, dS + through, dZ]  # the sum is the loop's own, to the bit
+                steps[sfx] = ChainSteps(*(_reorder(a, trace.rev) if direction else a for a in parts))
             ds0 = ds0 + ds0_chain
             grads["W" + sfx] = dZ.reshape(-1, H).T @ S[:-1].reshape(-1, H)
             grads["b" + sfx] = dZ.sum(axis=(0, 1))
@@ -394,20 +454,20 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
                 dux_real = dux.reshape(-1, H)[real]  # (n, H)
                 per_word = None
                 if lexicon is not None:
-                    words = lexicon.words if not d else _reorder(lexicon.words, trace.rev)
+                    words = lexicon.words if not direction else _reorder(lexicon.words, trace.rev)
                     per_word = sparse_rows(words.reshape(-1, 1)[real], dux_real)  # (m, H) summed per word
                 if lexicon is not None and lexicon.ids is not None:
                     grads["U" + sfx] = sparse_rows(lexicon.ids[per_word.index], per_word.rows)
                 else:
-                    chain_ids = trace.ids if not d else _reorder(trace.ids, trace.rev)
+                    chain_ids = trace.ids if not direction else _reorder(trace.ids, trace.rev)
                     K = chain_ids.shape[2]
                     grads["U" + sfx] = sparse_rows(chain_ids.reshape(-1, K)[real], dux_real)
                 if shape.char_hidden:
                     h = trace.char_final[per_word.index]  # (m, C)
-                    grads["P" + d] = per_word.rows.T @ h  # (H, C)
-                    dfinal[per_word.index] += per_word.rows @ params["P" + d]  # (m, C) dL/dh
+                    grads["P" + direction] = per_word.rows.T @ h  # (H, C)
+                    dfinal[per_word.index] += per_word.rows @ params["P" + direction]  # (m, C) dL/dh
             else:
-                if d:
+                if direction:
                     dux = _reorder(dux, trace.rev)  # back to sentence order
                 U = params["U" + sfx]
                 grads["U" + sfx] = dux.reshape(-1, H).T @ x_in.reshape(-1, x_in.shape[2])
@@ -417,6 +477,8 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
         grads.update(char_backward(params, trace, dfinal))
     if with_s0:
         grads["s0"] = ds0
+    if with_steps:
+        grads["steps"] = {sfx: steps[sfx] for _, _, sfx in shape.chains()}  # bottom-up
     return grads
 
 

@@ -4,7 +4,7 @@ its own training. Tags batches of sentences with the forward pass of ``rnn``."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -12,9 +12,10 @@ import numpy as np
 
 from . import modelfile, rnn
 from .errors import ModelFileError, shown
+from .record import Record
 from .vocab import Vocab
 
-DEFAULT_MODEL = "default.npz"  # inside the package's models/ folder
+BUNDLED = {"default": "default.npz", "tutorial": "tutorial.npz"}  # --model NAME: files in the package's models/
 LARGE_INPUT = 20_000  # tokens from which float16 lookup tables are widened to float32 for speed
 
 
@@ -24,7 +25,7 @@ class Tagger:
     params: dict[str, np.ndarray]
     vocab: Vocab
     tags: list[str]
-    info: dict = field(default_factory=dict)  # training record: corpus, hyper-parameters, history...
+    record: Record = field(default_factory=Record)  # how it was trained, on what, whose data
 
     # -- tagging ---------------------------------------------------------------------------
 
@@ -35,25 +36,23 @@ class Tagger:
 
     def lexicon(self, sentences: list[list[str]]) -> tuple[rnn.Lexicon, np.ndarray]:
         """The batch's distinct words with their input ids (and letters), and the sentence lengths."""
-        index: dict[str, int] = {}
-        flat = np.fromiter((index.setdefault(w, len(index)) for s in sentences for w in s), np.int64)
+        number: dict[str, int] = {}  # each distinct word's number, in order of appearance
+        flat = np.fromiter((number.setdefault(w, len(number)) for s in sentences for w in s), np.int64)
         lengths = np.fromiter(map(len, sentences), np.int64, count=len(sentences))  # (B,)
         words = np.zeros((len(sentences), int(lengths.max())), np.int64)  # (B, T), 0 at padding
         words[np.arange(words.shape[1]) < lengths[:, None]] = flat  # row by row: sentence order
         words = words.T  # (T, B)
         encode = self.vocab.encode
-        ids = np.array([encode(w) for w in index], dtype=np.int32).reshape(len(index), self.vocab.n_slots)
+        ids = np.array([encode(w) for w in number], dtype=np.int32).reshape(len(number), self.vocab.n_slots)
         chars = n_letters = None
         if self.shape.char_hidden:
-            chars, n_letters = rnn.pad([self.vocab.encode_chars(w) for w in index])
+            chars, n_letters = rnn.pad([self.vocab.encode_chars(w) for w in number])
         return rnn.Lexicon(words, ids, chars, n_letters), lengths
 
     def _batches(self, sentences: list[list[str]], batch_tokens: int):
         """(sentence numbers, o_t (T, B, n_tags)) for batches of about ``batch_tokens`` tokens,
         sentences sorted by length so that padding stays small."""
         order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
-        if sum(len(s) for s in sentences) >= LARGE_INPUT:
-            self._widen_lookups()
         start = 0
         while start < len(order):
             stop = start + 1  # ascending lengths: the last sentence in a batch is its longest
@@ -85,10 +84,15 @@ class Tagger:
         tags = self.tags
         return [[tags[k] for k in best] for best, _ in self.best(sentences)]
 
-    def _widen_lookups(self) -> None:
-        """Float16 lookup tables to float32 once a large input makes it pay: a few tens of
-        milliseconds here save more on every batch. Results are the same to the bit (the
-        columns are summed in float32 either way)."""
+    def without_memory(self) -> Tagger:
+        """The same tagger with W s_{t-1} dropped in every chain: each word tagged from its own x_t."""
+        return Tagger(self.shape, rnn.without_memory(self.params), self.vocab, self.tags, self.record)
+
+    def widen_lookups(self) -> None:
+        """Float16 lookup tables to float32, for a large input (``LARGE_INPUT`` tokens or more),
+        where it pays: a few tens of milliseconds here save more on every batch. Results are the
+        same to the bit (the columns are summed in float32 either way). A model is loaded with
+        its tables as stored, so that a short input starts quickly."""
         for name in rnn.LOOKUPS:
             if name in self.params and self.params[name].dtype == np.float16:
                 self.params[name] = np.asfortranarray(self.params[name].astype(np.float32))
@@ -105,17 +109,19 @@ class Tagger:
         params = {name: np.asfortranarray(p[:, keep]) if name in ("U", "U_bwd") else p
                   for name, p in self.params.items()}
         shape = rnn.Shape(**{**self.shape.to_dict(), "n_inputs": int(keep.sum())})
-        return Tagger(shape, params, Vocab(tables, self.vocab.chars), self.tags, dict(self.info))
+        return Tagger(shape, params, Vocab(tables, self.vocab.chars), self.tags, replace(self.record))
 
     # -- files -----------------------------------------------------------------------------
 
     def metadata(self) -> dict:
-        return {"shape": self.shape.to_dict(), "vocab": self.vocab.to_json(), "tags": self.tags, **self.info}
+        return {"shape": self.shape.to_dict(), "vocab": self.vocab.to_json(), "tags": self.tags,
+                **self.record.to_json()}
 
     def save(self, path: str | os.PathLike, dtype=np.float32) -> None:
         """Write the model file; ``dtype=np.float16`` halves it (the arrays are float32 again on load)."""
         arrays = {name: p.astype(dtype) for name, p in self.params.items()}
-        modelfile.save(path, arrays, {**self.metadata(), "stored_dtype": np.dtype(dtype).name})
+        self.record.stored_dtype = np.dtype(dtype).name
+        modelfile.save(path, arrays, self.metadata())
 
     @classmethod
     def load(cls, path: str | os.PathLike, name: str | None = None) -> Tagger:
@@ -130,7 +136,7 @@ class Tagger:
             shape = rnn.Shape(**meta["shape"])
             vocab = Vocab.from_json(meta["vocab"])
             tags = [str(t) for t in meta["tags"]]
-            _check_record(meta)
+            record = Record.from_json(meta)
             if (vocab.n_inputs != shape.n_inputs or len(tags) != shape.n_tags or len(set(tags)) != len(tags)
                     or vocab.n_chars != shape.n_chars):
                 raise ModelFileError(f"{label}: metadata disagrees with itself (vocabulary or tag set size)")
@@ -138,7 +144,7 @@ class Tagger:
             if bad is not None:
                 raise ModelFileError(f"{label}: tag {_shorter(bad)} is not one word of printable text "
                                      f"(empty, or white space or a control character in it)")
-            parts.update(shape=shape, vocab=vocab, tags=tags)
+            parts.update(shape=shape, vocab=vocab, tags=tags, record=record)
             return shape.param_shapes()
 
         arrays, meta = modelfile.load(path, expected=expected, name=label)
@@ -151,8 +157,7 @@ class Tagger:
                 params[key] = np.asfortranarray(a if a.dtype == np.float16 else a.astype(np.float32, copy=not native))
             else:
                 params[key] = np.array(a, dtype=np.float32, order="C")
-        info = {k: v for k, v in meta.items() if k not in ("shape", "vocab", "tags", "format", "format_version")}
-        return cls(parts["shape"], params, parts["vocab"], parts["tags"], info)
+        return cls(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"])
 
 
 def _plain_tag(tag: str) -> bool:
@@ -165,55 +170,20 @@ def _shorter(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-def _number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def check_history(history) -> None:
-    """A training history (of a model or a checkpoint) is a list of epochs with their numbers."""
-    if not isinstance(history, list) or not all(
-            isinstance(h, dict) and all(_number(h.get(k)) for k in ("epoch", "loss", "seconds"))
-            and (h.get("dev_accuracy") is None or _number(h["dev_accuracy"])) for h in history):
-        raise ValueError("training history is not a list of epochs")
-
-
-def _check_record(meta: dict) -> None:
-    """The parts of a model's metadata that `inspect` shows must have the types it shows."""
-    training = meta.get("training", {})
-    if not isinstance(training, dict):
-        raise ValueError("training is not an object")
-    check_history(training.get("history", []))
-    for key in ("hyper_parameters", "tag_counts"):
-        if not isinstance(training.get(key, {}), dict):
-            raise ValueError(f"training {key} is not an object")
-    if not all(v is None or isinstance(v, (str, int, float)) for v in training.get("hyper_parameters", {}).values()):
-        raise ValueError("training hyper_parameters are not plain values")
-    if not all(_number(n) for n in training.get("tag_counts", {}).values()):
-        raise ValueError("training tag_counts are not numbers")
-    for key in ("best_epoch", "dev_accuracy"):
-        if training.get(key) is not None and not _number(training[key]):
-            raise ValueError(f"training {key} is not a number")
-    unlearnable = training.get("unlearnable_dev_tags", [])
-    if not isinstance(unlearnable, list) or not all(isinstance(t, str) for t in unlearnable):
-        raise ValueError("training unlearnable_dev_tags is not a list of tags")
-    for key in ("attribution", "stored_dtype"):
-        if meta.get(key) is not None and not isinstance(meta[key], str):
-            raise ValueError(f"{key} is not a string")
-    corpus = meta.get("corpus")
-    if corpus is not None and not isinstance(corpus, str) and not (
-            isinstance(corpus, list) and all(isinstance(c, str) for c in corpus)):
-        raise ValueError("corpus is not a list of file names")
-    if meta.get("tag_column", "upos") not in ("upos", "xpos"):
-        raise ValueError(f"tag_column {meta['tag_column']!r} is neither upos nor xpos")
+def bundled_model_path(name: str = "default") -> Path:
+    return Path(str(resources.files("rnncli") / "models" / BUNDLED[name]))
 
 
 def default_model_path() -> Path:
-    return Path(str(resources.files("rnncli") / "models" / DEFAULT_MODEL))
+    return bundled_model_path("default")
 
 
 def resolve_model_path(path: str | os.PathLike | None) -> Path:
-    """--model, else $RNNCLI_MODEL, else the model bundled in the package."""
-    if path:
-        return Path(path)
-    env = os.environ.get("RNNCLI_MODEL")
-    return Path(env) if env else default_model_path()
+    """--model, else $RNNCLI_MODEL, else the English model bundled in the package.
+
+    A bundled model's name ('default', 'tutorial') means that model, even where a file of that
+    name exists: a name never contains a path separator and never ends in .npz, so
+    ``./tutorial`` is the file.
+    """
+    value = os.fspath(path) if path else os.environ.get("RNNCLI_MODEL") or "default"
+    return bundled_model_path(value) if value in BUNDLED else Path(value)

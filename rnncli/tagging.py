@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from .corpus import format_sentence
 from .errors import RnncliError, TaggingError
-from .tagger import Tagger
+from .tagger import LARGE_INPUT, Tagger
 
 CHUNK_CHARS = 1 << 19  # about 100,000 tokens of text: big batches for the matrix products, flat memory
 
@@ -31,10 +31,12 @@ class ChunkTagger:
             from .tokenize import tokenize
 
             self.split = tokenize
-        self.column = tagger.info.get("tag_column", "upos")
+        self.column = tagger.record.tag_column
 
     def __call__(self, lines: list[str]) -> tuple[str, int]:
         sentences = [self.split(line) for line in lines]
+        if sum(map(len, sentences)) >= LARGE_INPUT:
+            self.tagger.widen_lookups()  # once: a stream this long pays for it
         results = self.tagger.best(sentences)
         tags = self.tagger.tags
         if self.fmt == "slash":  # the common case, kept lean: "word" + "/TAG" per token

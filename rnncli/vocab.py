@@ -15,6 +15,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .config import FEATURE_SETS
+
 UNK = "<unk>"
 
 _SHAPE_CLASSES = [(re.compile(r"[A-Z]+"), "X"), (re.compile(r"[a-z]+"), "x"), (re.compile(r"[0-9]+"), "d")]
@@ -42,11 +44,6 @@ EXTRACTORS = {
     "suf1": _suffix(1), "suf2": _suffix(2), "suf3": _suffix(3), "suf4": _suffix(4),
     "pre1": _prefix(1), "pre2": _prefix(2), "pre3": _prefix(3),
     "shape": word_shape,
-}
-
-FEATURE_SETS = {
-    "word": ("word",),
-    "form": ("word", "lower", "suf1", "suf2", "suf3", "suf4", "pre1", "pre2", "pre3", "shape"),
 }
 
 IDENTITY_SLOTS = ("word", "lower")  # slots that name the word itself (dropped out in training)
@@ -144,10 +141,6 @@ class Vocab:
         slot_no = int(np.searchsorted(self.offsets, index, side="right")) - 1
         slot = self.slots[slot_no]
         return slot, self.tables[slot][index - self.offsets[slot_no]]
-
-    def slot_ids(self, slot: str) -> range:
-        k = self.slots.index(slot)
-        return range(self.offsets[k], self.offsets[k] + len(self.tables[slot]))
 
     def to_json(self) -> dict:
         out = {"slots": list(self.slots), "tables": self.tables}

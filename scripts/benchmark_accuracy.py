@@ -43,10 +43,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peers  # noqa: E402
 from common import ATTRIBUTION, ENGLISH, TUTORIAL_RNN, read_ewt  # noqa: E402  (also puts the repo on sys.path)
 
+from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
 from rnncli.metrics import score  # noqa: E402
 from rnncli.tagger import Tagger, default_model_path  # noqa: E402
-from rnncli.train import TrainConfig, train  # noqa: E402
+from rnncli.train import train  # noqa: E402
 
 QUICK_SENTENCES, QUICK_EPOCHS = 2000, 2
 NLTK_ITERATIONS = 5
@@ -120,7 +121,7 @@ def rnncli(sentences: list[Sentence], dev: list[Sentence], config: TrainConfig) 
     tagger = train(sentences, dev, config, progress)
     seconds = time.perf_counter() - started
     return {"predicted": tagger.tag([s.words for s in dev]), "train_seconds": seconds,
-            "parameters": tagger.shape.n_params(), "best_epoch": tagger.info["training"]["best_epoch"],
+            "parameters": tagger.shape.n_params(), "best_epoch": tagger.record.training.best_epoch,
             "config": asdict(config)}
 
 

@@ -136,10 +136,11 @@ import common  # noqa: E402  (first: it also puts the repository on sys.path)
 import peers  # noqa: E402
 from common import ATTRIBUTION, ENGLISH, ROOT, ewt_file, read_ewt, read_texts  # noqa: E402
 
+from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
 from rnncli.tagger import default_model_path  # noqa: E402
 from rnncli.tokenize import tokenize  # noqa: E402
-from rnncli.train import TrainConfig, train  # noqa: E402
+from rnncli.train import train  # noqa: E402
 
 SECTIONS = ("training", "tagging", "startup", "memory", "scaling", "load", "train-load")
 TITLES = {
@@ -391,7 +392,7 @@ class Bench:
         if self.tutorial is None:
             log("training the tutorial-size model for one epoch ...")
             tagger = train(self.train, None, TUTORIAL_RNN)
-            tagger.info.update(tag_column="upos", corpus=["UD English EWT train (benchmark_speed.py)"])
+            tagger.record.corpus = ["UD English EWT train (benchmark_speed.py)"]
             self.tutorial = self.tmp / "tutorial.npz"
             tagger.save(self.tutorial)
         return self.tutorial

@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence, open_corpus, read_corpus, text_lines  # noqa: E402
 from rnncli.errors import CorpusError  # noqa: E402
-from rnncli.train import TrainConfig  # noqa: E402
 
 ATTRIBUTION = ("UD English EWT, (c) The Board of Trustees of the Leland Stanford Junior University, "
                "CC BY-SA 4.0")

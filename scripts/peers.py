@@ -19,8 +19,9 @@ import numpy as np
 
 from common import ENGLISH
 from rnncli import rnn
+from rnncli.config import TrainConfig
 from rnncli.corpus import Sentence
-from rnncli.train import Data, TrainConfig, build_vocab, length_batches
+from rnncli.train import Data, build_vocab, length_batches
 from rnncli.vocab import IDENTITY_SLOTS
 
 

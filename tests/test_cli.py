@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import typer
 from rnncli.cli import app
 from rnncli.tagger import Tagger
 
-from conftest import SAMPLES
+from conftest import ROOT, SAMPLES
 
 # The app's own list: a command added to it is checked below without being named here.
 COMMANDS = list(typer.main.get_command(app).commands)
@@ -31,8 +32,8 @@ def test_train_writes_a_model_and_reports_on_stderr(runner, tmp_path):
     assert "epoch 3/3" in r.stderr and f"wrote {out}" in r.stderr and "dev accuracy" in r.stderr
     tagger = Tagger.load(out)
     assert tagger.shape.n_hidden == 16
-    assert tagger.info["corpus"] == [str(SAMPLES / "tutorial.txt")]
-    assert [h["epoch"] for h in tagger.info["training"]["history"]] == [1, 2, 3]
+    assert tagger.record.corpus == [str(SAMPLES / "tutorial.txt")]
+    assert [h["epoch"] for h in tagger.record.training.history] == [1, 2, 3]
 
 
 def test_train_options_beyond_the_tutorial_reach_the_model(runner, tmp_path):
@@ -42,7 +43,7 @@ def test_train_options_beyond_the_tutorial_reach_the_model(runner, tmp_path):
                            "--word-dropout", "0.5", "--average", "0.9", "--adversarial", "0.5", "-q"]))
     tagger = Tagger.load(out)
     assert tagger.shape.bidirectional and tagger.shape.n_layers == 2 and "suf3" in tagger.vocab.slots
-    assert {k: v for k, v in tagger.info["training"]["hyper_parameters"].items()
+    assert {k: v for k, v in tagger.record.training.hyper_parameters.items()
             if k in ("dropout", "word_dropout", "average", "adversarial")} == {
         "dropout": 0.1, "word_dropout": 0.5, "average": 0.9, "adversarial": 0.5}
 
@@ -155,11 +156,6 @@ def test_errors_are_one_line_with_status_1(runner, tmp_path, tutorial_model):
     assert not (tmp_path / "m.npz").exists()
 
 
-def test_the_commands_are_read_from_the_app():
-    assert len(COMMANDS) == len(app.registered_commands) >= 5
-    assert {"train", "tag", "unroll", "inspect", "eval"} <= set(COMMANDS)
-
-
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example(runner, command):
     r = ok(runner.invoke(app, [command, "--help"]))
@@ -233,3 +229,216 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tutorial_model):
     assert piped.returncode == 0 and "\x1b[" not in piped.stdout
     assert colour.search(_run_on_a_terminal(args, {**env, "TERM": "xterm-256color"}))
     assert not colour.search(_run_on_a_terminal(args, {**env, "TERM": "xterm-256color", "NO_COLOR": "1"}))
+
+
+def test_the_command_list_is_the_apps():
+    assert COMMANDS == ["train", "tag", "unroll", "backprop", "inspect", "eval"]
+
+
+@pytest.mark.parametrize("command, example", [
+    ("unroll", "--svg they-fish.svg"), ("backprop", "--lr 0.05 --svg backprop.svg"), ("inspect", "--svg card.svg"),
+    ("eval", "--model tutorial --without-memory"), ("train", '--watch "they fish"')])
+def test_every_new_option_has_an_example_in_its_commands_help(runner, command, example):
+    text = " ".join(ok(runner.invoke(app, [command, "--help"])).stdout.split())
+    assert re.search(f"Example: rnncli {command} [^│]*{re.escape(example)}", text), text
+
+
+# -- the bundled models ------------------------------------------------------------------------
+
+def test_a_bundled_models_name_is_a_name_and_a_path_is_a_path(tmp_path, monkeypatch):
+    from rnncli.tagger import bundled_model_path, default_model_path, resolve_model_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tutorial").write_bytes(b"a file of that name")
+    monkeypatch.delenv("RNNCLI_MODEL", raising=False)
+    assert resolve_model_path("tutorial") == bundled_model_path("tutorial")
+    assert resolve_model_path("default") == resolve_model_path(None) == default_model_path()
+    assert resolve_model_path("./tutorial") == Path("tutorial")  # a path separator: the file
+    assert resolve_model_path("tutorial.npz") == Path("tutorial.npz")
+    monkeypatch.setenv("RNNCLI_MODEL", "tutorial")
+    assert resolve_model_path(None) == bundled_model_path("tutorial")
+
+
+def test_the_tutorial_model_works_straight_after_install(runner):
+    assert ok(runner.invoke(app, ["tag", "I eat apple", "they fish", "the fish", "--model", "tutorial"])).stdout == (
+        "I/nn eat/v apple/nn\nthey/nn fish/v\nthe/det fish/nn\n")
+    card = json.loads(ok(runner.invoke(app, ["inspect", "tutorial", "--json"])).stdout)
+    assert card["shape"]["n_layers"] == 1 and not card["shape"]["bidirectional"]
+    assert card["vocabulary"]["slots"] == {"word": 453} and card["corpus"] == ["sample_corpora/tutorial.txt"]
+
+
+def test_the_shipped_tutorial_model_is_what_the_build_script_makes(tmp_path, capsys):
+    from rnncli.tagger import bundled_model_path
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import build_default_model
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    shipped_path = bundled_model_path("tutorial")
+    assert shipped_path.stat().st_size < 100_000
+    build_default_model.build_sample(tmp_path / "t.npz")
+    shipped, rebuilt = Tagger.load(shipped_path), Tagger.load(tmp_path / "t.npz")
+    assert (shipped.shape, shipped.tags, shipped.vocab.tables) == (rebuilt.shape, rebuilt.tags, rebuilt.vocab.tables)
+    for record in (shipped.record, rebuilt.record):  # all but the seconds each epoch took
+        for epoch in record.training.history:
+            del epoch["seconds"]
+    assert shipped.record == rebuilt.record
+    for name, p in shipped.params.items():
+        # Bit for bit on the machine that built it; elsewhere BLAS may sum in another order,
+        # which float16 storage rounds away or leaves within a unit or two in its last place.
+        np.testing.assert_allclose(p, rebuilt.params[name], rtol=2 ** -9, atol=2 ** -20, err_msg=name)
+
+
+# -- backprop -----------------------------------------------------------------------------------
+
+def test_backprop_on_the_tutorial_model(runner):
+    r = ok(runner.invoke(app, ["backprop", "I/nn eat/v apple/nn", "--model", "tutorial"]))
+    out = r.stdout
+    assert "dL/ds_t = V^T (o_t - y_t) + W^T dL/dz_{t+1}    (64)" in out
+    assert "dL/dW = sum_t dL/dz_t s_{t-1}^T    dL/db = sum_t dL/dz_t    W: 64 x 64" in out
+    assert "Targets y_t: the tags given with the sentence." in out
+    data = json.loads(ok(runner.invoke(app, ["backprop", "I/nn eat/v apple/nn", "-m", "tutorial", "--json"])).stdout)
+    terms = " + ".join(f"{s['loss']:.4g}" for s in data["steps"])
+    assert f"L = sum_t -log o_t[y_t] = {terms} = {data['loss']:.6g}" in out
+    rows = [line.split("│")[1:3] for line in out.splitlines() if re.match(r"│ \d │ \w+ +│ (nn|v) ", line)]
+    assert [(t.strip(), w.strip()) for t, w in rows] == [("3", "apple"), ("2", "eat"), ("1", "I")]  # t = T down to 1
+    assert "How far back the error reaches" in out and "Parameter gradients" in out
+
+
+def test_backprop_of_plain_text_says_whose_targets(runner):
+    out = ok(runner.invoke(app, ["backprop", "they fish", "--model", "tutorial", "--lr", "0.1"])).stdout
+    assert "no tags were given (word/TAG gives them), so the network's own predictions are the targets" in " ".join(out.split())
+    assert "One gradient step on a copy of the network: every array p <- p - 0.1 dL/dp" in out
+
+
+@pytest.fixture(scope="module")
+def deep_model(tmp_path_factory):
+    from rnncli.corpus import read_corpus
+    from rnncli.train import TrainConfig, train
+
+    path = tmp_path_factory.mktemp("models") / "deep.npz"
+    config = TrainConfig(hidden=4, epochs=1, bidirectional=True, layers=2, features="form", char_hidden=3)
+    train(read_corpus(SAMPLES / "tutorial.txt"), None, config).save(path)
+    return path
+
+
+def test_backprop_names_chains_as_unroll_does(runner, deep_model):
+    args = ["I eat apple", "--model", str(deep_model), "--json"]
+    steps = json.loads(ok(runner.invoke(app, ["backprop", *args])).stdout)["steps"]
+    unrolled = json.loads(ok(runner.invoke(app, ["unroll", *args])).stdout)["steps"]
+    assert [list(s["dL_ds"]) for s in steps] == [list(s["dL_dz"]) for s in steps] == [list(u["s"]) for u in unrolled]
+    assert list(steps[0]["dL_ds"]) == ["s", "s_bwd", "s2", "s2_bwd"]
+    assert [s["x"] for s in steps] == [u["x"] for u in unrolled]
+    out = " ".join(ok(runner.invoke(app, ["backprop", "I eat apple", "--model", str(deep_model)])).stdout.split())
+    assert "s: from above = U2[:, 0:4]^T dL/dz2_t + U2_bwd[:, 0:4]^T dL/dz2_bwd_t" in out
+    assert "s2_bwd: from above = V[:, 4:8]^T (o_t - y_t), this step's output error; through W = W2_bwd^T " \
+           "dL/dz2_bwd_{t-1}, from step t-1" in out
+    grads = json.loads(ok(runner.invoke(app, ["backprop", *args])).stdout)["grad_norms"]
+    assert list(grads) == list(Tagger.load(deep_model).params)  # every array, the character RNN's too
+
+
+@pytest.mark.parametrize("sentence, status, message", [
+    ("", 2, "Invalid value for SENTENCE: the sentence has no words (see 'root backprop --help')"),  # root: CliRunner's name
+    ("I/nn eat/VERB", 1, "word 2 (eat/VERB): the model has no tag 'VERB'; its tags are nn v det punct adj prep adv num conj"),
+    ("I/nn eat apple", 1, "'I/nn' has a tag but 'eat' has none: tag every word (word/TAG) or none"),
+    ("I eat \udcff", 1, "SENTENCE: not valid UTF-8 (byte 0xff)"),  # how Python hands on a byte that is not UTF-8
+])
+def test_backprop_refuses_bad_input_in_one_line(runner, sentence, status, message):
+    r = runner.invoke(app, ["backprop", sentence, "--model", "tutorial"])
+    assert (r.exit_code, r.stderr, r.stdout) == (status, f"rnncli: error: {message}\n", "")
+
+
+# -- pictures -----------------------------------------------------------------------------------
+
+def svg_text(path):
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    return "".join(e.text or "" for e in root.iter() if e.tag.endswith("}text")).replace("\xa0", " ")
+
+
+@pytest.mark.parametrize("args, seen", [
+    (["unroll", "they fish", "--show-hidden"], "without memory"),
+    (["backprop", "they/nn fish/v"], "How far back the error reaches"),
+    (["inspect"], "spectral radius"),
+])
+def test_svg_is_the_same_view_as_a_picture(runner, tmp_path, args, seen):
+    picture = tmp_path / "view.svg"
+    picture.write_text("an older picture")
+    plain = ok(runner.invoke(app, [*args, "--model", "tutorial"])).stdout
+    r = ok(runner.invoke(app, [*args, "--model", "tutorial", "--svg", str(picture)]))
+    assert r.stdout == plain
+    text = svg_text(picture)
+    assert seen in text and "s_t = tanh(U x_t + W s_{t-1} + b)" in text
+    assert 'fill="#' in picture.read_text() or "fill: #" in picture.read_text()  # colours kept
+    assert [p.name for p in tmp_path.iterdir()] == ["view.svg"]  # no temporary file left behind
+    r = ok(runner.invoke(app, [*args, "--model", "tutorial", "--json", "--svg", str(picture)]))
+    json.loads(r.stdout)  # --json still prints JSON; the picture is of the view
+    assert seen in svg_text(picture)
+
+
+def test_a_picture_is_well_formed_whatever_the_sentence_holds(runner, tmp_path):
+    picture = tmp_path / "view.svg"
+    ok(runner.invoke(app, ["backprop", "I eat \x1b[31mred x", "--model", "tutorial", "--svg", str(picture)]))
+    assert "\u241b" in svg_text(picture)  # the escape character, drawn as its picture
+
+
+def test_a_picture_that_cannot_be_written_leaves_the_old_one(runner, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    picture = tmp_path / "view.svg"
+    picture.write_text("the older picture")
+
+    def full(*_):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    r = runner.invoke(app, ["unroll", "they fish", "--model", "tutorial", "--svg", str(picture)])
+    assert (r.exit_code, r.stderr) == (1, f"rnncli: error: {picture}: cannot write (No space left on device)\n")
+    assert picture.read_text() == "the older picture" and [p.name for p in tmp_path.iterdir()] == ["view.svg"]
+
+
+# -- eval --without-memory, train --watch ------------------------------------------------------
+
+def test_eval_without_memory_beside_the_normal_score(runner):
+    from rnncli.corpus import read_corpus
+    from rnncli.metrics import score
+    from rnncli.tagger import bundled_model_path
+
+    args = ["eval", str(SAMPLES / "tutorial.txt"), "--model", "tutorial", "--without-memory"]
+    report = json.loads(ok(runner.invoke(app, [*args, "--json"])).stdout)
+    gold = read_corpus(SAMPLES / "tutorial.txt")
+    words = [s.words for s in gold]
+    alone = Tagger.load(bundled_model_path("tutorial")).without_memory()
+    expected = score([s.tags for s in gold], alone.tag(words), words, alone.vocab.is_known)
+    assert report["without_memory"] == expected
+    assert report["accuracy"] - report["without_memory"]["accuracy"] > 0.05  # the corpus needs memory
+    assert report["without_memory"]["per_tag"]["v"]["f1"] < report["per_tag"]["v"]["f1"]
+    table = " ".join(ok(runner.invoke(app, args)).stdout.split())
+    points = 100 * (report["accuracy"] - expected["accuracy"])
+    assert f"the memory is worth {points:+.2f} points" in table and "memory adds" in table
+
+
+def test_train_watch_prints_the_sentence_after_every_epoch(runner, tmp_path):
+    from rnncli.backprop import sentence_loss
+
+    out = tmp_path / "m.npz"
+    r = ok(runner.invoke(app, ["train", str(SAMPLES / "tutorial.txt"), "-o", str(out), "--epochs", "3",
+                               "--hidden", "16", "--watch", "they fish"]))
+    lines = r.stderr.splitlines()
+    epochs = [i for i, line in enumerate(lines) if line.startswith("epoch ")]
+    assert len(epochs) == 3 and all(lines[i + 1].startswith("  watch: they/") for i in epochs)
+    final = sentence_loss(Tagger.load(out), ["they", "fish"])
+    assert lines[epochs[-1] + 1] == (f"  watch: they/{final['tags'][0]} fish/{final['tags'][1]}  "
+                                      f"L {final['loss']:.4f} (against its own tags)")
+    # A tag the training data lacks is found at the first epoch, when the tags are known, and
+    # costs the watch, not the training.
+    r = ok(runner.invoke(app, ["train", str(SAMPLES / "tutorial.txt"), "-o", str(out), "--epochs", "2",
+                               "--hidden", "8", "--watch", "they/nn fish/V"]))
+    assert "rnncli: warning: --watch: word 2 (fish/V): the training data has no tag 'V'; its tags are " \
+           "nn v det punct adj prep adv num conj; not watched\n" in r.stderr
+    assert "watch: they" not in r.stderr
+    assert sum(line.startswith("epoch ") for line in r.stderr.splitlines()) == 2  # training went on

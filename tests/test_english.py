@@ -38,9 +38,9 @@ def test_bundled_model_scores_at_least_94_5_on_dev(default_model, dev):
 
 def test_bundled_model_is_small_and_says_where_it_came_from(default_model):
     assert default_model_path().stat().st_size <= 16 * 2**20
-    info = default_model.info
-    assert "CC BY-SA 4.0" in info["attribution"] and "EWT" in info["corpus"][0]
-    assert info["training"]["dev_accuracy"] >= 0.945
+    record = default_model.record
+    assert "CC BY-SA 4.0" in record.attribution and "EWT" in record.corpus[0]
+    assert record.training.dev_accuracy >= 0.945
     assert default_model.shape.bidirectional and default_model.vocab.slots[0] == "word"
 
 

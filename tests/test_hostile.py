@@ -246,7 +246,8 @@ def test_a_model_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path
     ("rng_state", {"bit_generator": "MT19937", "state": {"key": [1], "pos": 0}}),
     ("epoch", "3"),
     ("epoch", 5),  # more epochs than its history holds
-    ("optimizer_t", -1),
+    ("best_epoch", -1),
+    ("arrays", ["params.U", "elsewhere.x"]),
     ("config", {"hidden": "64"}),
     ("config", {"optimizer": "lbfgs"}),
     ("history", [{"epoch": 1}]),
@@ -264,16 +265,28 @@ def test_a_checkpoint_with_a_damaged_record_is_one_line(runner, tmp_path, monkey
     assert one_line_error(r).startswith(f"rnncli: error: {ckpt}: damaged metadata (")
 
 
+def test_a_checkpoint_of_another_version_is_refused_saying_so(runner, tmp_path, monkeypatch):
+    from test_robustness import _interrupted_checkpoint
+
+    ckpt = _interrupted_checkpoint(runner, tmp_path, monkeypatch)
+    arrays, meta = modelfile.load(ckpt)
+    meta["checkpoint_version"] = 1
+    modelfile.save(ckpt, arrays, meta)
+    r = runner.invoke(app, ["train", str(TUTORIAL), "-o", str(tmp_path / "m.npz"), "--resume", str(ckpt)])
+    assert one_line_error(r) == (f"rnncli: error: {ckpt}: a checkpoint of another version of rnncli, which this "
+                                 f"one cannot resume; train again without --resume\n")
+
+
 def test_a_checkpoint_array_of_the_wrong_kind_is_one_line(runner, tmp_path, monkeypatch):
     from test_robustness import _interrupted_checkpoint
 
     ckpt = _interrupted_checkpoint(runner, tmp_path, monkeypatch)
     arrays, meta = modelfile.load(ckpt)
-    arrays["optimizer.adam.m.W"] = arrays["optimizer.adam.m.W"].astype(np.int64)
+    arrays["optimizer.m.W"] = arrays["optimizer.m.W"].astype(np.int64)
     modelfile.save(ckpt, arrays, meta)
     r = runner.invoke(app, ["train", str(TUTORIAL), "-o", str(tmp_path / "m.npz"), "--hidden", "8", "-q",
                             "--resume", str(ckpt)])
-    assert one_line_error(r) == f"rnncli: error: {ckpt}: damaged checkpoint (array optimizer.adam.m.W is int64)\n"
+    assert one_line_error(r) == f"rnncli: error: {ckpt}: damaged checkpoint (array optimizer.m.W is int64)\n"
 
 
 # -- signals --------------------------------------------------------------------------------------
@@ -307,7 +320,7 @@ def test_sigterm_during_training_saves_a_checkpoint_and_leaves_the_output(runner
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ckpt.npz", "m.npz"]  # no temporary file left
     r = runner.invoke(app, [*args, "--epochs", "3", "--resume", str(ckpt), "-q"])
     assert r.exit_code == 0, r.stderr
-    assert len(Tagger.load(out).info["training"]["history"]) == 3
+    assert len(Tagger.load(out).record.training.history) == 3
 
 
 @pytest.mark.parametrize("number, word", [(signal.SIGTERM, "terminated (SIGTERM)"), (signal.SIGINT, "interrupted")])

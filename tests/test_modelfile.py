@@ -20,7 +20,7 @@ def test_round_trip_gives_identical_predictions(tutorial_model, tmp_path):
     again = Tagger.load(again_path)
     for a, b in zip(tagger.predict(SENTENCES), again.predict(SENTENCES)):
         np.testing.assert_array_equal(a, b)
-    assert again.tags == tagger.tags and again.info == tagger.info
+    assert again.tags == tagger.tags and again.record == tagger.record
     assert again.vocab.tables == tagger.vocab.tables
 
 
@@ -41,7 +41,7 @@ def test_float16_storage_halves_the_arrays_and_loads_as_float32(tutorial_model, 
     assert half.params["U"].dtype == np.float16 and half.params["U"].flags.f_contiguous
     assert all(p.dtype == np.float32 for name, p in half.params.items() if name != "U")
     assert half.forward([["I", "eat", "apple"]]).probs.dtype == np.float32
-    assert half.info["stored_dtype"] == "float16"
+    assert half.record.stored_dtype == "float16"
     assert half.tag(SENTENCES) == tagger.tag(SENTENCES)
 
 
@@ -118,7 +118,7 @@ def test_widening_a_float16_table_changes_no_prediction_bit(tutorial_model, tmp_
     Tagger.load(tutorial_model).save(tmp_path / "half.npz", dtype=np.float16)
     half = Tagger.load(tmp_path / "half.npz")
     before = half.predict(SENTENCES)
-    half._widen_lookups()  # what tagging a large input does
+    half.widen_lookups()  # what tagging a large input does
     assert half.params["U"].dtype == np.float32 and half.params["U"].flags.f_contiguous
     for a, b in zip(before, half.predict(SENTENCES)):
         np.testing.assert_array_equal(a, b)

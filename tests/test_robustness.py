@@ -36,14 +36,14 @@ def one_line_error(r, status=1):
 
 def fresh_checkpoint(path, config):
     """A sound checkpoint of a run not yet begun, for ``config`` (on made-up data)."""
-    from rnncli import rnn
-    from rnncli.train import OPTIMIZERS, TrainState, save_checkpoint
+    from rnncli import checkpoint, rnn
+    from rnncli.optim import OPTIMIZERS
 
     shape = rnn.Shape(3, config.hidden, 2, config.bidirectional, config.layers)
     rng = np.random.default_rng(0)
     params = rnn.init_params(shape, rng)
     optimizer = OPTIMIZERS[config.optimizer](params)
-    save_checkpoint(path, TrainState(0, params, optimizer.state(), 0, rng.bit_generator.state), config, "x")
+    checkpoint.save(path, checkpoint.TrainState(0, params, optimizer.state(), rng.bit_generator.state), config, "x")
     return path
 
 
@@ -91,7 +91,7 @@ def test_malformed_sentences_are_skipped_with_a_count_or_fatal_with_strict(runne
     assert r.exit_code == 0, r.stderr
     assert r.stderr == (f"rnncli: warning: skipped 1 malformed training sentence; first: {path}:{line}: {problem} "
                         f"(--strict makes this an error)\n")
-    assert Tagger.load(out).info["training"]["tokens"] == tokens  # the good sentences around it are kept
+    assert Tagger.load(out).record.training.tokens == tokens  # the good sentences around it are kept
     out.unlink()
     err = one_line_error(runner.invoke(app, train_args(path, out, "--strict")))
     assert err == f"rnncli: error: {path}:{line}: {problem}\n"
@@ -137,7 +137,7 @@ def test_dev_tags_never_seen_in_training_are_reported_as_unlearnable(runner, tmp
     r = runner.invoke(app, ["train", str(TUTORIAL), "--dev", str(dev), "-o", str(tmp_path / "m.npz"), "--epochs", "1"])
     assert r.exit_code == 0
     assert "dev tags never seen in training (unlearnable): intj" in r.stderr
-    assert Tagger.load(tmp_path / "m.npz").info["training"]["unlearnable_dev_tags"] == ["intj"]
+    assert Tagger.load(tmp_path / "m.npz").record.training.unlearnable_dev_tags == ["intj"]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -340,7 +340,7 @@ def test_divergence_keeps_the_best_model_so_far(runner, tmp_path, monkeypatch):
                                              "--epochs", "5"]))
     assert err == ("rnncli: error: training diverged: loss is nan at epoch 3, batch 1 (try a smaller --lr); "
                    f"kept the best model so far (epoch 2) in {out}\n")
-    assert [h["epoch"] for h in Tagger.load(out).info["training"]["history"]] == [1, 2]
+    assert [h["epoch"] for h in Tagger.load(out).record.training.history] == [1, 2]
 
 
 def test_resume_must_not_contradict_the_checkpoint(runner, tmp_path):
@@ -354,16 +354,26 @@ def test_resume_must_not_contradict_the_checkpoint(runner, tmp_path):
     assert one_line_error(r) == f"rnncli: error: {ckpt}: this checkpoint was made from other training or dev data\n"
 
 
-def test_every_hyper_parameter_but_the_length_of_training_is_fixed_by_a_checkpoint():
-    """A new TrainConfig field must be added to the --resume check (min_count and
-    min_feature_count have no command-line option, so they cannot contradict it)."""
-    from dataclasses import fields
+def test_every_hyper_parameter_but_the_length_of_training_is_fixed_by_a_checkpoint(runner, tmp_path):
+    """Read from the one definition of the hyper-parameters: each option but --epochs and
+    --patience, given another value than a checkpoint's, is refused naming the option."""
+    from rnncli.config import CHECKPOINTED, OPTIONS, TrainConfig
 
-    from rnncli.cli import _CHECKPOINTED
-    from rnncli.train import TrainConfig
-
-    assert {f.name for f in fields(TrainConfig)} - set(_CHECKPOINTED) == {"epochs", "patience", "min_count",
-                                                                         "min_feature_count"}
+    assert {f.name for f in OPTIONS} - set(CHECKPOINTED) == {"epochs", "patience"}
+    ckpt = fresh_checkpoint(tmp_path / "c.ckpt.npz", TrainConfig())
+    for f in OPTIONS:
+        if f.name in ("epochs", "patience"):
+            continue
+        option = "--" + f.name.replace("_", "-")
+        if f.type == "bool":
+            given = [option if not f.default else "--no-" + option[2:]]
+        elif "choices" in f.metadata:
+            given = [option, next(c for c in f.metadata["choices"] if c != f.default)]
+        else:
+            given = [option, str(f.default + (1 if f.type == "int" else 0.05))]
+        r = runner.invoke(app, ["train", str(TUTORIAL), "-o", str(tmp_path / "m.npz"), "--resume", str(ckpt), *given])
+        assert r.exit_code == 2, (given, r.stderr)
+        assert f"Invalid value for {option}: " in r.stderr and "conflicts with the checkpoint's" in r.stderr
 
 
 def _wait_for(proc, text, timeout=60):
@@ -437,7 +447,7 @@ def test_a_100_mb_corpus_trains(runner, tmp_path):
     assert r.exit_code == 0, r.stderr
     tagger = Tagger.load(out)
     copies = 100 * 2**20 // len(block) + 1
-    assert tagger.info["training"]["tokens"] == sum(len(s.words) for s in read_corpus(TUTORIAL)) * copies
+    assert tagger.record.training.tokens == sum(len(s.words) for s in read_corpus(TUTORIAL)) * copies
     assert tagger.tag([["I", "eat", "apple"]]) == [["nn", "v", "nn"]]
 
 
@@ -482,7 +492,7 @@ def test_resume_refuses_other_dev_data_and_fewer_epochs(runner, tmp_path, monkey
     assert r.exit_code == 2 and "1 is fewer than the 2 epochs the checkpoint has done" in r.stderr
     r = runner.invoke(app, base)  # --epochs not given: the checkpoint's 4
     assert r.exit_code == 0, r.stderr
-    assert len(Tagger.load(tmp_path / "m.npz").info["training"]["history"]) == 4
+    assert len(Tagger.load(tmp_path / "m.npz").record.training.history) == 4
 
 
 def test_damaged_checkpoint_is_one_line(runner, tmp_path, monkeypatch):
@@ -619,17 +629,18 @@ def test_an_output_that_cannot_be_written_is_found_before_training(runner, tmp_p
 
 
 def test_interrupted_with_an_unwritable_checkpoint_says_so(runner, tmp_path, monkeypatch):
+    import rnncli.checkpoint
     import rnncli.train
     from rnncli.train import Interrupted, TrainState
 
     def interrupted(*args, **kwargs):
-        raise Interrupted(TrainState(0, {}, {}, 0, {}))
+        raise Interrupted(TrainState(0, {}, {}, {}))
 
     def full(*args, **kwargs):
         raise ModelFileError("c.npz: disk full; the previous file, if any, is unchanged")
 
     monkeypatch.setattr(rnncli.train, "train", interrupted)
-    monkeypatch.setattr(rnncli.train, "save_checkpoint", full)
+    monkeypatch.setattr(rnncli.checkpoint, "save", full)
     r = runner.invoke(app, train_args(TUTORIAL, tmp_path / "m.npz"))
     assert one_line_error(r, 130) == ("rnncli: error: interrupted in epoch 1; " + str(tmp_path / "m.npz")
                                       + " not written; no checkpoint: c.npz: disk full; the previous file, "
@@ -734,7 +745,7 @@ def test_a_corpus_name_that_is_not_utf8_is_kept_escaped(runner, tmp_path):
     out = tmp_path / "m.npz"
     r = runner.invoke(app, train_args(odd, out))
     assert r.exit_code == 0, r.stderr
-    assert Tagger.load(out).info["corpus"] == [str(tmp_path / "caf\\xe9.txt")]
+    assert Tagger.load(out).record.corpus == [str(tmp_path / "caf\\xe9.txt")]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
@@ -762,4 +773,4 @@ def test_a_pipe_is_read_once_with_format_given_or_refused_without(runner, tmp_pa
                                          "its first lines; give --format\n")
         else:
             assert r.exit_code == 0, r.stderr
-            assert Tagger.load(tmp_path / "m.npz").info["training"]["history"]
+            assert Tagger.load(tmp_path / "m.npz").record.training.history

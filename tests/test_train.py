@@ -1,6 +1,7 @@
 """The training loop: determinism, learning, model selection."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,10 +48,10 @@ def test_unknown_entry_is_trained(tutorial):
 def test_best_epoch_by_dev_accuracy_is_kept(tutorial):
     dev = tutorial[:60]
     tagger = train(tutorial[60:], dev, TrainConfig(seed=3, epochs=6, lr=0.05))
-    info = tagger.info["training"]
-    accs = [h["dev_accuracy"] for h in info["history"]]
-    assert info["best_epoch"] == 1 + accs.index(max(accs))
-    assert info["dev_accuracy"] == max(accs)
+    info = tagger.record.training
+    accs = [h["dev_accuracy"] for h in info.history]
+    assert info.best_epoch == 1 + accs.index(max(accs))
+    assert info.dev_accuracy == max(accs)
     assert len(accs) == 6
 
 
@@ -63,15 +64,15 @@ def test_dev_tags_never_seen_in_training_are_reported():
     train_set = [Sentence(["a", "b"], ["X", "Y"], 1)] * 5
     dev = [Sentence(["a", "c"], ["X", "Z"], 1)]
     tagger = train(train_set, dev, TrainConfig(hidden=4, epochs=1))
-    assert tagger.info["training"]["unlearnable_dev_tags"] == ["Z"]
-    assert tagger.info["training"]["dev_accuracy"] <= 0.5
+    assert tagger.record.training.unlearnable_dev_tags == ["Z"]
+    assert tagger.record.training.dev_accuracy <= 0.5
 
 
 def test_patience_stops_early(tutorial):
     dev = tutorial[:40]
     tagger = train(tutorial[40:], dev, TrainConfig(seed=1, epochs=40, patience=2, lr=0.05))
-    info = tagger.info["training"]
-    assert len(info["history"]) == info["best_epoch"] + 2 < 40
+    info = tagger.record.training
+    assert len(info.history) == info.best_epoch + 2 < 40
 
 
 def test_adversarial_training_learns_and_is_reproducible(tutorial):
@@ -81,7 +82,7 @@ def test_adversarial_training_learns_and_is_reproducible(tutorial):
     for name in a.params:
         assert np.array_equal(a.params[name], b.params[name]), name
     assert a.tag([["I", "eat", "apple"], ["we", "fish"]]) == [["nn", "v", "nn"], ["nn", "v"]]
-    assert a.info["training"]["hyper_parameters"]["adversarial"] == 1.0
+    assert a.record.training.hyper_parameters["adversarial"] == 1.0
 
 
 def test_adversarial_step_follows_the_mean_of_the_clean_and_the_perturbed_gradients(tutorial, monkeypatch):
@@ -129,3 +130,43 @@ def test_mean_gradients_merges_sparse_rows_by_column():
         np.testing.assert_allclose(m["U"].to_dense((2, 6)), (a["U"].to_dense((2, 6)) + other["U"].to_dense((2, 6))) / 2)
         np.testing.assert_allclose(m["W"], (a["W"] + other["W"]) / 2)
         assert np.all(np.diff(m["U"].index) > 0)  # ascending, distinct: what Adam's lazy update expects
+
+
+def test_the_trainer_owns_a_run_for_a_script_as_for_the_command_line(tmp_path):
+    """A script gets what `rnncli train` gets: the model file with its record, and on Ctrl-C a
+    checkpoint (the error says where) that a second Trainer resumes to the same arrays."""
+    from rnncli.errors import Stopped
+    from rnncli.train import Trainer
+
+    corpus = Path(__file__).resolve().parent.parent / "sample_corpora" / "tutorial.txt"
+    config = TrainConfig(hidden=8, epochs=3, seed=5)
+    whole = Trainer(config, [corpus], tmp_path / "whole.npz").run()
+    assert whole.record.corpus == [str(corpus)] and len(whole.record.training.history) == 3
+
+    def ctrl_c_in_epoch_two(p):
+        if p.kind == "batch" and p.epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Stopped) as e:
+        Trainer(config, [corpus], tmp_path / "m.npz", callback=ctrl_c_in_epoch_two).run()
+    ckpt = tmp_path / "m.ckpt.npz"
+    assert e.value.status == 130 and str(e.value).startswith("interrupted in epoch 2;") and ckpt.exists()
+    assert not (tmp_path / "m.npz").exists()
+    resumed = Trainer(config, [corpus], tmp_path / "m.npz", resume=ckpt).run()
+    for name, p in whole.params.items():
+        np.testing.assert_array_equal(resumed.params[name], p)
+    assert not ckpt.exists()
+
+
+def test_the_model_record_round_trips_and_names_a_field_of_the_wrong_type():
+    from rnncli.record import Record, Training
+
+    record = Record(Training({"hidden": 8}, [{"epoch": 1, "loss": 0.5, "dev_accuracy": None, "seconds": 0.1}], 1,
+                             None, {"NOUN": 3}, 3, ["X"], 0.5), ["a.txt"], "xpos", "data: CC BY-SA 4.0", "float16")
+    assert Record.from_json(record.to_json()) == record
+    assert Record.from_json({}) == Record()
+    for meta, problem in [({"training": {"tokens": "many"}}, "training tokens is not a number"),
+                          ({"corpus": [1]}, "corpus is not a list of file names"),
+                          ({"tag_column": "lemma"}, "tag_column 'lemma' is neither upos nor xpos")]:
+        with pytest.raises(ValueError, match=problem):
+            Record.from_json(meta)

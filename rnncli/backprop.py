@@ -1,0 +1,230 @@
+"""The backward pass over one sentence, step by step: the data of ``rnncli backprop``.
+
+Everything is computed in float64 from the model's stored weights by the same ``rnn.forward``
+and ``rnn.backward`` that training uses, so that a number shown is the true one for the model
+file, not a float32 approximation of it. ``render`` draws the result; ``record`` is the part
+that ``--json`` prints.
+
+The loss is the tutorial's total over the sentence, ``L = sum_t -log o_t[y_t]``, not the mean
+per token that training minimises (the two differ by the factor 1/T).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import rnn
+from .errors import RnncliError
+from .explain import formula, spectral_radius
+from .tagger import Tagger
+from .tokenize import tokenize
+
+JACOBIAN_STEPS = 20  # ||ds_t/ds_k|| for the first steps only: T^2/2 products of H x H matrices
+
+
+def parse_sentence(text: str, tags: Sequence[str], pretokenized: bool = False,
+                   owner: str = "the model") -> tuple[list[str], list[str] | None]:
+    """Words and target tags of a sentence given as ``I/nn eat/v apple/nn`` (split at each
+    token's last slash), or words and None for plain text (tokenised unless ``pretokenized``).
+
+    A sentence is in slash format when every token is word/TAG; a token ``1/2`` in plain text
+    stays a word unless all the others are tagged too. Raises RnncliError for a tag that is
+    not among ``tags`` (those of ``owner``), and for a sentence where some words carry one of
+    ``tags`` and others carry none.
+    """
+    tokens = text.split()
+    parts = [tok.rpartition("/") for tok in tokens]
+    tagged = [bool(sep and word and tag) for word, sep, tag in parts]
+    known = set(tags)
+    if tokens and all(tagged):
+        for n, (word, _, tag) in enumerate(parts, 1):
+            if tag not in known:
+                raise RnncliError(f"word {n} ({word}/{tag}): {owner} has no tag {tag!r}; "
+                                  f"its tags are {' '.join(tags)}")
+        return [w for w, _, _ in parts], [t for _, _, t in parts]
+    some = next((tok for tok, ok, (_, _, tag) in zip(tokens, tagged, parts) if ok and tag in known), None)
+    if some is not None:
+        bare = next(tok for tok, ok in zip(tokens, tagged) if not ok)
+        raise RnncliError(f"{some!r} has a tag but {bare!r} has none: tag every word (word/TAG) or none")
+    return (tokens if pretokenized else tokenize(text)), None
+
+
+def float64(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The model's arrays widened to float64 (exactly), lookup tables kept column-major."""
+    return {k: np.asfortranarray(v, np.float64) if k in rnn.LOOKUPS else np.ascontiguousarray(v, np.float64)
+            for k, v in params.items()}
+
+
+def _norm(a) -> float:
+    a = a.rows if isinstance(a, rnn.SparseRows) else a  # distinct columns: the same norm as the dense array
+    return float(np.linalg.norm(a))
+
+
+def _run(tagger: Tagger, params: dict[str, np.ndarray], words: list[str], targets: np.ndarray | None):
+    """Forward pass and loss: (trace, target ids (T,), per-step -log o_t[y_t] (T,), L, dL/dlogits)."""
+    lexicon, lengths = tagger.lexicon([words])
+    trace = rnn.forward(params, tagger.shape, None, lengths, lexicon=lexicon)
+    probs = trace.probs[:, 0]  # (T, n_tags)
+    y = probs.argmax(axis=1) if targets is None else targets  # (T,)
+    loss, dlogits = rnn.cross_entropy(trace, y[:, None], total=True)
+    terms = -np.log(np.maximum(probs[np.arange(len(y)), y], np.finfo(probs.dtype).tiny))  # (T,)
+    return trace, y, terms, loss, dlogits
+
+
+def sentence_loss(tagger: Tagger, words: list[str], targets: list[str] | None = None) -> dict:
+    """The network's tags for one sentence and its loss L against ``targets`` (None: its own tags)."""
+    index = {t: i for i, t in enumerate(tagger.tags)}
+    y = None if targets is None else np.array([index[t] for t in targets])
+    trace, y, terms, loss, _ = _run(tagger, float64(tagger.params), words, y)
+    predicted = trace.probs[:, 0].argmax(axis=1)
+    return {"tags": [tagger.tags[k] for k in predicted], "loss": loss, "terms": terms.tolist(),
+            "targets": [tagger.tags[k] for k in y]}
+
+
+def _chain_name(sfx: str) -> str:
+    return "s" + sfx
+
+
+def chains(shape: rnn.Shape) -> list[dict]:
+    """Every chain with what the two parts of its dL/ds_t are, in the tutorial's notation."""
+    H = shape.n_hidden
+    out = []
+    for layer, d, sfx in shape.chains():
+        j = shape.directions.index(d)
+        cols = f"[:, {j * H}:{(j + 1) * H}]" if shape.bidirectional else ""
+        if layer == shape.n_layers - 1:
+            above = f"V{cols}^T (o_t - y_t)"
+        else:
+            above = " + ".join(f"U{up}{cols}^T dL/dz{up}_t" for _, _, up in shape.chains(layer + 1))
+        step = "t-1" if d else "t+1"
+        out.append({"name": _chain_name(sfx), "suffix": sfx, "layer": layer + 1, "top": layer == shape.n_layers - 1,
+                    "direction": "backward" if d else "forward", "above": above,
+                    "through": f"W{sfx}^T dL/dz{sfx}_{{{step}}}", "next": step})
+    return out
+
+
+def backward_formula(shape: rnn.Shape) -> list[str]:
+    """The backward pass in the tutorial's notation, top layer first, with the real dimensions."""
+    H, n_tags, n_out = shape.n_hidden, shape.n_tags, shape.n_out
+    p = str(shape.n_layers) if shape.n_layers > 1 else ""
+    top = f"[s{p}_t ; s{p}_bwd_t]" if shape.bidirectional else f"s{p}_t"
+    lines = [f"L = sum_t -log o_t[y_t]    y_t: the target tag at step t, one-hot ({n_tags})",
+             f"dL/d(V {top} + c) = o_t - y_t    ({n_tags})"]
+    dims = shape.param_shapes()
+    info = {c["suffix"]: c for c in chains(shape)}
+    for layer, d, sfx in reversed(shape.chains()):
+        c = info[sfx]
+        lines.append(f"dL/ds{sfx}_t = {c['above']} + {c['through']}    ({H})")
+    lines.append(f"dL/dz_t = (1 - s_t^2) * dL/ds_t    ({H}) elementwise, in every chain: s_t = tanh(z_t)")
+    lines.append("Nothing comes back through W to a chain's last step: dL/dz_{T+1} = 0"
+                 + (" (dL/dz_bwd_0 = 0)" if shape.bidirectional else ""))
+    lines.append(f"dL/dV = sum_t (o_t - y_t) {top}^T    dL/dc = sum_t (o_t - y_t)    V: {n_tags} x {n_out}")
+    for layer, d, sfx in shape.chains():
+        prev = "t+1" if d else "t-1"
+        if layer == 0:
+            x, note = "x_t", " (only the columns x_t selects)"
+        else:
+            q = str(layer) if layer > 1 else ""
+            x, note = (f"[s{q}_t ; s{q}_bwd_t]" if shape.bidirectional else f"s{q}_t"), ""
+        rows, cols = dims["U" + sfx]
+        lines.append(f"dL/dW{sfx} = sum_t dL/dz{sfx}_t s{sfx}_{{{prev}}}^T    dL/db{sfx} = sum_t dL/dz{sfx}_t    "
+                     f"W{sfx}: {H} x {H}")
+        lines.append(f"dL/dU{sfx} = sum_t dL/dz{sfx}_t {x}^T{note}    U{sfx}: {rows} x {cols}")
+    if shape.char_hidden:
+        dirs = " + ".join(f"P{d}^T dL/dz{d}_t" for d in shape.directions)
+        lines.append(f"dL/dP = sum_t dL/dz_t h_t^T (h_t: word t's spelling); a word's dL/dh = sum of {dirs} "
+                     f"over its steps, then the same backward pass through its letters gives Uc, Wc, bc")
+    return lines
+
+
+def backprop(tagger: Tagger, words: list[str], targets: list[str] | None = None, lr: float | None = None) -> dict:
+    """The loss of one sentence and its backward pass, every step and every chain.
+
+    targets: one tag per word (gold); None uses the model's own predictions.
+    lr: also take one plain gradient step of this size on a copy of the network and report
+    o_t[y_t] and the loss before and after.
+    """
+    shape = tagger.shape
+    params = float64(tagger.params)
+    index = {t: i for i, t in enumerate(tagger.tags)}
+    y = None if targets is None else np.array([index[t] for t in targets])
+    trace, y, terms, loss, dlogits = _run(tagger, params, words, y)
+    grads = rnn.backward(params, trace, dlogits, with_steps=True)
+    steps_by_chain = grads.pop("steps")
+    probs = trace.probs[:, 0]  # (T, n_tags)
+    T = len(words)
+
+    per_chain = {}
+    for c in chains(shape):
+        sfx = c["suffix"]
+        st = steps_by_chain[sfx]
+        dW = grads["W" + sfx]  # (H, H) = sum_t dL/dz_t s_prev_t^T
+        prev = trace.previous(sfx)[:, 0]  # (T, H): the state W multiplied at each step
+        dz = st.dz[:, 0]  # (T, H)
+        total_sq = float(np.vdot(dW, dW))
+        # Step t's term of dL/dW is the outer product dz_t prev_t^T; its share of dL/dW is measured
+        # along dL/dW, <dz_t prev_t^T, dW> / ||dW||^2, so that the shares add up to 1.
+        share = np.einsum("ti,ij,tj->t", dz, dW, prev) / total_sq if total_sq else np.zeros(T)
+        per_chain[c["name"]] = {
+            "ds": st.ds[:, 0], "dz": dz,
+            "ds_norm": np.linalg.norm(st.ds[:, 0], axis=1), "above_norm": np.linalg.norm(st.above[:, 0], axis=1),
+            "through_norm": np.linalg.norm(st.through[:, 0], axis=1), "dW_share": share,
+        }
+
+    ids = trace.lexicon.ids
+    steps = []
+    for t, word in enumerate(words):
+        k = int(y[t])
+        steps.append({
+            "t": t + 1, "word": word, "x": [int(i) for i in ids[trace.lexicon.words[t, 0]]],
+            "target": tagger.tags[k], "loss": float(terms[t]), "p_target": float(probs[t, k]),
+            "predicted": tagger.tags[int(probs[t].argmax())],
+            "dL_ds": {n: v["ds"][t].tolist() for n, v in per_chain.items()},
+            "dL_dz": {n: v["dz"][t].tolist() for n, v in per_chain.items()},
+            "norms": {n: {key: float(v[key][t]) for key in ("ds_norm", "above_norm", "through_norm", "dW_share")}
+                      for n, v in per_chain.items()},
+        })
+
+    W = params["W"]
+    shown = min(T, JACOBIAN_STEPS)
+    jac = rnn.jacobian_norms(trace.states[""][: shown + 1, 0], W)  # first layer, forward chain
+    data = {
+        "words": words, "tags": tagger.tags, "targets_given": targets is not None,
+        "formula": formula(tagger), "backward": backward_formula(shape), "chains": chains(shape),
+        "loss": float(loss), "steps": steps,
+        "grad_norms": {name: _norm(grads[name]) for name in shape.param_shapes()},
+        "shapes": {name: list(dims) for name, dims in shape.param_shapes().items()},
+        "jacobian": {"norms": [[float(v) for v in row[: i + 1]] for i, row in enumerate(jac)],  # k <= t only
+                     "steps": T, "spectral_radius": spectral_radius(W),
+                     "largest_singular_value": float(np.linalg.norm(W, 2))},
+    }
+    if lr is not None:
+        data["lr_step"] = _one_step(tagger, params, grads, words, y, lr, loss, probs)
+    return data
+
+
+def _one_step(tagger, params, grads, words, y, lr, loss, probs) -> dict:
+    """One plain gradient step p <- p - lr dL/dp on every array of a copy of the network."""
+    from .optim import SGD  # the update rule that `train --optimizer sgd` applies
+
+    after = {k: v.copy(order="K") for k, v in params.items()}
+    SGD(after).step(after, {k: grads[k] for k in after}, lr)
+    trace, _, _, loss_after, _ = _run(tagger, after, words, y)
+    probs_after = trace.probs[:, 0]  # (T, n_tags)
+    rows = np.arange(len(y))
+    return {"lr": lr, "loss_before": float(loss), "loss_after": float(loss_after),
+            "p_before": probs[rows, y].tolist(), "p_after": probs_after[rows, y].tolist(),
+            "predicted_after": [tagger.tags[k] for k in probs_after.argmax(axis=1)]}
+
+
+def record(data: dict) -> dict:
+    """What ``backprop --json`` prints: ``loss``, ``steps`` and ``grad_norms`` (and ``lr_step``
+    when a step was taken)."""
+    keys = ("t", "word", "x", "target", "loss", "dL_ds", "dL_dz")
+    out = {"loss": data["loss"], "steps": [{k: s[k] for k in keys} for s in data["steps"]],
+           "grad_norms": data["grad_norms"]}
+    if "lr_step" in data:
+        out["lr_step"] = data["lr_step"]
+    return out

@@ -1,0 +1,271 @@
+"""The backward pass step by step: dL/ds_t and dL/dz_t of every chain against central
+differences and against a plain loop of the formula, the Jacobian norms, and the lesson's data."""
+
+import numpy as np
+import pytest
+
+from rnncli import backprop, rnn
+from rnncli.errors import RnncliError
+from rnncli.tokenize import tokenize
+
+from test_rnn import SHAPES, char_loop_reference, numerical_gradient, random_problem, relative_error
+
+
+def dense_inputs(shape, ids, L):
+    x = np.zeros((L, shape.n_inputs))
+    for t in range(L):
+        for i in ids[t, 0]:
+            x[t, i] += 1.0
+    return x
+
+
+def loop_forward(params, shape, x, h=None, ds=None, dz=None):
+    """The formula, one step at a time, for one sentence: each chain's states in sentence order
+    (L, H) and o_t (L, n_tags). ds / dz: {(suffix, t): vector} added to s_t after the tanh /
+    to z_t before it, so that central differences can be taken there."""
+    ds, dz = ds or {}, dz or {}
+    L, H = len(x), shape.n_hidden
+    states, inputs = {}, x
+    for layer in range(shape.n_layers):
+        outs = []
+        for d in shape.directions:
+            sfx = (str(layer + 1) if layer else "") + d
+            s = np.zeros(H)
+            chain = np.zeros((L, H))
+            for t in (range(L - 1, -1, -1) if d else range(L)):
+                z = params["U" + sfx] @ inputs[t] + params["W" + sfx] @ s + params["b" + sfx]
+                if h is not None and layer == 0:
+                    z = z + params["P" + d] @ h[t]
+                s = np.tanh(z + dz.get((sfx, t), 0.0)) + ds.get((sfx, t), 0.0)
+                chain[t] = s
+            states[sfx] = chain
+            outs.append(chain)
+        inputs = np.concatenate(outs, axis=1)
+    logits = inputs @ params["V"].T + params["c"]
+    o = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return states, o / o.sum(axis=1, keepdims=True)
+
+
+def problem(name, L=5, seed=0):
+    shape = SHAPES[name]
+    params, ids, lengths, tags, _, lexicon = random_problem(shape, [L], seed=seed + len(name))
+    h = [char_loop_reference(params, lexicon, lexicon.words[t, 0]) for t in range(L)] if shape.char_hidden else None
+    return shape, params, ids, lengths, tags, lexicon, dense_inputs(shape, ids, L), h
+
+
+def steps_of(shape, params, lengths, tags, lexicon):
+    trace = rnn.forward(params, shape, None, lengths, lexicon=lexicon)
+    loss, dlogits = rnn.cross_entropy(trace, tags, total=True)
+    return trace, loss, rnn.backward(params, trace, dlogits, with_steps=True)
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_dL_ds_and_dL_dz_of_every_chain_match_central_differences(name):
+    shape, params, ids, lengths, tags, lexicon, x, h = problem(name)
+    L = len(x)
+    _, loss, grads = steps_of(shape, params, lengths, tags, lexicon)
+
+    def total_loss(**delta):
+        _, o = loop_forward(params, shape, x, h, **delta)
+        return -np.log(o[np.arange(L), tags[:, 0]]).sum()
+
+    assert loss == pytest.approx(total_loss(), rel=1e-12)  # L is the sum over steps, not the mean
+    assert list(grads["steps"]) == [sfx for _, _, sfx in shape.chains()]
+    for sfx, st in grads["steps"].items():
+        for where, analytic in (("ds", st.ds), ("dz", st.dz)):
+            numeric = np.zeros((L, shape.n_hidden))
+            for t in range(L):
+                v = np.zeros(shape.n_hidden)
+                numeric[t] = numerical_gradient(lambda: total_loss(**{where: {(sfx, t): v}}), v)
+            assert relative_error(analytic[:, 0], numeric) < 1e-7, (sfx, where)
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_the_parts_of_dL_ds_match_a_plain_loop_of_the_formula(name):
+    """From above: V^T (o_t - y_t) in the top layer, the next layer's U^T dL/dz_t below it;
+    through W: W^T dL/dz of the chain's next step (t+1 forward, t-1 backward)."""
+    shape, params, ids, lengths, tags, lexicon, x, h = problem(name, L=6, seed=3)
+    L, H = len(x), shape.n_hidden
+    states, o = loop_forward(params, shape, x, h)
+    y = np.eye(shape.n_tags)[tags[:, 0]]  # (L, n_tags) one-hot targets
+    expected = {}
+    for layer in range(shape.n_layers - 1, -1, -1):
+        for j, d in enumerate(shape.directions):
+            sfx = (str(layer + 1) if layer else "") + d
+            cols = slice(j * H, (j + 1) * H)
+            above, through, dz = np.zeros((L, H)), np.zeros((L, H)), np.zeros((L, H))
+            for t in (range(L) if d else range(L - 1, -1, -1)):  # the chain's steps, last first
+                if layer == shape.n_layers - 1:
+                    above[t] = params["V"][:, cols].T @ (o[t] - y[t])
+                else:
+                    for _, _, up in shape.chains(layer + 1):
+                        above[t] += params["U" + up][:, cols].T @ expected[up][3][t]
+                nxt = t - 1 if d else t + 1
+                if 0 <= nxt < L:
+                    through[t] = params["W" + sfx].T @ dz[nxt]
+                dz[t] = (1.0 - states[sfx][t] ** 2) * (above[t] + through[t])
+            expected[sfx] = (above, through, above + through, dz)
+    _, _, grads = steps_of(shape, params, lengths, tags, lexicon)
+    for sfx, st in grads["steps"].items():
+        for part, got, want in zip(rnn.ChainSteps._fields, st, expected[sfx]):
+            np.testing.assert_allclose(got[:, 0], want, rtol=1e-10, atol=1e-14, err_msg=f"{sfx} {part}")
+
+
+def test_asking_for_the_steps_leaves_the_gradients_as_training_computes_them():
+    shape = SHAPES["two bidirectional layers"]
+    params, ids, lengths, tags, _, _ = random_problem(shape, [6, 2, 4], seed=5)
+    params = {k: v.astype(np.float32) for k, v in params.items()}
+    trace = rnn.forward(params, shape, ids, lengths)
+    _, dlogits = rnn.cross_entropy(trace, tags)
+    plain = rnn.backward(params, trace, dlogits)
+    with_steps = rnn.backward(params, trace, dlogits, with_steps=True)
+    assert set(with_steps) == set(plain) | {"steps"}
+    for name, g in plain.items():
+        a, b = (g.rows, with_steps[name].rows) if isinstance(g, rnn.SparseRows) else (g, with_steps[name])
+        assert np.array_equal(a, b), name
+
+
+def test_total_cross_entropy_is_the_sum_and_its_gradient_is_o_minus_y():
+    shape = SHAPES["tutorial"]
+    params, ids, lengths, tags, _, _ = random_problem(shape, [4], seed=2)
+    trace = rnn.forward(params, shape, ids, lengths)
+    mean, _ = rnn.cross_entropy(trace, tags)
+    total, dlogits = rnn.cross_entropy(trace, tags, total=True)
+    assert total == pytest.approx(4 * mean, rel=1e-12)
+    np.testing.assert_allclose(dlogits[:, 0], trace.probs[:, 0] - np.eye(shape.n_tags)[tags[:, 0]], atol=1e-15)
+
+
+def test_jacobian_norms_match_central_differences_of_the_states():
+    shape, params, ids, lengths, tags, lexicon, x, h = problem("tutorial", L=5, seed=1)
+    trace = rnn.forward(params, shape, None, lengths, lexicon=lexicon)
+    norms = rnn.jacobian_norms(trace.states[""][:, 0], params["W"])
+    H = shape.n_hidden
+    for k in range(5):
+        for t in range(5):
+            if t < k:
+                assert np.isnan(norms[t, k])
+                continue
+            J = np.zeros((H, H))  # ds_t/ds_k, column by column
+            for i in range(H):
+                e = np.zeros(H)
+                e[i] = 1e-6
+                up = loop_forward(params, shape, x, ds={("", k): e})[0][""][t]
+                down = loop_forward(params, shape, x, ds={("", k): -e})[0][""][t]
+                J[:, i] = (up - down) / 2e-6
+            assert norms[t, k] == pytest.approx(np.linalg.norm(J, 2), rel=1e-7), (t, k)
+
+
+# -- the lesson's data: rnncli backprop ------------------------------------------------------
+
+def plain_backprop(path, x_ids, targets):
+    """From the model file alone, with NumPy: the tutorial network's loss, dL/ds_t, dL/dz_t and
+    gradient norms for one sentence, the formula written out one step at a time in float64."""
+    import json
+
+    with np.load(path, allow_pickle=False) as f:
+        p = {k: f[k].astype(np.float64) for k in f.files if k != "metadata"}
+        meta = json.loads(f["metadata"].tobytes())
+    y = [meta["tags"].index(tag) for tag in targets]
+    U, W, b, V, c = p["U"], p["W"], p["b"], p["V"], p["c"]
+    T, H = len(x_ids), W.shape[0]
+    s, o = [np.zeros(H)], []
+    for t in range(T):
+        x = np.zeros(U.shape[1])
+        x[x_ids[t]] = 1.0
+        s.append(np.tanh(U @ x + W @ s[-1] + b))
+        e = np.exp(V @ s[-1] + c - (V @ s[-1] + c).max())
+        o.append(e / e.sum())
+    loss = [-np.log(o[t][y[t]]) for t in range(T)]
+    ds, dz = [None] * T, [None] * T
+    grads = {k: np.zeros_like(v) for k, v in p.items()}
+    after = np.zeros(H)  # dL/dz_{t+1}
+    for t in range(T - 1, -1, -1):
+        err = o[t] - np.eye(len(c))[y[t]]
+        ds[t] = V.T @ err + W.T @ after
+        dz[t] = (1 - s[t + 1] ** 2) * ds[t]
+        after = dz[t]
+        grads["V"] += np.outer(err, s[t + 1])
+        grads["c"] += err
+        grads["W"] += np.outer(dz[t], s[t])
+        grads["b"] += dz[t]
+        grads["U"][:, x_ids[t]] += dz[t][:, None]
+    return sum(loss), loss, ds, dz, grads, p
+
+
+@pytest.fixture(scope="module")
+def tutorial():
+    from rnncli.tagger import bundled_model_path
+
+    return bundled_model_path("tutorial")
+
+
+def test_json_contract_recomputed_from_the_model_file(runner, tutorial):
+    import json
+
+    from rnncli.cli import app
+
+    r = runner.invoke(app, ["backprop", "they/nn fish/nn", "--model", "tutorial", "--json"])
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert set(data) == {"loss", "steps", "grad_norms"}
+    assert [set(s) for s in data["steps"]] == [{"t", "word", "x", "target", "loss", "dL_ds", "dL_dz"}] * 2
+    assert [(s["t"], s["word"], s["target"]) for s in data["steps"]] == [(1, "they", "nn"), (2, "fish", "nn")]
+    loss, terms, ds, dz, grads, _ = plain_backprop(tutorial, [s["x"] for s in data["steps"]], ["nn", "nn"])
+    assert data["loss"] == pytest.approx(loss, rel=1e-12) and loss > 1  # 'fish' after 'they' is a verb
+    for t, step in enumerate(data["steps"]):
+        assert step["loss"] == pytest.approx(terms[t], rel=1e-12)
+        assert list(step["dL_ds"]) == list(step["dL_dz"]) == ["s"]
+        np.testing.assert_allclose(step["dL_ds"]["s"], ds[t], rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(step["dL_dz"]["s"], dz[t], rtol=1e-10, atol=1e-15)
+    assert data["grad_norms"] == pytest.approx({k: np.linalg.norm(g) for k, g in grads.items()}, rel=1e-10)
+
+
+def test_one_gradient_step_is_p_minus_lr_times_the_gradient(tutorial):
+    from rnncli.tagger import Tagger
+
+    tagger = Tagger.load(tutorial)
+    data = backprop.backprop(tagger, ["they", "fish"], ["nn", "nn"], lr=0.05)
+    ids = [s["x"] for s in data["steps"]]
+    step = data["lr_step"]
+    # The same step by hand: every array moved against its gradient, then the loss again.
+    *_, grads, p = plain_backprop(tutorial, ids, ["nn", "nn"])
+    moved = {k: p[k] - 0.05 * grads[k] for k in p}
+    nn = tagger.tags.index("nn")
+    s, loss = np.zeros(p["W"].shape[0]), 0.0
+    for t, x_ids in enumerate(ids):
+        x = np.zeros(p["U"].shape[1])
+        x[x_ids] = 1.0
+        s = np.tanh(moved["U"] @ x + moved["W"] @ s + moved["b"])
+        z = moved["V"] @ s + moved["c"]
+        logp = z - z.max() - np.log(np.exp(z - z.max()).sum())
+        loss -= logp[nn]
+        assert step["p_after"][t] == pytest.approx(np.exp(logp[nn]), rel=1e-10)
+    assert step["loss_after"] == pytest.approx(loss, rel=1e-10)
+    assert step["loss_before"] == data["loss"] and step["loss_after"] < step["loss_before"]
+
+
+def test_shares_of_dW_add_up_and_the_first_step_adds_nothing(tutorial):
+    from rnncli.tagger import Tagger
+
+    data = backprop.backprop(Tagger.load(tutorial), ["the", "dog", "eats", "fish"])
+    assert not data["targets_given"] and [s["target"] for s in data["steps"]] == ["det", "nn", "v", "nn"]
+    shares = [s["norms"]["s"]["dW_share"] for s in data["steps"]]
+    assert sum(shares) == pytest.approx(1.0, rel=1e-12) and shares[0] == 0.0
+    last = data["steps"][-1]["norms"]["s"]
+    assert last["through_norm"] == 0.0 and last["ds_norm"] == last["above_norm"]  # nothing after the last word
+    jac = data["jacobian"]["norms"]
+    assert [len(row) for row in jac] == [1, 2, 3, 4] and all(row[-1] == 1.0 for row in jac)
+
+
+def test_sentence_parsing():
+    tags = ["nn", "v", "det"]
+    assert backprop.parse_sentence("I/nn eat/v", tags) == (["I", "eat"], ["nn", "v"])
+    assert backprop.parse_sentence("a/b/nn", tags) == (["a/b"], ["nn"])  # split at the last slash
+    assert backprop.parse_sentence("I eat 1/2 apples.", tags) == (tokenize("I eat 1/2 apples."), None)
+    assert backprop.parse_sentence("I eat apples.", tags, pretokenized=True) == (["I", "eat", "apples."], None)
+    with pytest.raises(RnncliError) as e:
+        backprop.parse_sentence("I/nn eat/VERB", tags)
+    assert str(e.value) == "word 2 (eat/VERB): the model has no tag 'VERB'; its tags are nn v det"
+    with pytest.raises(RnncliError) as e:
+        backprop.parse_sentence("I/nn eat", tags)
+    assert str(e.value) == "'I/nn' has a tag but 'eat' has none: tag every word (word/TAG) or none"
