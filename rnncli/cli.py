@@ -174,7 +174,10 @@ def _show(view, svg: Path | None, title: str, to_stdout: bool = True) -> None:
         console = Console(file=io.StringIO(), width=console.width, highlight=False, markup=False, record=True)
     console.print(view)
     if svg is not None:
-        _write_atomically(svg, _xml_text(console.export_svg(title=title)))
+        from .modelfile import write_atomically
+
+        picture = _xml_text(console.export_svg(title=title)).encode("utf-8")
+        write_atomically(svg, lambda f: f.write(picture))
 
 
 def _xml_text(text: str) -> str:
@@ -189,40 +192,10 @@ def _xml_text(text: str) -> str:
     return re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]", safe, text)
 
 
-def _check_writable_picture(path: Path) -> None:
-    """An --svg that cannot be written is found before the work, not after it."""
-    directory = path.parent
-    if not directory.is_dir():
-        raise RnncliError(f"{shown(path)}: cannot write (no directory {shown(directory)})")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise RnncliError(f"{shown(path)}: cannot write (permission denied in {shown(directory)})")
+def _check_writable(path: Path) -> None:
+    from .modelfile import check_writable
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write a text file through a temporary file beside it and a rename: a failed or
-    interrupted write leaves the previous file, if any, as it was."""
-    import tempfile
-
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a picture is an ordinary file
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        raise RnncliError(f"{shown(path)}: cannot write ({e.strerror or e})") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    check_writable(path)
 
 
 def _warn(message: str) -> None:
@@ -398,7 +371,7 @@ def unroll(
     if not words:
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
     if svg:
-        _check_writable_picture(svg)
+        _check_writable(svg)
     data = run(_load(model), words)
     if as_json:
         _print_json(data)
@@ -438,7 +411,7 @@ def backprop(
     if not sentence.split():
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
     if svg:
-        _check_writable_picture(svg)
+        _check_writable(svg)
     tagger = _load(model)
     words, targets = parse_sentence(sentence, tagger.tags, pretokenized)
     if not words:
@@ -472,7 +445,7 @@ def inspect(
     if model_path and model and model_path != model:
         raise typer.BadParameter("give the model either as MODEL or as --model, not both")
     if svg:
-        _check_writable_picture(svg)
+        _check_writable(svg)
     card = model_card(_load(model_path or model))
     if as_json:
         _print_json(card)

@@ -397,7 +397,7 @@ def test_a_picture_that_cannot_be_written_leaves_the_old_one(runner, tmp_path, m
 
     monkeypatch.setattr(os, "replace", full)
     r = runner.invoke(app, ["unroll", "they fish", "--model", "tutorial", "--svg", str(picture)])
-    assert (r.exit_code, r.stderr) == (1, f"rnncli: error: {picture}: cannot write (No space left on device)\n")
+    assert (r.exit_code, r.stderr) == (1, f"rnncli: error: {picture}: disk full; the previous file, if any, is unchanged\n")
     assert picture.read_text() == "the older picture" and [p.name for p in tmp_path.iterdir()] == ["view.svg"]
 
 
