@@ -1,9 +1,5 @@
 """The bundled English model and the UD English EWT files it is built from."""
 
-import re
-import shlex
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -12,7 +8,6 @@ from rnncli.corpus import read_corpus
 from rnncli.metrics import score
 from rnncli.tagger import Tagger, default_model_path
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.ewt
 
 
@@ -47,16 +42,6 @@ def test_bundled_model_is_small_and_says_where_it_came_from(default_model):
     assert "CC BY-SA 4.0" in record.attribution and "EWT" in record.corpus[0]
     assert record.training.dev_accuracy >= 0.945
     assert default_model.shape.bidirectional and default_model.vocab.slots[0] == "word"
-
-
-def test_readme_examples_are_tagged_as_the_readme_says(runner):
-    """Every `$ rnncli tag ...` example in the README prints what the README shows under it."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    examples = re.findall(r"^\$ rnncli tag ([^|\n]+)\n((?:(?!```|\$ ).*\n)+)", readme, flags=re.M)
-    assert len(examples) >= 2
-    for args, shown in examples:
-        r = runner.invoke(app, ["tag", *shlex.split(args)])
-        assert r.exit_code == 0 and r.stdout == shown, args
 
 
 def test_i_eat_apple(runner):
