@@ -42,6 +42,9 @@ class _Group(TyperGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except OptionError as e:  # found by the library: reported like Click's own usage errors
+            _err(f"Invalid value for {e.option}: {e} (see '{ctx.command_path} {ctx.invoked_subcommand} --help')")
+            raise typer.Exit(e.status) from None
         except RnncliError as e:
             _err(str(e))
             raise typer.Exit(e.status) from None
@@ -221,6 +224,14 @@ def _hyper_parameters(command):
     return command
 
 
+def _sentence(text: Optional[str]) -> Optional[str]:
+    if text is not None:
+        _check_argument(text, "--watch")
+        if not text.split():
+            raise typer.BadParameter("the sentence has no words")
+    return text
+
+
 def _validator(f):
     def validate(value):
         plain = value.value if isinstance(value, Enum) else value
@@ -247,7 +258,7 @@ def train(
         help="Continue from a checkpoint written when training was interrupted.", dir_okay=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     watch: Annotated[Optional[str], typer.Option(
-        metavar="SENTENCE",
+        metavar="SENTENCE", callback=_sentence,
         help="After each epoch, show this sentence's tags and its loss L = sum_t -log o_t[y_t], against the "
              "tags given as word/TAG, else against the network's own. Example: --watch \"they fish\"")] = None,
     **hyper,
@@ -265,20 +276,13 @@ def train(
     from .progress import TrainingDisplay
     from .train import Trainer
 
-    if watch is not None:
-        _check_argument(watch, "--watch")
-        if not watch.split():
-            raise typer.BadParameter("the sentence has no words", param_hint="--watch")
     config = TrainConfig(**{k: v.value if isinstance(v, Enum) else v for k, v in hyper.items()})
     given = [k for k in hyper if ctx.get_parameter_source(k).name == "COMMANDLINE"]
     trainer = Trainer(config, corpus, output, dev, fmt and fmt.value, tag_column.value, strict, checkpoint,
                       resume, given, warn=_warn)
     with TrainingDisplay(quiet=quiet, watch=watch, warn=_warn) as display:
         trainer.callback = display.update
-        try:
-            tagger = trainer.run()
-        except OptionError as e:
-            raise typer.BadParameter(str(e), param_hint=e.option) from None
+        tagger = trainer.run()
     display.summary(tagger, output)
 
 
@@ -484,10 +488,7 @@ def evaluate(
     tagger = _load(model)
     column = tag_column.value if tag_column else tagger.record.tag_column
     if tag_column is TagColumn.xpos:  # given by the user: it must name a column of the file
-        try:
-            check_tag_column([corpus], fmt and fmt.value, "xpos")
-        except OptionError as e:
-            raise typer.BadParameter(str(e), param_hint=e.option) from None
+        check_tag_column([corpus], fmt and fmt.value, "xpos")
     gold = read_corpora([corpus], fmt and fmt.value, column, strict, "gold", _warn)
     unseen = {t for s in gold for t in s.tags} - set(tagger.tags)
     if unseen:

@@ -21,8 +21,7 @@ from common import ENGLISH
 from rnncli import rnn
 from rnncli.config import TrainConfig
 from rnncli.corpus import Sentence
-from rnncli.train import Data, build_vocab, length_batches
-from rnncli.vocab import IDENTITY_SLOTS
+from rnncli.train import Data, build_vocab, dropout_slots, length_batches, word_dropout
 
 
 def nltk_perceptron(sentences: list[Sentence], iterations: int):
@@ -87,7 +86,7 @@ class TorchEpoch:
         self.data = Data.encode(sentences, vocab, {t: i for i, t in enumerate(tags)})
         self.shape = rnn.Shape(vocab.n_inputs, config.hidden, len(tags), config.bidirectional, config.layers)
         self.n_slots = vocab.n_slots
-        self.drop_slots = [(k, vocab.offsets[k]) for k, s in enumerate(vocab.slots) if s in IDENTITY_SLOTS]
+        self.drop_slots = dropout_slots(vocab)
         self.keep_prob = counts / (counts + config.word_dropout) if config.word_dropout else None
 
     def model(self):
@@ -139,9 +138,7 @@ class TorchEpoch:
         for which in length_batches(data.lengths, config.batch_size, rng):
             ids, lengths, gold, *_ = data.batch(which)
             if self.keep_prob is not None:
-                for k, unk in self.drop_slots:
-                    col = ids[:, :, k]
-                    col[rng.random(col.shape) >= self.keep_prob[col]] = unk
+                word_dropout(ids, self.drop_slots, self.keep_prob, rng)
             gold[np.arange(gold.shape[0])[:, None] >= lengths[None, :]] = -100
             gold_t, lengths_t = torch.from_numpy(gold).flatten(), torch.from_numpy(lengths)
 
