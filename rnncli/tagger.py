@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +60,11 @@ class Tagger:
         present = [i for i, s in enumerate(sentences) if s]
         if not present:
             return
-        number: dict[str, int] = {}  # each distinct word's number, in order of appearance
-        flat = np.fromiter((number.setdefault(w, len(number)) for i in present for w in sentences[i]), np.int64)
+        tokens = list(chain.from_iterable(sentences))
+        number = dict.fromkeys(tokens)  # each distinct word, in order of appearance...
+        for n, w in enumerate(number):
+            number[w] = n  # ...and its number: per distinct word, so that tokens are looked up in C
+        flat = np.fromiter(map(number.__getitem__, tokens), np.int64, count=len(tokens))
         lengths = np.fromiter((len(sentences[i]) for i in present), np.int64, count=len(present))
         starts = np.cumsum(lengths) - lengths  # where each sentence's words begin in ``flat``
         inputs = rnn.word_inputs(self.params, self.shape, self._inputs_of(list(number), None))
