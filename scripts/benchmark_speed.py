@@ -54,7 +54,11 @@ runs of rnncli and its peer alternate, so that a change in the machine's load hi
    runs as by default, in one process, and with ``--jobs N`` as well when the benchmark is given
    ``--jobs N``. The input repeats dev, so caches warm up
    after the first pass (rnncli caches each word's feature ids; real text repeats its frequent
-   words too).
+   words too). Last in the section, each model's pretokenized speed beside its ceiling: the
+   floating-point operations the network does per token (the recurrence, the upper layers' input
+   products and the output layer; the first layer's input is a lookup) at the speed of a float32
+   matrix product the size of one recurrence step (164 x H by H x H, one BLAS thread, measured
+   in a fresh process), times the cores used. Ratio: the share of the ceiling reached.
 
 3. Start-up (``startup``): wall time of ``rnncli tag "I eat apple"`` (the console script next
    to the Python that runs this benchmark, with the bundled model; with the tutorial-size model
@@ -572,6 +576,69 @@ def section_tagging(b: Bench) -> list[Row]:
                                 (tokens / seconds) / (peer_tokens / theirs),
                                 {**data, "peer_tokens": peer_tokens, "peer_seconds": peer_times[peer],
                                  "peer_train_seconds": train_seconds}))
+    rows += ceiling_rows(models, timings, job_counts, b.tag_input(True)[1])
+    return rows
+
+
+def flops_per_token(shape: rnn.Shape) -> int:
+    """Floating-point operations the network does per token: each chain's recurrence W s_{t-1}
+    (2 H^2), each upper layer's input product (2 H n_out), and the output layer (2 n_out n_tags).
+    The first layer's U x_t is a lookup, once per distinct word: no products per token."""
+    H = shape.n_hidden
+    per_chain = [2 * H * H + (2 * H * shape.n_out if layer else 0) for layer, _, _ in shape.chains()]
+    return sum(per_chain) + 2 * shape.n_out * shape.n_tags
+
+
+MATMUL_CHILD = """
+import sys, time, numpy as np
+B, H, D = map(int, sys.argv[1:4])
+rng = np.random.default_rng(0)
+s, W = rng.normal(size=(B, D)).astype(np.float32), rng.normal(size=(D, H)).astype(np.float32)
+out = np.empty((B, H), np.float32)
+best = []
+for _ in range(7):
+    started = time.perf_counter()
+    for _ in range(2000):
+        np.matmul(s, W, out=out)
+    best.append(time.perf_counter() - started)
+print(2 * B * H * D * 2000 / sorted(best)[3] / 1e9)
+"""
+
+
+def matmul_gflops(batch: int, hidden: int, inputs: int) -> float:
+    """GFLOP/s of a float32 (batch x inputs) by (inputs x hidden) product on one core, one BLAS
+    thread (as rnncli tags), in a fresh process: the median of 7 runs of 2,000 products."""
+    env = {**CHILD_ENV, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", MATMUL_CHILD, str(batch), str(hidden), str(inputs)],
+                         capture_output=True, text=True, env=env, check=True)
+    return float(out.stdout)
+
+
+def ceiling_rows(models, timings, job_counts, tokens: int) -> list[Row]:
+    """Each model's one-process and --jobs speed (pretokenized) beside the ceiling its arithmetic
+    allows: its floating-point operations per token at the speed of a matrix product the size of
+    one recurrence step (4,096-token batches of 25-word sentences: 164 rows), per core used."""
+    from rnncli.tagger import BATCH_TOKENS, Tagger
+
+    rows = []
+    cores = os.cpu_count() or 1
+    for name, model in models:
+        if model is None:
+            continue
+        shape = Tagger.load(model).shape
+        flops = flops_per_token(shape)
+        gflops = matmul_gflops(BATCH_TOKENS // 25, shape.n_hidden, shape.n_hidden)
+        ceiling = gflops * 1e9 / flops  # tokens/s on one core
+        for jobs in job_counts:
+            seconds = statistics.median(timings[(name, True, jobs)])
+            workers = min(jobs, cores)
+            processes = f"--jobs {jobs}" if jobs > 1 else "one process"
+            rows.append(Row("tagging", f"{name}, pretokenized, {processes}: share of the ceiling ({flops:,} "
+                            f"floating-point operations per token at {gflops:.1f} GFLOP/s per core, "
+                            f"{workers} core{'s' * (workers > 1)})",
+                            rate(tokens, seconds), "the ceiling", f"{workers * ceiling:,.0f} tokens/s",
+                            (tokens / seconds) / (workers * ceiling),
+                            {"flops_per_token": flops, "gflops_per_core": gflops, "cores_used": workers}))
     return rows
 
 
