@@ -42,6 +42,9 @@ class _Group(TyperGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except OptionError as e:  # found by the library: reported like Click's own usage errors
+            _err(f"Invalid value for {e.option}: {e} (see '{ctx.command_path} {ctx.invoked_subcommand} --help')")
+            raise typer.Exit(e.status) from None
         except RnncliError as e:
             _err(str(e))
             raise typer.Exit(e.status) from None
@@ -167,7 +170,10 @@ def _show(view, svg: Path | None, title: str, to_stdout: bool = True) -> None:
         console = Console(file=io.StringIO(), width=console.width, highlight=False, markup=False, record=True)
     console.print(view)
     if svg is not None:
-        _write_atomically(svg, _xml_text(console.export_svg(title=title)))
+        from .modelfile import write_atomically
+
+        picture = _xml_text(console.export_svg(title=title)).encode("utf-8")
+        write_atomically(svg, lambda f: f.write(picture))
 
 
 def _xml_text(text: str) -> str:
@@ -182,40 +188,10 @@ def _xml_text(text: str) -> str:
     return re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]", safe, text)
 
 
-def _check_writable_picture(path: Path) -> None:
-    """An --svg that cannot be written is found before the work, not after it."""
-    directory = path.parent
-    if not directory.is_dir():
-        raise RnncliError(f"{shown(path)}: cannot write (no directory {shown(directory)})")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise RnncliError(f"{shown(path)}: cannot write (permission denied in {shown(directory)})")
+def _check_writable(path: Path) -> None:
+    from .modelfile import check_writable
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write a text file through a temporary file beside it and a rename: a failed or
-    interrupted write leaves the previous file, if any, as it was."""
-    import tempfile
-
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a picture is an ordinary file
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        raise RnncliError(f"{shown(path)}: cannot write ({e.strerror or e})") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    check_writable(path)
 
 
 def _warn(message: str) -> None:
@@ -241,12 +217,21 @@ def _hyper_parameters(command):
     return command
 
 
+def _sentence(text: Optional[str]) -> Optional[str]:
+    if text is not None:
+        _check_argument(text, "--watch")
+        if not text.split():
+            raise typer.BadParameter("the sentence has no words")
+    return text
+
+
 def _validator(f):
     def validate(value):
-        problem = check(f, value.value if isinstance(value, Enum) else value)
+        plain = value.value if isinstance(value, Enum) else value
+        problem = check(f, plain)
         if problem:
             raise typer.BadParameter(problem)
-        return value
+        return plain  # Typer turns a choice into its Enum after the callback, whatever it was given
     return validate
 
 
@@ -266,7 +251,7 @@ def train(
         help="Continue from a checkpoint written when training was interrupted.", dir_okay=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     watch: Annotated[Optional[str], typer.Option(
-        metavar="SENTENCE",
+        metavar="SENTENCE", callback=_sentence,
         help="After each epoch, show this sentence's tags and its loss L = sum_t -log o_t[y_t], against the "
              "tags given as word/TAG, else against the network's own. Example: --watch \"they fish\"")] = None,
     **hyper,
@@ -284,20 +269,13 @@ def train(
     from .progress import TrainingDisplay
     from .train import Trainer
 
-    if watch is not None:
-        _check_argument(watch, "--watch")
-        if not watch.split():
-            raise typer.BadParameter("the sentence has no words", param_hint="--watch")
     config = TrainConfig(**{k: v.value if isinstance(v, Enum) else v for k, v in hyper.items()})
     given = [k for k in hyper if ctx.get_parameter_source(k).name == "COMMANDLINE"]
     trainer = Trainer(config, corpus, output, dev, fmt and fmt.value, tag_column.value, strict, checkpoint,
                       resume, given, warn=_warn)
     with TrainingDisplay(quiet=quiet, watch=watch, warn=_warn) as display:
         trainer.callback = display.update
-        try:
-            tagger = trainer.run()
-        except OptionError as e:
-            raise typer.BadParameter(str(e), param_hint=e.option) from None
+        tagger = trainer.run()
     display.summary(tagger, output)
 
 
@@ -390,7 +368,7 @@ def unroll(
     if not words:
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
     if svg:
-        _check_writable_picture(svg)
+        _check_writable(svg)
     data = run(_load(model), words)
     if as_json:
         _print_json(data)
@@ -430,7 +408,7 @@ def backprop(
     if not sentence.split():
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
     if svg:
-        _check_writable_picture(svg)
+        _check_writable(svg)
     tagger = _load(model)
     words, targets = parse_sentence(sentence, tagger.tags, pretokenized)
     if not words:
@@ -464,7 +442,7 @@ def inspect(
     if model_path and model and model_path != model:
         raise typer.BadParameter("give the model either as MODEL or as --model, not both")
     if svg:
-        _check_writable_picture(svg)
+        _check_writable(svg)
     card = model_card(_load(model_path or model))
     if as_json:
         _print_json(card)
@@ -503,10 +481,7 @@ def evaluate(
     tagger = _load(model)
     column = tag_column.value if tag_column else tagger.record.tag_column
     if tag_column is TagColumn.xpos:  # given by the user: it must name a column of the file
-        try:
-            check_tag_column([corpus], fmt and fmt.value, "xpos")
-        except OptionError as e:
-            raise typer.BadParameter(str(e), param_hint=e.option) from None
+        check_tag_column([corpus], fmt and fmt.value, "xpos")
     gold = read_corpora([corpus], fmt and fmt.value, column, strict, "gold", _warn)
     unseen = {t for s in gold for t in s.tags} - set(tagger.tags)
     if unseen:

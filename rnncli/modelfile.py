@@ -22,10 +22,11 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
-from .errors import ModelFileError, shown
+from .errors import ModelFileError, RnncliError, shown
 
 FORMAT = "rnncli-model"
 FORMAT_VERSION = 1
@@ -41,6 +42,15 @@ def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], metadata: dict)
                       ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     payload = dict(arrays)
     payload[METADATA_KEY] = np.frombuffer(meta, dtype=np.uint8)
+    write_atomically(path, lambda f: np.savez(f, **payload), ModelFileError)
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], object],
+                     error: type[RnncliError] = RnncliError) -> None:
+    """Write a file through ``write(f)`` into a temporary file beside it, flushed to disk, then
+    renamed over it: an interrupted or failed write leaves the previous file, if any, as it
+    was. A failure is ``error`` naming the file."""
+    path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     _remove_stale(directory, path.name)
     tmp_name = None
@@ -48,23 +58,32 @@ def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], metadata: dict)
         # The writer's process id in the name: a file left by a writer that was killed (SIGKILL,
         # a power cut) is known for stale by the next write to the same target.
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
-        os.chmod(tmp_name, _mode(path))  # mkstemp makes it private; a model file is an ordinary file
+        os.chmod(tmp_name, _mode(path))  # mkstemp makes it private; ours are ordinary files
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_name, path)
         tmp_name = None
     except OSError as e:
         if e.errno == errno.ENOSPC:
-            raise ModelFileError(f"{shown(path)}: disk full; the previous file, if any, is unchanged") from None
-        raise ModelFileError(f"{shown(path)}: cannot write ({e.strerror or e})") from None
+            raise error(f"{shown(path)}: disk full; the previous file, if any, is unchanged") from None
+        raise error(f"{shown(path)}: cannot write ({e.strerror or e})") from None
     finally:
         if tmp_name is not None:
             try:
                 os.unlink(tmp_name)
             except OSError:
                 pass
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """A file that cannot be written is found before the work whose result it would hold."""
+    directory = Path(path).parent
+    if not directory.is_dir():
+        raise RnncliError(f"{shown(path)}: cannot write (no directory {shown(directory)})")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise RnncliError(f"{shown(path)}: cannot write (permission denied in {shown(directory)})")
 
 
 def _remove_stale(directory: Path, name: str) -> None:

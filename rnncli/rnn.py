@@ -198,20 +198,31 @@ def _dropout_mask(rng, p: float, shape, dtype) -> np.ndarray:
     return keep.astype(dtype) / dtype.type(1.0 - p)
 
 
-def recur(a: np.ndarray, W: np.ndarray, s0: np.ndarray | None = None) -> np.ndarray:
+def recur(a: np.ndarray, W: np.ndarray, s0: np.ndarray | None = None, *,
+          out: np.ndarray | None = None, reverse: bool = False) -> np.ndarray:
     """Run s_t = tanh(a_t + W s_{t-1}) over t, where a_t already holds U x_t + b.
 
-    a: (T, B, H). Returns S: (T+1, B, H) with S[0] = s_0 (zeros unless given).
+    a: (T, B, H). Returns S: (T+1, B, H) with S[0] = s_0 (zeros unless given): what
+    backpropagation needs. For tagging, ``out`` (T, B, H), which may be a slice of a wider
+    array, receives s_t at each sentence position t instead (it is returned), and ``reverse``
+    runs the chain from the last position to the first, as a backward chain reads a batch of
+    sentences of one length.
     """
     T, B, H = a.shape
-    S = np.empty((T + 1, B, H), a.dtype)
-    S[0] = 0.0 if s0 is None else s0
+    if out is None:
+        S = np.empty((T + 1, B, H), a.dtype)
+        S[0] = 0.0 if s0 is None else s0
+        states, previous = S[1:], S[0]
+    else:
+        S, states = out, out
+        previous = np.zeros((B, H), a.dtype) if s0 is None else s0
     WT = W.T
-    for t in range(T):
-        s = S[t + 1]
-        np.matmul(S[t], WT, out=s)  # (B, H): W s_{t-1} for each sentence
+    for t in range(T - 1, -1, -1) if reverse else range(T):
+        s = states[t]
+        np.matmul(previous, WT, out=s)  # (B, H): W s_{t-1} for each sentence
         s += a[t]
         np.tanh(s, out=s)
+        previous = s
     return S
 
 
@@ -366,6 +377,45 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
     logits = x @ params["V"].T + params["c"]  # (T, B, n_tags)
     trace.probs = softmax(logits)
     return trace
+
+
+def word_inputs(params: dict[str, np.ndarray], shape: Shape, lexicon: Lexicon) -> dict[str, np.ndarray]:
+    """U x + b (and P h) of each distinct word of ``lexicon``, for each first-layer chain:
+    (N, H) by chain suffix. What ``forward`` adds up per token, added up once per word."""
+    dtype = params["V"].dtype
+    final = char_forward(params, lexicon)[1] if shape.char_hidden else None
+    inputs = {}
+    for _, direction, sfx in shape.chains(0):
+        uw = lookup_sum(params["U" + sfx], lexicon.ids, dtype)  # (N, H)
+        if shape.char_hidden:
+            uw += final @ params["P" + direction].T
+        uw += params["b" + sfx]
+        inputs[sfx] = uw
+    return inputs
+
+
+def logits(params: dict[str, np.ndarray], shape: Shape, inputs: dict[str, np.ndarray],
+           words: np.ndarray) -> np.ndarray:
+    """V s_t + c, the scores that the softmax turns into o_t, for a batch of sentences that all
+    have the same length T: (T, B, n_tags). Tagging's lean way through the network, with the
+    same recurrence as ``forward``: no padding, a backward chain runs over the batch in reverse
+    instead of over a reordered copy, each layer writes its states straight into its output,
+    and nothing is kept for a backward pass. ``inputs`` from ``word_inputs``; ``words`` (T, B)
+    says which of them each token is."""
+    T, B = words.shape
+    H = shape.n_hidden
+    x = None  # the current layer's input, (T, B, D)
+    for layer in range(shape.n_layers):
+        out = np.empty((T, B, shape.n_out), params["V"].dtype)  # [s_t ; s_bwd_t] side by side
+        for j, (_, direction, sfx) in enumerate(shape.chains(layer)):
+            if layer == 0:
+                a = inputs[sfx][words]  # (T, B, H)
+            else:
+                a = x @ params["U" + sfx].T  # (T, B, H)
+                a += params["b" + sfx]
+            recur(a, params["W" + sfx], out=out[:, :, j * H:(j + 1) * H], reverse=bool(direction))
+        x = out
+    return x @ params["V"].T + params["c"]  # (T, B, n_tags)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

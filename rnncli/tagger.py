@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from .vocab import Vocab
 
 BUNDLED = {"default": "default.npz", "tutorial": "tutorial.npz"}  # --model NAME: files in the package's models/
 LARGE_INPUT = 20_000  # tokens from which float16 lookup tables are widened to float32 for speed
+BATCH_TOKENS = 4096  # tokens in a tagging batch: enough for fast products, few enough to stay in cache
 
 
 @dataclass
@@ -42,43 +44,59 @@ class Tagger:
         lengths = np.fromiter(map(len, sentences), np.int64, count=len(sentences))  # (B,)
         words = np.zeros((len(sentences), int(lengths.max())), np.int64)  # (B, T), 0 at padding
         words[np.arange(words.shape[1]) < lengths[:, None]] = flat  # row by row: sentence order
-        words = words.T  # (T, B)
-        encode = self.vocab.encode
-        ids = np.array([encode(w) for w in number], dtype=np.int32).reshape(len(number), self.vocab.n_slots)
+        return self._inputs_of(list(number), words.T), lengths
+
+    def _inputs_of(self, distinct: list[str], words: np.ndarray | None) -> rnn.Lexicon:
+        """The input ids (and letters) of each distinct word; ``words`` says which each token is."""
+        ids = np.array([self.vocab.encode(w) for w in distinct], dtype=np.int32).reshape(len(distinct), -1)
         chars = n_letters = None
         if self.shape.char_hidden:
-            chars, n_letters = rnn.pad([self.vocab.encode_chars(w) for w in number])
-        return rnn.Lexicon(words, ids, chars, n_letters), lengths
+            chars, n_letters = rnn.pad([self.vocab.encode_chars(w) for w in distinct])
+        return rnn.Lexicon(words, ids, chars, n_letters)
 
-    def _batches(self, sentences: list[list[str]], batch_tokens: int):
-        """(sentence numbers, o_t (T, B, n_tags)) for batches of about ``batch_tokens`` tokens,
-        sentences sorted by length so that padding stays small."""
-        order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
-        start = 0
-        while start < len(order):
-            stop = start + 1  # ascending lengths: the last sentence in a batch is its longest
-            while stop < len(order) and len(sentences[order[stop]]) * (stop - start + 1) <= batch_tokens:
-                stop += 1
-            batch = order[start:stop]
-            yield batch, self.forward([sentences[i] for i in batch]).probs
-            start = stop
+    def _scores(self, sentences: list[list[str]], batch_tokens: int):
+        """(sentence numbers, V s_t + c (T, B, n_tags)) for batches of about ``batch_tokens``
+        tokens, each of sentences of one length. Each distinct word's first-layer input is
+        computed once for all of them (``rnn.word_inputs``), then looked up."""
+        present = [i for i, s in enumerate(sentences) if s]
+        if not present:
+            return
+        tokens = list(chain.from_iterable(sentences))
+        number = dict.fromkeys(tokens)  # each distinct word, in order of appearance...
+        for n, w in enumerate(number):
+            number[w] = n  # ...and its number: per distinct word, so that tokens are looked up in C
+        flat = np.fromiter(map(number.__getitem__, tokens), np.int64, count=len(tokens))
+        lengths = np.fromiter((len(sentences[i]) for i in present), np.int64, count=len(present))
+        starts = np.cumsum(lengths) - lengths  # where each sentence's words begin in ``flat``
+        inputs = rnn.word_inputs(self.params, self.shape, self._inputs_of(list(number), None))
+        order = np.argsort(lengths, kind="stable")
+        for group in np.split(order, np.flatnonzero(np.diff(lengths[order])) + 1):  # one length each
+            length = int(lengths[group[0]])
+            size = max(1, batch_tokens // length)
+            for k in range(0, len(group), size):
+                batch = group[k:k + size]
+                words = flat[starts[batch][None, :] + np.arange(length)[:, None]]  # (T, B)
+                yield [present[j] for j in batch], rnn.logits(self.params, self.shape, inputs, words)
 
-    def predict(self, sentences: list[list[str]], batch_tokens: int = 8192) -> list[np.ndarray]:
+    def predict(self, sentences: list[list[str]], batch_tokens: int = BATCH_TOKENS) -> list[np.ndarray]:
         """o_t for every word: one (L, n_tags) array per sentence, in input order."""
         out: list[np.ndarray] = [np.zeros((0, len(self.tags)), np.float32)] * len(sentences)
-        for batch, probs in self._batches(sentences, batch_tokens):
+        for batch, scores in self._scores(sentences, batch_tokens):
+            probs = rnn.softmax(scores)  # (T, B, n_tags)
             for j, i in enumerate(batch):
-                out[i] = probs[: len(sentences[i]), j]
+                out[i] = probs[:, j]
         return out
 
-    def best(self, sentences: list[list[str]], batch_tokens: int = 8192) -> list[tuple[list[int], np.ndarray]]:
-        """The most probable tag of every word and its probability: (tag numbers, (L,) p) per sentence."""
-        out: list[tuple[list[int], np.ndarray]] = [([], np.zeros(0, np.float32))] * len(sentences)
-        for batch, probs in self._batches(sentences, batch_tokens):
-            best, p = probs.argmax(axis=2).T.tolist(), probs.max(axis=2).T  # (B, T): one row per sentence
+    def best(self, sentences: list[list[str]], batch_tokens: int = BATCH_TOKENS,
+             probs: bool = True) -> list[tuple[list[int], np.ndarray | None]]:
+        """The most probable tag of every word, and with ``probs`` its probability: (tag numbers,
+        (L,) p or None) per sentence. The best tag is read from the scores, before the softmax."""
+        out: list[tuple[list[int], np.ndarray | None]] = [([], np.zeros(0, np.float32) if probs else None)] * len(sentences)
+        for batch, scores in self._scores(sentences, batch_tokens):
+            best = scores.argmax(axis=2).T.tolist()  # (B, T): one row per sentence
+            p = rnn.softmax(scores).max(axis=2).T if probs else None  # (B, T)
             for j, i in enumerate(batch):
-                n = len(sentences[i])
-                out[i] = best[j][:n], p[j, :n]
+                out[i] = best[j], None if p is None else p[j]
         return out
 
     def tag(self, sentences: list[list[str]], probs: bool = False) -> list[list[str]] | list[list[tuple[str, float]]]:
@@ -91,7 +109,7 @@ class Tagger:
         tags = self.tags
         if probs:
             return [[(tags[k], x) for k, x in zip(best, p.tolist())] for best, p in self.best(sentences)]
-        return [[tags[k] for k in best] for best, _ in self.best(sentences)]
+        return [[tags[k] for k in best] for best, _ in self.best(sentences, probs=False)]
 
     def tag_lines(self, lines: Iterable[str | bytes], format: str = "slash", pretokenized: bool = False, *,
                   source: str | os.PathLike | None = None, first_line: int = 1) -> Iterator[str]:

@@ -32,15 +32,16 @@ class ChunkTagger:
 
             self.split = tokenize
         self.column = tagger.record.tag_column
+        self.slash = ["/" + t for t in tagger.tags]
 
     def __call__(self, lines: list[str]) -> tuple[str, int]:
         sentences = [self.split(line) for line in lines]
         if sum(map(len, sentences)) >= LARGE_INPUT:
             self.tagger.widen_lookups()  # once: a stream this long pays for it
-        results = self.tagger.best(sentences)
+        results = self.tagger.best(sentences, probs=self.fmt == "jsonl")
         tags = self.tagger.tags
         if self.fmt == "slash":  # the common case, kept lean: "word" + "/TAG" per token
-            slash = ["/" + t for t in tags]
+            slash = self.slash
             parts = [" ".join(map(str.__add__, words, [slash[k] for k in best])) + "\n"
                      for words, (best, _) in zip(sentences, results)]
         elif self.fmt == "jsonl":

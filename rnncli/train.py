@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, rnn
+from . import checkpoint, modelfile, rnn
 from .checkpoint import TrainState, _copied
 from .config import CHECKPOINTED, TrainConfig
 from .corpus import Sentence, check_tag_column, read_corpora
@@ -130,16 +130,6 @@ def build_vocab(sentences: list[Sentence], config: TrainConfig) -> tuple[Vocab, 
     return vocab, counts, tags, tag_counts
 
 
-def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
-    """Sentences of similar length together, so that padding stays small; batches shuffled when rng is given."""
-    keys = lengths + (rng.uniform(0.0, 2.0, size=len(lengths)) if rng is not None else 0.0)
-    order = np.argsort(keys, kind="stable")
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    if rng is not None:
-        batches = [batches[i] for i in rng.permutation(len(batches))]
-    return batches
-
-
 def word_dropout(ids: np.ndarray, slots: list[tuple[int, int]], keep_prob: np.ndarray,
                  rng: np.random.Generator) -> None:
     """Replace, in place, entries of ``ids`` (T, B, K) in the given (slot number, <unk> index)
@@ -152,25 +142,6 @@ def word_dropout(ids: np.ndarray, slots: list[tuple[int, int]], keep_prob: np.nd
 def dropout_slots(vocab: Vocab) -> list[tuple[int, int]]:
     """Word dropout touches the identity slots only, so that a rare word keeps its suffixes and shape."""
     return [(k, vocab.offsets[k]) for k, s in enumerate(vocab.slots) if s in IDENTITY_SLOTS]
-
-
-def accuracy(params, shape: rnn.Shape, data: Data, batches: list[np.ndarray]) -> float:
-    right = total = 0
-    for which in batches:
-        ids, lengths, tags, lexicon = data.batch(which)
-        trace = rnn.forward(params, shape, ids, lengths, lexicon=lexicon)
-        pred = trace.probs.argmax(axis=2)  # (T, B)
-        right += int(((pred == tags) & trace.mask).sum())
-        total += int(trace.mask.sum())
-    return right / max(total, 1)
-
-
-def build_vocab(sentences: list[Sentence], config: TrainConfig) -> tuple[Vocab, np.ndarray, list[str], Counter]:
-    vocab, counts = Vocab.build((w for s in sentences for w in s.words), config.features,
-                                config.min_count, config.min_feature_count, chars=config.char_hidden > 0)
-    tag_counts = Counter(t for s in sentences for t in s.tags)
-    tags = sorted(tag_counts, key=lambda t: (-tag_counts[t], t))
-    return vocab, counts, tags, tag_counts
 
 
 def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainConfig,
@@ -408,11 +379,7 @@ class Trainer:
             raise OptionError("--checkpoint", f"{shown(ckpt)} is an input corpus or the output; "
                                               f"refusing to overwrite it")
         for path in (Path(self.output), ckpt):
-            directory = path.parent
-            if not directory.is_dir():
-                raise RnncliError(f"{shown(path)}: cannot write (no directory {shown(directory)})")
-            if not os.access(directory, os.W_OK | os.X_OK):
-                raise RnncliError(f"{shown(path)}: cannot write (permission denied in {shown(directory)})")
+            modelfile.check_writable(path)
 
     def _resumed_config(self, saved: TrainConfig, done: int) -> TrainConfig:
         """The checkpoint's hyper-parameters stand; one the user gave must agree, except the

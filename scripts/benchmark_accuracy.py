@@ -13,7 +13,7 @@ Markdown table, ready for the README, with one row per tagger:
 
 Rows: a most-frequent-tag baseline; NLTK's averaged perceptron (5 iterations, when nltk is
 installed); the rnncli ablation ladder, where each step adds one idea to the previous one up to
-exactly the bundled model's recipe (``ENGLISH`` in build_default_model.py), and a character RNN
+exactly the bundled model's recipe (``ENGLISH`` in common.py), and a character RNN
 added to the step before the recipe's last; and the bundled float16 model file, if it has been built.
 
     python scripts/benchmark_accuracy.py                  # the full benchmark (about 30 minutes)
@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import shlex
 import sys
 import time
@@ -41,12 +40,14 @@ from datetime import datetime
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from build_default_model import ATTRIBUTION, ENGLISH, read_ewt  # noqa: E402  (also puts the repo on sys.path)
+import peers  # noqa: E402
+from common import ATTRIBUTION, ENGLISH, TUTORIAL_RNN, read_ewt  # noqa: E402  (also puts the repo on sys.path)
 
+from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
 from rnncli.metrics import score  # noqa: E402
 from rnncli.tagger import Tagger, default_model_path  # noqa: E402
-from rnncli.train import TrainConfig, train  # noqa: E402
+from rnncli.train import train  # noqa: E402
 
 QUICK_SENTENCES, QUICK_EPOCHS = 2000, 2
 NLTK_ITERATIONS = 5
@@ -61,8 +62,7 @@ def log(message: str) -> None:
 def ladder(epochs: int, seed: int) -> list[tuple[str, str, TrainConfig]]:
     """(key, row name, config): each step changes the previous one only where its name says."""
     recipe = replace(ENGLISH, epochs=epochs, seed=seed)
-    tutorial = replace(recipe, features="word", bidirectional=False, layers=1, dropout=0.0, average=0.0,
-                       word_dropout=TrainConfig().word_dropout, adversarial=0.0)
+    tutorial = replace(TUTORIAL_RNN, epochs=epochs, seed=seed)
     form = replace(tutorial, features=ENGLISH.features)
     bidirectional = replace(form, bidirectional=ENGLISH.bidirectional)
     regularised = replace(bidirectional, dropout=ENGLISH.dropout, average=ENGLISH.average,
@@ -105,14 +105,9 @@ def most_frequent_tag(sentences: list[Sentence], dev: list[Sentence], _config) -
 
 def nltk_perceptron(sentences: list[Sentence], dev: list[Sentence], _config) -> dict:
     try:
-        from nltk.tag.perceptron import PerceptronTagger
+        tagger, seconds = peers.nltk_perceptron(sentences, NLTK_ITERATIONS)
     except ImportError:
         return {"note": "skipped: nltk is not installed (`pip install nltk`)"}
-    random.seed(ENGLISH.seed)  # the perceptron shuffles the sentences with the random module
-    tagger = PerceptronTagger(load=False)
-    started = time.perf_counter()
-    tagger.train([list(zip(s.words, s.tags)) for s in sentences], nr_iter=NLTK_ITERATIONS)
-    seconds = time.perf_counter() - started
     return {"predicted": [[t for _, t in tagger.tag(s.words)] for s in dev], "train_seconds": seconds}
 
 
@@ -182,7 +177,8 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with ``only`` as a set of row keys and ``epochs`` filled in."""
     keys = [key for key, *_ in all_rows(ENGLISH.epochs, ENGLISH.seed)]
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
@@ -193,12 +189,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=ENGLISH.seed,
                         help=f"seed of every rnncli step (default {ENGLISH.seed}, the bundled model's)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else set(keys)
     if only - set(keys):
         parser.error(f"unknown row(s) {', '.join(sorted(only - set(keys)))}; choose from {', '.join(keys)}")
-    epochs = args.epochs or (QUICK_EPOCHS if args.quick else ENGLISH.epochs)
+    args.only, args.epochs = only, args.epochs or (QUICK_EPOCHS if args.quick else ENGLISH.epochs)
+    return args
 
+
+def main() -> None:
+    args = parse_args()
+    only, epochs = args.only, args.epochs
     sentences, dev = read_ewt()
     if args.quick:
         sentences = sentences[:QUICK_SENTENCES]

@@ -2,7 +2,7 @@
 
     python scripts/benchmark_cluster.py [--tokens 1000000] [--files 8] [--repeats 3] [--spark]
 
-The input is UD English EWT dev's raw sentences (its ``# text =`` lines), repeated to at least
+The input is UD English EWT dev's raw sentences (``common.read_texts``), repeated to at least
 ``--tokens`` tokens as rnncli's tokeniser splits them and cut into ``--files`` files of equal
 size, tagged with the bundled English model (``--model``). Each time is the median of
 ``--repeats`` runs; the first run of each set-up is not counted (it reads the model into each
@@ -15,7 +15,8 @@ process. Sections:
    cluster of tests/test_distributed.py): from ``tag_files`` being called to the last output file
    written, reading and writing included; and with N = 2 and two BLAS threads per worker (the
    recipe's ``threadpool_limits(1)`` made 2), which is what a worker gets on a two-core machine
-   when nothing limits it.
+   when nothing limits it; and with N = 2 on Dask's own ``LocalCluster``, whose workers start with
+   ``MALLOC_TRIM_THRESHOLD_=65536`` (the recipe's ``local_cluster`` leaves it unset).
 3. Shipping the model: the model file's size, a pickled tagger's (its reference) and a tagger
    pickled as its arrays; the time a fresh process takes to import rnncli and read the model
    (``rnncli.load()``, in a child process), to compute the file's SHA-256, and to unpickle a
@@ -25,13 +26,14 @@ process. Sections:
    from the job's start to its output written, the JVM's start-up apart.
 
 Then the workers a billion and a trillion tokens an hour take, at the per-worker rate of section 2.
-The table goes to stdout, progress to stderr. The data is read from $RNNCLI_EWT_DIR, else
-../shared/data/en_ewt beside the repository; without it, the sample corpus's sentences stand in.
+The table goes to stdout, progress to stderr. UD English EWT is where common.py says; without it,
+the sample corpus's sentences stand in.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import pickle
@@ -44,8 +46,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from build_default_model import ROOT, ewt_dir  # noqa: E402  (also puts the repo on sys.path)
+from common import ROOT, ewt_file, read_texts  # also puts the repository on sys.path
 
 import rnncli  # noqa: E402
 from rnncli.shipping import content  # noqa: E402
@@ -66,12 +67,12 @@ def recipe(name: str) -> dict:
 
 
 def texts(tokens: int) -> tuple[list[str], int]:
-    ewt = ewt_dir() / "en_ewt-ud-dev.conllu"
-    if ewt.is_file():
-        with open(ewt, encoding="utf-8-sig") as f:
-            sentences = [line[len("# text = "):].rstrip("\n") for line in f if line.startswith("# text = ")]
+    """Raw sentences repeated to at least ``tokens`` tokens, and how many tokens they are."""
+    dev = ewt_file("dev")
+    if dev.is_file():
+        sentences = [text for text, _ in read_texts(dev)]
     else:
-        log(f"{ewt} not found: the sample corpus's sentences stand in")
+        log(f"{dev} not found: the sample corpus's sentences stand in")
         sentences = [" ".join(t.rsplit("/", 1)[0] for t in line.split())
                      for line in (ROOT / "sample_corpora" / "tutorial.txt").read_text(encoding="utf-8").splitlines()]
     per_pass = sum(len(tokenize(s)) for s in sentences)
@@ -98,13 +99,15 @@ def dask_runs(files, expected, tokens, model, repeats) -> list[tuple[str, float,
     from threadpoolctl import threadpool_limits
 
     rows = []
-    for workers, blas in ((1, 1), (2, 1), (2, 2)):
+    # (workers, BLAS threads each, with Dask's default MALLOC_TRIM_THRESHOLD_): the last one last,
+    # as its nanny sets the variable in this process too, for every process started after it.
+    for workers, blas, trim in ((1, 1, False), (2, 1, False), (2, 2, False), (2, 1, True)):
         namespace = recipe("tag_dask.py")
         if blas != 1:
             namespace["threadpool_limits"] = lambda n, api, blas=blas: threadpool_limits(blas, api)
-        with tempfile.TemporaryDirectory() as out, \
-                LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-                Client(cluster):
+        cluster = (LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                silence_logs=logging.CRITICAL) if trim else namespace["local_cluster"](workers))
+        with tempfile.TemporaryDirectory() as out, cluster, Client(cluster):
             def run():
                 namespace["tag_files"]([str(f) for f in files], out, model)
                 for f in files:
@@ -112,7 +115,9 @@ def dask_runs(files, expected, tokens, model, repeats) -> list[tuple[str, float,
                         raise SystemExit(f"the Dask recipe's output for {f.name} differs from tag_lines'")
             first = median_time(run, 1)
             seconds = median_time(run, repeats)
-        what = f"Dask recipe, {workers} worker process{'es' * (workers > 1)} x 1 thread, {blas} BLAS thread{'s' * (blas > 1)} each"
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        what = (f"Dask recipe, {workers} worker process{'es' * (workers > 1)} x 1 thread, "
+                f"{blas} BLAS thread{'s' * (blas > 1)} each" + (", Dask's MALLOC_TRIM_THRESHOLD_=65536" if trim else ""))
         log(f"{what}: {rate(tokens, seconds)}, first run {first:.2f} s")
         rows.append((what, first, seconds))
     return rows
@@ -157,14 +162,18 @@ def child_seconds(code: str) -> float:
     return float(out)
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tokens", type=int, default=1_000_000)
-    parser.add_argument("--files", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--model", default="default")
+    parser.add_argument("--tokens", type=int, default=1_000_000, help="tokens to tag (at least)")
+    parser.add_argument("--files", type=int, default=8, help="files to cut them into: Dask's partitions")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each; the median is shown")
+    parser.add_argument("--model", default="default", help="the model, as --model takes it")
     parser.add_argument("--spark", action="store_true", help="also the Spark recipes (pyspark and Java)")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
 
     from threadpoolctl import threadpool_limits
 
@@ -205,9 +214,9 @@ def main() -> None:
         data = pickle.dumps(tagger)
         unpickle = median_time(lambda: [pickle.loads(data) for _ in range(1000)], args.repeats) / 1000
         start = time.perf_counter()
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, Client(c):
+        with recipe("tag_dask.py")["local_cluster"](2) as cluster, Client(cluster):
             started = time.perf_counter() - start
         rows += [
             ("3. The model file", f"{model_file.stat().st_size:,} bytes ({model_file.name})"),

@@ -54,7 +54,11 @@ runs of rnncli and its peer alternate, so that a change in the machine's load hi
    runs as by default, in one process, and with ``--jobs N`` as well when the benchmark is given
    ``--jobs N``. The input repeats dev, so caches warm up
    after the first pass (rnncli caches each word's feature ids; real text repeats its frequent
-   words too).
+   words too). Last in the section, each model's pretokenized speed beside its ceiling: the
+   floating-point operations the network does per token (the recurrence, the upper layers' input
+   products and the output layer; the first layer's input is a lookup) at the speed of a float32
+   matrix product the size of one recurrence step (164 x H by H x H, one BLAS thread, measured
+   in a fresh process), times the cores used. Ratio: the share of the ceiling reached.
 
 3. Start-up (``startup``): wall time of ``rnncli tag "I eat apple"`` (the console script next
    to the Python that runs this benchmark, with the bundled model; with the tutorial-size model
@@ -119,28 +123,28 @@ import json
 import math
 import os
 import platform
-import random
 import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from build_default_model import ATTRIBUTION, ENGLISH, ROOT, ewt_dir, read_ewt  # noqa: E402  (also puts the repo on sys.path)
+import common  # noqa: E402  (first: it also puts the repository on sys.path)
+import peers  # noqa: E402
+from common import ATTRIBUTION, ENGLISH, ROOT, ewt_file, read_ewt, read_texts  # noqa: E402
 
-from rnncli import rnn  # noqa: E402
+from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
 from rnncli.tagger import default_model_path  # noqa: E402
 from rnncli.tokenize import tokenize  # noqa: E402
-from rnncli.train import Data, TrainConfig, build_vocab, length_batches, train  # noqa: E402
-from rnncli.vocab import IDENTITY_SLOTS  # noqa: E402
+from rnncli.train import train  # noqa: E402
 
 SECTIONS = ("training", "tagging", "startup", "memory", "scaling", "load", "train-load")
 TITLES = {
@@ -162,9 +166,8 @@ RATIOS = {
     "train-load": "ratio: seconds per epoch with one per core ÷ with one BLAS thread",
 }
 
-# The tutorial RNN exactly as benchmark_accuracy.py's first step, so both tables mean the same model.
-TUTORIAL_RNN = replace(ENGLISH, epochs=1, features="word", bidirectional=False, layers=1, dropout=0.0,
-                       average=0.0, word_dropout=TrainConfig().word_dropout, adversarial=0.0)
+# One epoch each of the two networks that benchmark_accuracy.py's ladder starts and ends with.
+TUTORIAL_RNN = replace(common.TUTORIAL_RNN, epochs=1)
 RECIPE = replace(ENGLISH, epochs=1)
 
 TAG_TOKENS, QUICK_TAG_TOKENS = 1_000_000, 20_000
@@ -198,7 +201,7 @@ TRAIN_ONE_EPOCH = """\
 import sys
 from dataclasses import replace
 sys.path.insert(0, sys.argv[1])
-from build_default_model import ENGLISH
+from common import ENGLISH
 from rnncli.corpus import read_corpus
 from rnncli.train import train
 sentences = read_corpus(sys.argv[2], tag_column="upos")[:int(sys.argv[3])]
@@ -403,132 +406,49 @@ class Bench:
         run([sys.executable, "-m", "rnncli", "tag", "--model", str(model), STARTUP_SENTENCE])
 
 
+# How describe() words a field of TrainConfig (None: not shown at that value), in this order. Any
+# other field is shown as "name value" when it is not the default, after these, unless it is one
+# of the run's own settings below, which are the same for rnncli and its peer.
+WORDING = {
+    "features": lambda v: "word one-hot" if v == "word" else f"{v} features",
+    "hidden": lambda v: f"H={v}",
+    "bidirectional": lambda v: "bidirectional" if v else "1 direction",
+    "layers": lambda v: plural(v, "layer"),
+    "batch_size": lambda v: f"batch {v}",
+    "char_hidden": lambda v: f"character RNN of {v} units" if v else None,
+    "dropout": lambda v: f"dropout {v}" if v else None,
+    "average": lambda v: f"weight averaging {v}" if v else None,
+    "word_dropout": lambda v: f"word dropout {v}",
+    "adversarial": lambda v: f"adversarial training {v:g}" if v else None,
+}
+RUN_SETTINGS = ("epochs", "lr", "seed", "optimizer", "clip", "patience", "min_count", "min_feature_count")
+
+
 def describe(config: TrainConfig) -> str:
-    parts = [f"{config.features} features" if config.features != "word" else "word one-hot",
-             f"H={config.hidden}", "bidirectional" if config.bidirectional else "1 direction",
-             f"{config.layers} layer{'s' * (config.layers > 1)}", f"batch {config.batch_size}"]
-    if config.char_hidden:
-        parts.append(f"character RNN of {config.char_hidden} units")
-    if config.dropout:
-        parts.append(f"dropout {config.dropout}")
-    if config.average:
-        parts.append(f"weight averaging {config.average}")
-    parts.append(f"word dropout {config.word_dropout}")
-    if config.adversarial:
-        parts.append(f"adversarial training {config.adversarial:g}")
-    return ", ".join(parts)
+    """The network and its training in a few words, from the fields of ``config``."""
+    default = type(config)()
+    named = [WORDING[name](getattr(config, name)) for name in WORDING]
+    others = [f"{f.name.replace('_', ' ')} {getattr(config, f.name)}" for f in fields(config)
+              if f.name not in WORDING and f.name not in RUN_SETTINGS
+              and getattr(config, f.name) != getattr(default, f.name)]
+    return ", ".join(part for part in [*named, *others] if part)
 
 
 # -- 1. training ------------------------------------------------------------------------------
 
-class TorchEpoch:
-    """One epoch of the same network in PyTorch, over rnncli's own batches and encoding."""
-
-    def __init__(self, torch, sentences: list[Sentence], config: TrainConfig):
-        self.torch, self.config = torch, config
-        vocab, counts, tags, _ = build_vocab(sentences, config)
-        self.data = Data.encode(sentences, vocab, {t: i for i, t in enumerate(tags)})
-        self.shape = rnn.Shape(vocab.n_inputs, config.hidden, len(tags), config.bidirectional, config.layers)
-        self.n_slots = vocab.n_slots
-        self.drop_slots = [(k, vocab.offsets[k]) for k, s in enumerate(vocab.slots) if s in IDENTITY_SLOTS]
-        self.keep_prob = counts / (counts + config.word_dropout) if config.word_dropout else None
-
-    def model(self):
-        nn = self.torch.nn
-        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
-        shape, dropout, n_slots = self.shape, self.config.dropout, self.n_slots
-
-        class ElmanTagger(nn.Module):
-            def __init__(self):
-                super().__init__()
-                H = shape.n_hidden
-                # Several feature ids per token are summed, which is what U x_t does for a K-hot x_t.
-                self.embed = (nn.Embedding(shape.n_inputs, H) if n_slots == 1
-                              else nn.EmbeddingBag(shape.n_inputs, H, mode="sum"))
-                self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
-                self.rnn = nn.RNN(H, H, shape.n_layers, nonlinearity="tanh", bidirectional=shape.bidirectional,
-                                  dropout=dropout if shape.n_layers > 1 else 0.0)
-                self.out = nn.Linear(shape.n_out, shape.n_tags)
-
-            def inputs(self, ids):
-                T, B, K = ids.shape
-                return self.embed(ids[..., 0]) if K == 1 else self.embed(ids.reshape(T * B, K)).view(T, B, -1)
-
-            def forward(self, x, lengths):
-                T = x.shape[0]
-                x = self.drop(x)
-                if shape.bidirectional:
-                    y, _ = self.rnn(pack_padded_sequence(x, lengths, enforce_sorted=False))
-                    y, _ = pad_packed_sequence(y, total_length=T)
-                else:
-                    y, _ = self.rnn(x)  # right padding cannot reach a real step going forward
-                return self.out(self.drop(y))
-
-        return ElmanTagger()
-
-    def seconds(self) -> float:
-        torch, config, data = self.torch, self.config, self.data
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        torch.manual_seed(config.seed)
-        model = self.model()
-        model.train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-        average = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.average))
-                   if config.average else None)
-        rng = np.random.default_rng(config.seed)
-        started = time.perf_counter()
-        for which in length_batches(data.lengths, config.batch_size, rng):
-            ids, lengths, gold, *_ = data.batch(which)
-            if self.keep_prob is not None:
-                for k, unk in self.drop_slots:
-                    col = ids[:, :, k]
-                    col[rng.random(col.shape) >= self.keep_prob[col]] = unk
-            gold[np.arange(gold.shape[0])[:, None] >= lengths[None, :]] = -100
-            gold_t, lengths_t = torch.from_numpy(gold).flatten(), torch.from_numpy(lengths)
-
-            def loss_of(x):
-                return torch.nn.functional.cross_entropy(model(x, lengths_t).flatten(0, 1), gold_t, ignore_index=-100)
-
-            x = model.inputs(torch.from_numpy(ids.astype(np.int64)))
-            loss = loss_of(x)
-            if config.adversarial:  # as rnncli: the mean of the loss and the loss at x + r
-                g, = torch.autograd.grad(loss, x, retain_graph=True)
-                scale = config.adversarial * lengths_t.double().sqrt() / g.double().pow(2).sum(dim=(0, 2)).sqrt().clamp_min(1e-12)
-                loss = (loss + loss_of(x + g * scale.to(g.dtype)[None, :, None])) / 2
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            optimizer.step()
-            if average is not None:
-                average.update_parameters(model)
-        return time.perf_counter() - started
-
-
-def import_torch(threads: int):
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
-    return torch
-
-
 def section_training(b: Bench) -> list[Row]:
-    torch = import_torch(b.threads)
+    torch = peers.import_torch(b.threads)
     tokens = sum(len(s.words) for s in b.train)
     rows = []
     for key, name, config in (("tutorial", "tutorial RNN", TUTORIAL_RNN), ("recipe", "default model's recipe", RECIPE)):
         what = f"{name} ({describe(config)})"
         log(f"[training] {what} ...")
         # nn.RNN has no counterpart of rnncli's character RNN here: compare only what is the same network.
-        peer = TorchEpoch(torch, b.train, config) if torch and not config.char_hidden else None
+        peer = peers.TorchEpoch(torch, b.train, config) if torch and not config.char_hidden else None
         # Uncounted: the first steps of a process pay one-time costs (thread pools, allocator, kernels).
         epoch_seconds(b.train[:WARM_UP_SENTENCES], config)
         if peer:
-            TorchEpoch(torch, b.train[:WARM_UP_SENTENCES], config).seconds()
+            peers.TorchEpoch(torch, b.train[:WARM_UP_SENTENCES], config).seconds()
         ours, theirs = [], []
         for r in range(b.sizes.repeats):
             ours.append(epoch_seconds(b.train, config))
@@ -556,32 +476,12 @@ def section_training(b: Bench) -> list[Row]:
 
 # -- 2. tagging -------------------------------------------------------------------------------
 
-def crf_features(words: list[str]) -> list[list[str]]:
-    lower = [w.lower() for w in words]
-    last = len(words) - 1
-    out = []
-    for i, w in enumerate(words):
-        f = ["bias", "w=" + lower[i], "s3=" + lower[i][-3:], "s2=" + lower[i][-2:],
-             "-1w=" + lower[i - 1] if i else "BOS", "+1w=" + lower[i + 1] if i < last else "EOS"]
-        if w.isupper():
-            f.append("upper")
-        if w.istitle():
-            f.append("title")
-        if w.isdigit():
-            f.append("digit")
-        out.append(f)
-    return out
-
-
 def nltk_peer(b: Bench):
     """A function that tags a list of token lists, and its description; or (None, why not)."""
     try:
-        from nltk.tag.perceptron import PerceptronTagger
+        tagger, _ = peers.nltk_perceptron(b.train, b.sizes.nltk_iterations)
     except ImportError:
         return None, "NLTK: not installed (`pip install nltk`)"
-    random.seed(ENGLISH.seed)  # the perceptron shuffles its data with the random module
-    tagger = PerceptronTagger(load=False)
-    tagger.train([list(zip(s.words, s.tags)) for s in b.train], nr_iter=b.sizes.nltk_iterations)
 
     def tag_all(sentences):
         for words in sentences:
@@ -591,22 +491,13 @@ def nltk_peer(b: Bench):
 
 def crf_peer(b: Bench):
     try:
-        import pycrfsuite
+        tagger = peers.crf_tagger(b.train, b.sizes.crf_iterations, b.tmp / "crf.model")
     except ImportError:
         return None, "CRFsuite: not installed (`pip install python-crfsuite`)"
-    trainer = pycrfsuite.Trainer(verbose=False)
-    for s in b.train:
-        trainer.append(crf_features(s.words), s.tags)
-    trainer.set_params({"c1": 0.1, "c2": 0.01, "max_iterations": b.sizes.crf_iterations,
-                        "feature.possible_transitions": True})
-    path = str(b.tmp / "crf.model")
-    trainer.train(path)
-    tagger = pycrfsuite.Tagger()
-    tagger.open(path)
 
     def tag_all(sentences):
         for words in sentences:
-            tagger.tag(crf_features(words))
+            tagger.tag(peers.crf_features(words))
     iterations = plural(b.sizes.crf_iterations, "L-BFGS iteration")
     return tag_all, f"python-crfsuite CRF ({iterations}), in-process, with features"
 
@@ -685,6 +576,69 @@ def section_tagging(b: Bench) -> list[Row]:
                                 (tokens / seconds) / (peer_tokens / theirs),
                                 {**data, "peer_tokens": peer_tokens, "peer_seconds": peer_times[peer],
                                  "peer_train_seconds": train_seconds}))
+    rows += ceiling_rows(models, timings, job_counts, b.tag_input(True)[1])
+    return rows
+
+
+def flops_per_token(shape: rnn.Shape) -> int:
+    """Floating-point operations the network does per token: each chain's recurrence W s_{t-1}
+    (2 H^2), each upper layer's input product (2 H n_out), and the output layer (2 n_out n_tags).
+    The first layer's U x_t is a lookup, once per distinct word: no products per token."""
+    H = shape.n_hidden
+    per_chain = [2 * H * H + (2 * H * shape.n_out if layer else 0) for layer, _, _ in shape.chains()]
+    return sum(per_chain) + 2 * shape.n_out * shape.n_tags
+
+
+MATMUL_CHILD = """
+import sys, time, numpy as np
+B, H, D = map(int, sys.argv[1:4])
+rng = np.random.default_rng(0)
+s, W = rng.normal(size=(B, D)).astype(np.float32), rng.normal(size=(D, H)).astype(np.float32)
+out = np.empty((B, H), np.float32)
+best = []
+for _ in range(7):
+    started = time.perf_counter()
+    for _ in range(2000):
+        np.matmul(s, W, out=out)
+    best.append(time.perf_counter() - started)
+print(2 * B * H * D * 2000 / sorted(best)[3] / 1e9)
+"""
+
+
+def matmul_gflops(batch: int, hidden: int, inputs: int) -> float:
+    """GFLOP/s of a float32 (batch x inputs) by (inputs x hidden) product on one core, one BLAS
+    thread (as rnncli tags), in a fresh process: the median of 7 runs of 2,000 products."""
+    env = {**CHILD_ENV, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", MATMUL_CHILD, str(batch), str(hidden), str(inputs)],
+                         capture_output=True, text=True, env=env, check=True)
+    return float(out.stdout)
+
+
+def ceiling_rows(models, timings, job_counts, tokens: int) -> list[Row]:
+    """Each model's one-process and --jobs speed (pretokenized) beside the ceiling its arithmetic
+    allows: its floating-point operations per token at the speed of a matrix product the size of
+    one recurrence step (4,096-token batches of 25-word sentences: 164 rows), per core used."""
+    from rnncli.tagger import BATCH_TOKENS, Tagger
+
+    rows = []
+    cores = os.cpu_count() or 1
+    for name, model in models:
+        if model is None:
+            continue
+        shape = Tagger.load(model).shape
+        flops = flops_per_token(shape)
+        gflops = matmul_gflops(BATCH_TOKENS // 25, shape.n_hidden, shape.n_hidden)
+        ceiling = gflops * 1e9 / flops  # tokens/s on one core
+        for jobs in job_counts:
+            seconds = statistics.median(timings[(name, True, jobs)])
+            workers = min(jobs, cores)
+            processes = f"--jobs {jobs}" if jobs > 1 else "one process"
+            rows.append(Row("tagging", f"{name}, pretokenized, {processes}: share of the ceiling ({flops:,} "
+                            f"floating-point operations per token at {gflops:.1f} GFLOP/s per core, "
+                            f"{workers} core{'s' * (workers > 1)})",
+                            rate(tokens, seconds), "the ceiling", f"{workers * ceiling:,.0f} tokens/s",
+                            (tokens / seconds) / (workers * ceiling),
+                            {"flops_per_token": flops, "gflops_per_core": gflops, "cores_used": workers}))
     return rows
 
 
@@ -726,7 +680,7 @@ def section_memory(b: Bench) -> list[Row]:
     limit = len(b.train)
     log(f"[memory] one epoch of the default model's recipe on {limit:,} sentences ...")
     train_peak = peak_rss([sys.executable, "-c", TRAIN_ONE_EPOCH, str(Path(__file__).resolve().parent),
-                           str(ewt_dir() / "en_ewt-ud-train.conllu"), str(limit)])
+                           str(ewt_file("train")), str(limit)])
     rows = [Row("memory", f"training one epoch of the default model's recipe on {limit:,} sentences, "
                           "reading the corpus included", mib(train_peak),
                 data={"peak_kib": train_peak, "sentences": limit, "wrapper_floor_kib": floor})]
@@ -891,13 +845,8 @@ def table(rows: list[Row], sections: list[str]) -> str:
     return "\n".join(lines)
 
 
-def read_texts(path: Path) -> list[str]:
-    """The ``# text =`` comments of a CoNLL-U file: the raw sentences."""
-    with open(path, encoding="utf-8-sig") as f:
-        return [line[len("# text = "):].rstrip("\r\n") for line in f if line.startswith("# text = ")]
-
-
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with ``sections`` (in table order) and ``repeats`` filled in."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help=f"a smoke test: {QUICK_SENTENCES} train sentences, {QUICK_TAG_TOKENS:,}-token tagging "
@@ -910,15 +859,22 @@ def main() -> None:
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="in the tagging section, also time `rnncli tag --jobs N` (default: one process only)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     only = args.only.split(",") if args.only else list(SECTIONS)
     if set(only) - set(SECTIONS):
         unknown = ", ".join(sorted(set(only) - set(SECTIONS)))
         parser.error(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
-    sections = [s for s in SECTIONS if s in only]
-    repeats = args.repeats or (1 if args.quick else 3)
-    if repeats < 1 or args.threads < 1:
+    args.sections = [s for s in SECTIONS if s in only]
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+    if args.repeats < 1 or args.threads < 1:
         parser.error("--repeats and --threads need a number of at least 1")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    sections, repeats = args.sections, args.repeats
     sizes = Sizes(QUICK_SENTENCES if args.quick else None, QUICK_TAG_TOKENS if args.quick else TAG_TOKENS,
                   QUICK_NLTK_ITERATIONS if args.quick else NLTK_ITERATIONS,
                   QUICK_CRF_ITERATIONS if args.quick else CRF_ITERATIONS, repeats,
@@ -927,7 +883,7 @@ def main() -> None:
     sentences, dev = read_ewt()
     sentences = sentences[:sizes.train_sentences]
 
-    torch = import_torch(args.threads)
+    torch = peers.import_torch(args.threads)
     blas_env = ", ".join(f"{v}={os.environ[v]}" for v in BLAS_VARIABLES if v in os.environ) or "none set"
     blas = openblas_threads()
     header = {
@@ -952,7 +908,7 @@ def main() -> None:
     log(quick.strip().replace("*", "") or f"full benchmark, {repeats} repeats per timing")
 
     with tempfile.TemporaryDirectory(prefix="rnncli-speed-") as tmp:
-        bench = Bench(sizes, Path(tmp), sentences, dev, read_texts(ewt_dir() / "en_ewt-ud-dev.conllu"), args.threads,
+        bench = Bench(sizes, Path(tmp), sentences, dev, [text for text, _ in read_texts(ewt_file("dev"))], args.threads,
                       args.jobs)
         functions = {"training": section_training, "tagging": section_tagging, "startup": section_startup,
                      "memory": section_memory, "scaling": section_scaling, "load": section_load,

@@ -13,7 +13,6 @@ tens of kilobytes.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections import Counter
@@ -21,37 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ATTRIBUTION, ENGLISH, ROOT, TUTORIAL, read_ewt  # noqa: E402  (also puts the repo on sys.path)
 
 from rnncli.corpus import read_corpus  # noqa: E402
-from rnncli.errors import CorpusError  # noqa: E402
 from rnncli.metrics import score  # noqa: E402
 from rnncli.tagger import Tagger  # noqa: E402
-from rnncli.train import TrainConfig, train  # noqa: E402
-
-ATTRIBUTION = ("UD English EWT, (c) The Board of Trustees of the Leland Stanford Junior University, "
-               "CC BY-SA 4.0")
-
-# The bundled model's recipe (the README's ablation shows what each part adds).
-ENGLISH = TrainConfig(hidden=128, epochs=35, lr=0.002, batch_size=32, seed=0, features="form",
-                      bidirectional=True, layers=2, dropout=0.4, average=0.999, word_dropout=1.0,
-                      adversarial=1.0)
-TUTORIAL = TrainConfig()  # the same as `rnncli train sample_corpora/tutorial.txt` with no options
-
-
-def ewt_dir() -> Path:
-    return Path(os.environ.get("RNNCLI_EWT_DIR") or ROOT.parent / "shared" / "data" / "en_ewt")
-
-
-def read_ewt(tag_column: str = "upos"):
-    """(train, dev) sentences of UD English EWT; exits with a hint when the files are missing."""
-    data = ewt_dir()
-    try:
-        return (read_corpus(data / "en_ewt-ud-train.conllu", tag_column=tag_column),
-                read_corpus(data / "en_ewt-ud-dev.conllu", tag_column=tag_column))
-    except CorpusError as e:
-        sys.exit(f"{e}\n(set $RNNCLI_EWT_DIR to the folder that holds UD English EWT)")
+from rnncli.train import train  # noqa: E402
 
 
 def progress(p) -> None:
@@ -99,12 +74,16 @@ def build_sample(out: Path) -> None:
     print(f"wrote {out}: {' '.join(f'{w}/{t}' for w, t in zip(['I', 'eat', 'apple'], tagger.tag([['I', 'eat', 'apple']])[0]))}")
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sample", action="store_true", help="build the tutorial-style model from the sample corpus")
     parser.add_argument("--tag-column", choices=["upos", "xpos"], default="upos")
     parser.add_argument("-o", "--output", type=Path, help="where to write the model")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
     if args.sample:
         build_sample(args.output or ROOT / "rnncli" / "models" / "tutorial.npz")
     else:

@@ -13,21 +13,20 @@ features, H=128, bidirectional, 2 layers), and checks that the losses agree.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ewt_file  # noqa: E402  (also puts the repo on sys.path)
 
 from rnncli import rnn  # noqa: E402
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import read_corpus  # noqa: E402
 from rnncli.train import _Run, length_batches, word_dropout  # noqa: E402
-
-from build_default_model import ewt_dir  # noqa: E402
 
 CONFIGS = {"tutorial RNN": TrainConfig(hidden=128, batch_size=32),
            "recipe's shape": TrainConfig(hidden=128, features="form", bidirectional=True, layers=2, batch_size=32,
@@ -45,8 +44,15 @@ def by_word(ids: np.ndarray) -> rnn.Lexicon:
     return rnn.Lexicon(inverse.reshape(T, B), distinct)
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """No options: the command line gives --help."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser.parse_args(argv)
+
+
 def main() -> None:
-    sentences = read_corpus(ewt_dir() / "en_ewt-ud-train.conllu")[:3000]
+    parse_args()
+    sentences = read_corpus(ewt_file("train"))[:3000]
     for name, config in CONFIGS.items():
         run = _Run(sentences, None, config, lambda p: None, None)
         rng = np.random.default_rng(0)

@@ -2,9 +2,9 @@
 """Measure how closely ``rnncli.tokenize.tokenize`` reproduces UD English EWT tokens.
 
 For every sentence of a CoNLL-U file, the raw ``# text = ...`` line is tokenized
-and compared with the gold syntactic words (FORM of every word line; multiword
-ranges such as ``1-2`` and empty nodes such as ``8.1`` are skipped, so "don't"
-is gold ``do`` + ``n't``).
+and compared with the gold syntactic words, as rnncli reads them (FORM of every
+word line; multiword ranges such as ``1-2`` and empty nodes such as ``8.1`` are
+skipped, so "don't" is gold ``do`` + ``n't``).
 
 Matching: both token lists are mapped to character spans in the sentence text
 with all whitespace removed (EWT words and our tokens both concatenate to that
@@ -29,65 +29,30 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import re
 import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# The script is run as a file, so its own directory (not the repo root) is on
-# sys.path; the package must be importable without installing it.
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ewt_dir, ewt_file, read_texts  # noqa: E402  (also puts the repo on sys.path)
 
+from rnncli.errors import CorpusError  # noqa: E402
 from rnncli.tokenize import tokenize  # noqa: E402
-
-
-def data_dir() -> Path:
-    env = os.environ.get("RNNCLI_EWT_DIR")
-    if env:
-        return Path(env)
-    return REPO_ROOT.parent / "shared" / "data" / "en_ewt"
 
 
 def resolve_path(arg: str | None) -> Path:
     if arg is None:
-        return data_dir() / "en_ewt-ud-dev.conllu"
+        return ewt_file("dev")
     p = Path(arg)
     if p.is_file():
         return p
     # Convenience: accept a bare split name ("train", "dev", "test") or a file
     # name inside the data directory.
-    for cand in (data_dir() / arg, data_dir() / f"en_ewt-ud-{arg}.conllu"):
+    for cand in (ewt_dir() / arg, ewt_file(arg)):
         if cand.is_file():
             return cand
-    return p  # let open() report the error with the name the user gave
-
-
-def read_conllu(path: Path) -> list[tuple[str, list[str]]]:
-    """Return (text, gold words) for every sentence that has a ``# text`` line."""
-    sents: list[tuple[str, list[str]]] = []
-    text: str | None = None
-    words: list[str] = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.rstrip("\n")
-            if not line.strip():
-                if text is not None and words:
-                    sents.append((text, words))
-                text, words = None, []
-            elif line.startswith("#"):
-                if line.startswith("# text ="):
-                    text = line[len("# text ="):].strip()
-            else:
-                cols = line.split("\t")
-                if "-" in cols[0] or "." in cols[0]:
-                    continue
-                words.append(cols[1])
-    if text is not None and words:
-        sents.append((text, words))
-    return sents
+    return p  # let the check in main() report it with the name the user gave
 
 
 def spans(tokens: list[str]) -> list[tuple[int, int]]:
@@ -148,21 +113,29 @@ def diff_regions(gold: list[str], pred: list[str]):
             yield gold[g0:gi], pred[p0:pi]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("conllu", nargs="?", help="CoNLL-U file or split name (default: EWT dev)")
     ap.add_argument("--top", type=int, default=15, help="mismatch kinds to list (default 15)")
     ap.add_argument("--show", type=int, default=0, help="also print N disagreeing sentences")
     ap.add_argument("--speed-rounds", type=int, default=5,
                     help="timing repetitions over all texts; the best is reported (default 5)")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
 
     path = resolve_path(args.conllu)
     if not path.is_file():
-        print(f"no such CoNLL-U file: {path} (data directory: {data_dir()}; "
+        print(f"no such CoNLL-U file: {path} (data directory: {ewt_dir()}; "
               "set $RNNCLI_EWT_DIR or pass a path)", file=sys.stderr)
         return 2
-    sents = read_conllu(path)
+    try:
+        sents = [(text, s.words) for text, s in read_texts(path)]
+    except CorpusError as e:
+        print(e, file=sys.stderr)
+        return 1
     if not sents:
         print(f"no sentences with '# text' found in {path}", file=sys.stderr)
         return 1

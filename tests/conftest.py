@@ -15,19 +15,18 @@ from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_corpora"
-
-
-def ewt_dir() -> Path:
-    return Path(os.environ.get("RNNCLI_EWT_DIR") or ROOT.parent / "shared" / "data" / "en_ewt")
+SCRIPTS = ROOT / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+from common import EWT_FILES, EWT_VARIABLE, ewt_dir  # noqa: E402  (where the scripts find the treebank too)
 
 
 @pytest.fixture(scope="session")
 def ewt() -> Path:
     """The UD English EWT folder; tests that use it are marked ``ewt``."""
     path = ewt_dir()
-    if not (path / "en_ewt-ud-dev.conllu").is_file():
-        message = (f"UD English EWT not found at {path}: put en_ewt-ud-train.conllu and "
-                   f"en_ewt-ud-dev.conllu there, or point $RNNCLI_EWT_DIR at them")
+    if not all((path / name).is_file() for name in EWT_FILES):
+        message = (f"UD English EWT not found at {path}: put {' and '.join(EWT_FILES)} there, "
+                   f"or point ${EWT_VARIABLE} at them")
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)

@@ -1,9 +1,5 @@
 """The bundled English model and the UD English EWT files it is built from."""
 
-import re
-import shlex
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -12,7 +8,6 @@ from rnncli.corpus import read_corpus
 from rnncli.metrics import score
 from rnncli.tagger import Tagger, default_model_path
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.ewt
 
 
@@ -49,16 +44,6 @@ def test_bundled_model_is_small_and_says_where_it_came_from(default_model):
     assert default_model.shape.bidirectional and default_model.vocab.slots[0] == "word"
 
 
-def test_readme_examples_are_tagged_as_the_readme_says(runner):
-    """Every `$ rnncli tag ...` example in the README prints what the README shows under it."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    examples = re.findall(r"^\$ rnncli tag ([^|\n]+)\n((?:(?!```|\$ ).*\n)+)", readme, flags=re.M)
-    assert len(examples) >= 2
-    for args, shown in examples:
-        r = runner.invoke(app, ["tag", *shlex.split(args)])
-        assert r.exit_code == 0 and r.stdout == shown, args
-
-
 def test_i_eat_apple(runner):
     r = runner.invoke(app, ["tag", "I eat apple"])
     assert (r.exit_code, r.stdout) == (0, "I/PRON eat/VERB apple/NOUN\n")
@@ -77,3 +62,22 @@ def test_pruning_nothing_changes_nothing_and_pruned_words_fall_back_to_unk(defau
     assert not pruned.vocab.is_known("eat") and pruned.vocab.is_known("I")
     np.testing.assert_array_equal(pruned.params["U"][:, pruned.vocab.encode("I")[0]],
                                   default_model.params["U"][:, default_model.vocab.encode("I")[0]])
+
+
+def test_the_lean_tagging_path_gives_the_full_forward_pass_tags_on_every_dev_token(default_model, dev):
+    """Tagging's own way through the network (rnn.logits: one length per batch, no padding, no
+    trace) against the forward pass that training and `unroll` use, padded batches and all."""
+    words = [s.words for s in dev]
+    lean = default_model.predict(words)
+    order = sorted(range(len(words)), key=lambda i: len(words[i]))
+    tokens = 0
+    for k in range(0, len(order), 64):
+        batch = order[k:k + 64]
+        probs = default_model.forward([words[i] for i in batch]).probs  # (T, B, n_tags)
+        for j, i in enumerate(batch):
+            full = probs[: len(words[i]), j]
+            assert (full.argmax(axis=1) == lean[i].argmax(axis=1)).all(), dev[i].words
+            np.testing.assert_allclose(lean[i], full, atol=1e-5)  # float32 sums in another order
+            tokens += len(words[i])
+    assert tokens == 25_147
+    assert [b for b, _ in default_model.best(words[:50], probs=False)] == [p.argmax(axis=1).tolist() for p in lean[:50]]

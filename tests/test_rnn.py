@@ -157,6 +157,17 @@ def test_vectorised_forward_matches_step_by_step_loop(name, per_word):
         np.testing.assert_allclose(probs[: lengths[b], b], expected, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("name", SHAPES)
+def test_tagging_path_matches_step_by_step_loop(name):
+    """rnn.logits, tagging's lean way (sentences of one length, backward chains run in reverse,
+    inputs once per word), against the plain loop of the formula."""
+    shape = SHAPES[name]
+    params, ids, lengths, _, _, lexicon = random_problem(shape, [6, 6, 6], seed=12)
+    scores = rnn.logits(params, shape, rnn.word_inputs(params, shape, lexicon), lexicon.words)  # (T, B, n_tags)
+    for b, expected in enumerate(loop_reference(params, shape, ids, lengths, lexicon)):
+        np.testing.assert_allclose(rnn.softmax(scores[:, b]), expected, rtol=1e-12, atol=1e-14)
+
+
 def test_float32_by_default_and_float64_on_request():
     shape = SHAPES["tutorial"]
     p32 = rnn.init_params(shape, np.random.default_rng(0))

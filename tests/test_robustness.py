@@ -431,8 +431,10 @@ def test_resume_ends_with_the_same_arrays_as_a_run_never_interrupted(runner, tmp
     assert not ckpt.exists()  # used up by a run that finished
 
 
+@pytest.mark.slow
 def test_a_100_mb_corpus_trains(runner, tmp_path):
-    """Read, encode and train one epoch on 100 MB of text (about 14 million tokens)."""
+    """Read, encode and train one epoch on 100 MB of text (about 14 million tokens). Nearly all
+    of its time is rnncli's own reading, encoding and training: the size is the point."""
     block = TUTORIAL.read_bytes()
     path = tmp_path / "big.txt"
     with open(path, "wb") as f:

@@ -1,5 +1,6 @@
 """The training loop: determinism, learning, model selection."""
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -100,8 +101,11 @@ def test_adversarial_step_follows_the_mean_of_the_clean_and_the_perturbed_gradie
 
     monkeypatch.setattr(rnn, "loss_and_grads", recording)
     adversarial = train(tutorial, None, config)
-    # Every second pass is perturbed, and the perturbation raises that batch's loss.
-    assert [p for p, _ in losses] == [False, True] * (len(losses) // 2)
+    # A clean and a perturbed pass for every batch of both epochs (none would pass what follows
+    # vacuously), and the perturbation raises that batch's loss.
+    batches = config.epochs * math.ceil(len(tutorial) / config.batch_size)
+    assert len(losses) == 2 * batches > 0
+    assert [p for p, _ in losses] == [False, True] * batches
     assert all(adv > clean for (_, clean), (_, adv) in zip(losses[::2], losses[1::2]))
     assert not np.array_equal(adversarial.params["W"], plain.params["W"])
     # With a zero perturbation, the mean of two equal gradients is the plain step, to the bit.

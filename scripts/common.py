@@ -1,0 +1,83 @@
+"""What the scripts share: the bundled model's recipe, where UD English EWT is, and how it is read.
+
+The taggers the benchmarks compare rnncli with are in peers.py. The scripts are run as files
+(``python scripts/NAME.py``), so their own folder is on ``sys.path`` and ``import common``
+works; importing this module also makes ``rnncli`` importable from the repository without
+installing it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from rnncli.config import TrainConfig  # noqa: E402
+from rnncli.corpus import Sentence, open_corpus, read_corpus, text_lines  # noqa: E402
+from rnncli.errors import CorpusError  # noqa: E402
+
+ATTRIBUTION = ("UD English EWT, (c) The Board of Trustees of the Leland Stanford Junior University, "
+               "CC BY-SA 4.0")
+
+# The bundled model's recipe (docs/benchmarks.md's accuracy ladder shows what each part adds).
+ENGLISH = TrainConfig(hidden=128, epochs=35, lr=0.002, batch_size=32, seed=0, features="form",
+                      bidirectional=True, layers=2, dropout=0.4, average=0.999, word_dropout=1.0,
+                      adversarial=1.0)
+TUTORIAL = TrainConfig()  # the same as `rnncli train sample_corpora/tutorial.txt` with no options
+# The tutorial's network at the recipe's size and learning schedule: word one-hot, one direction,
+# one layer, no regularisation beyond the default word dropout. The first step of
+# benchmark_accuracy.py's ladder and the small model of benchmark_speed.py, so that both tables
+# mean the same network.
+TUTORIAL_RNN = replace(ENGLISH, features="word", bidirectional=False, layers=1, dropout=0.0, average=0.0,
+                       word_dropout=TUTORIAL.word_dropout, adversarial=0.0)
+
+# -- UD English EWT ---------------------------------------------------------------------------
+# The one definition of where the treebank is; tests/conftest.py imports it too.
+
+EWT_VARIABLE = "RNNCLI_EWT_DIR"
+EWT_FILES = ("en_ewt-ud-train.conllu", "en_ewt-ud-dev.conllu")
+
+
+def ewt_dir() -> Path:
+    """The folder of UD English EWT: $RNNCLI_EWT_DIR, else ../shared/data/en_ewt beside the repository."""
+    return Path(os.environ.get(EWT_VARIABLE) or ROOT.parent / "shared" / "data" / "en_ewt")
+
+
+def ewt_file(split: str) -> Path:
+    """The CoNLL-U file of one split: 'train', 'dev' or 'test'."""
+    return ewt_dir() / f"en_ewt-ud-{split}.conllu"
+
+
+def read_ewt(tag_column: str = "upos") -> tuple[list[Sentence], list[Sentence]]:
+    """(train, dev) sentences of UD English EWT; exits with a hint when the files are missing."""
+    try:
+        return read_corpus(ewt_file("train"), tag_column=tag_column), read_corpus(ewt_file("dev"), tag_column=tag_column)
+    except CorpusError as e:
+        sys.exit(f"{e}\n(set ${EWT_VARIABLE} to the folder that holds UD English EWT)")
+
+
+def read_texts(path: str | os.PathLike) -> list[tuple[str, Sentence]]:
+    """(raw text, sentence) for every sentence of a CoNLL-U file that has a ``# text =`` comment.
+
+    The sentences are rnncli's own reading of the file (``read_corpus``: FORM and UPOS, without
+    multiword-token ranges and empty nodes); the text is the last ``# text =`` comment between
+    the previous sentence and this one's first word, stripped of surrounding whitespace.
+    """
+    sentences = read_corpus(path, "conllu")
+    with open_corpus(path) as f:
+        texts = [(n, line.partition("=")[2].strip()) for n, line in text_lines(path, f)
+                 if line.startswith("# text =")]
+    paired, k, text = [], 0, None
+    for sentence in sentences:
+        while k < len(texts) and texts[k][0] < sentence.line:
+            text = texts[k][1]
+            k += 1
+        if text is not None:
+            paired.append((text, sentence))
+        text = None
+    return paired
