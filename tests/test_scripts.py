@@ -2,7 +2,7 @@
 
 import subprocess
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import pytest
 
@@ -73,3 +73,17 @@ def test_the_peers_are_defined_once():
         code = (SCRIPTS / script).read_text(encoding="utf-8").split('"""', 2)[2]  # after the docstring
         assert "PerceptronTagger" not in code and "pycrfsuite" not in code and "nn.RNN(" not in code, script
         assert "en_ewt-ud-" not in code and "# text" not in code, script  # files and texts come from common.py
+
+
+def test_the_frontier_counts_the_issue_s_arithmetic_and_its_grid_holds_the_recipe():
+    import benchmark_frontier as frontier
+
+    from rnncli.rnn import Shape
+
+    # The bundled model (2 layers, 2 directions, H=128, 17 tags) and the tutorial-size model.
+    assert frontier.flops_per_token(Shape(1000, 128, 17, bidirectional=True, n_layers=2)) == 270_848
+    assert frontier.flops_per_token(Shape(1000, 128, 17)) == 37_120
+    configs = [config for _, config in frontier.grid(common.ENGLISH.epochs, common.ENGLISH.seed)]
+    assert common.ENGLISH in configs
+    for config in configs:  # only depth and width differ from the recipe
+        assert replace(config, layers=common.ENGLISH.layers, hidden=common.ENGLISH.hidden) == common.ENGLISH
