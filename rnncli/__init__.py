@@ -1,4 +1,30 @@
-"""rnncli: the Elman recurrent network of the classic tutorial, as a part-of-speech tagger."""
+"""rnncli: the Elman recurrent network of the classic tutorial, as a part-of-speech tagger.
+
+From Python (docs/python.md)::
+
+    import rnncli
+
+    tagger = rnncli.load()                            # as --model does: a path, $RNNCLI_MODEL, 'default'
+    tagger.tag([["I", "eat", "apple"]])               # [['PRON', 'VERB', 'NOUN']]
+    for out in tagger.tag_lines(open("text.txt")):    # what `rnncli tag` prints, one item per line
+        ...
+
+Every public name is in ``__all__``; the modules behind them are not an interface. They are
+imported when first used, so that ``import rnncli`` stays as quick as it was (no NumPy).
+"""
+
+# Each public name and the module that defines it: the one list, read by __all__ and __getattr__.
+_PUBLIC = {
+    "load": "shipping",
+    "Tagger": "tagger",
+    "RnncliError": "errors",
+    "CorpusError": "errors",
+    "ModelFileError": "errors",
+    "OptionError": "errors",
+    "TaggingError": "errors",
+}
+
+__all__ = list(_PUBLIC)
 
 
 def __getattr__(name: str):
@@ -10,4 +36,14 @@ def __getattr__(name: str):
             return version("rnncli")
         except PackageNotFoundError:  # a source tree that was never installed
             return "0+unknown"
-    raise AttributeError(name)
+    if name in _PUBLIC:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_PUBLIC[name]}", __name__), name)
+        globals()[name] = value  # looked up once
+        return value
+    raise AttributeError(f"module 'rnncli' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | {"__version__"})

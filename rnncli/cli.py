@@ -137,16 +137,9 @@ SvgOption = Annotated[Optional[Path], typer.Option(
 
 
 def _load(model: str | None):
-    from .tagger import BUNDLED, Tagger, bundled_model_path, resolve_model_path
+    from .tagger import open_model
 
-    path = resolve_model_path(model)
-    for name in BUNDLED:
-        if path == bundled_model_path(name) and not path.exists():
-            how = " --sample" if name == "tutorial" else ""
-            raise RnncliError(f"{shown(path)}: the bundled model is missing; build it with "
-                              f"scripts/build_default_model.py{how}")
-    from_env = not model and os.environ.get("RNNCLI_MODEL")  # an error must say where the name came from
-    return Tagger.load(path, shown(path) + " (from $RNNCLI_MODEL)" if from_env else None)
+    return open_model(model)
 
 
 def _stdout_console(record: bool = False):

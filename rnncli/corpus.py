@@ -37,11 +37,7 @@ def text_lines(name: str | os.PathLike, stream: IO[bytes]) -> Iterator[tuple[int
     for n, b in _raw_lines(name, stream):
         if n == 1 and b.startswith(b"\xef\xbb\xbf"):
             b = b[3:]
-        try:
-            line = b.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise CorpusError(f"{name}:{n}: not valid UTF-8 (byte 0x{b[e.start]:02x} at column {e.start + 1})") from None
-        yield n, line.rstrip("\r\n")
+        yield n, _decode(name, n, b).rstrip("\r\n")
 
 
 def _raw_lines(name: str, stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -57,11 +53,59 @@ def _raw_lines(name: str, stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
         if not b:
             return
         n += 1
-        if b"\0" in b:
-            raise CorpusError(f"{name}:{n}: binary data (a NUL byte), not text")
-        if len(b) > MAX_LINE and len(b.rstrip(b"\r\n")) > MAX_LINE:
-            raise CorpusError(f"{name}:{n}: line longer than {MAX_LINE:,} bytes; not read")
+        _check_bytes(name, n, b)
         yield n, b
+
+
+def _decode(name: str, n: int, b: bytes) -> str:
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"{name}:{n}: not valid UTF-8 (byte 0x{b[e.start]:02x} at column {e.start + 1})") from None
+
+
+def _check_bytes(name: str, n: int, b: bytes) -> None:
+    """A line of text holds no NUL byte and at most ``MAX_LINE`` bytes besides its line ending."""
+    if b"\0" in b:
+        raise CorpusError(f"{name}:{n}: binary data (a NUL byte), not text")
+    if len(b) > MAX_LINE and len(b.rstrip(b"\r\n")) > MAX_LINE:
+        raise CorpusError(f"{name}:{n}: line longer than {MAX_LINE:,} bytes; not read")
+
+
+def given_line(name: str, n: int, line: str | bytes, first: bool = False) -> str:
+    """A line handed over by a program, as text or as UTF-8 bytes, checked as ``text_lines``
+    checks a line of a file, with the same messages: its text without its line ending. The
+    ``first`` line of a file loses its byte-order mark, as there.
+
+    Text decoded with ``errors="surrogateescape"`` keeps each byte that is not UTF-8 as a lone
+    surrogate; it is refused as that byte, at its column in bytes, as in a file. Two lines
+    given as one (a line break before the end) are refused too."""
+    if isinstance(line, str):
+        try:
+            b, text = line.encode("utf-8"), line
+        except UnicodeEncodeError:
+            text = None
+            try:
+                b = line.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError as e:
+                raise _lone_surrogate(name, n, line, e.start) from None
+    else:
+        b, text = bytes(line), None
+    _check_bytes(name, n, b)
+    if first and b.startswith(b"\xef\xbb\xbf"):
+        b, text = b[3:], text and text[1:]
+    if text is None:
+        text = _decode(name, n, b)
+        if isinstance(line, str):  # escaped bytes that spell valid UTF-8: no decoder leaves those
+            raise _lone_surrogate(name, n, line, next(i for i, c in enumerate(line) if "\ud800" <= c <= "\udfff"))
+    end = len(text) - 1 if text.endswith("\n") else len(text)
+    if text.find("\n", 0, end) >= 0:
+        raise CorpusError(f"{name}:{n}: a line break inside the line; give one line per item")
+    return text.rstrip("\r\n")
+
+
+def _lone_surrogate(name: str, n: int, line: str, i: int) -> CorpusError:
+    return CorpusError(f"{name}:{n}: not valid Unicode (a lone surrogate, U+{ord(line[i]):04X}, at character {i + 1})")
 
 
 class _Reader:

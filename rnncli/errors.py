@@ -6,7 +6,10 @@ import os
 
 
 class RnncliError(Exception):
-    """Something the user can fix: bad input, a bad model file, a bad option."""
+    """Something the user can fix: bad input, a bad model file, a bad option.
+
+    Every one pickles, so that an error raised in a worker process (Dask, Spark, ``--jobs``)
+    reaches the process that started the work as itself, with its message."""
 
     status = 1  # the exit status it ends rnncli with
 
@@ -32,6 +35,9 @@ class OptionError(RnncliError):
         super().__init__(message)
         self.option = option
 
+    def __reduce__(self):
+        return type(self), (self.option, str(self))
+
 
 class Stopped(RnncliError):
     """Stopped by a signal (Ctrl-C, SIGTERM); ``status`` is what a shell reports: 128 + its number."""
@@ -39,6 +45,9 @@ class Stopped(RnncliError):
     def __init__(self, message: str, status: int):
         super().__init__(message)
         self.status = status
+
+    def __reduce__(self):
+        return type(self), (str(self), self.status)
 
 
 class TaggingError(RnncliError):

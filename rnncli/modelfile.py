@@ -150,10 +150,11 @@ def load(path: str | os.PathLike, what: str = "model file",
         raise ModelFileError(f"{label}: is a directory, not a {what}") from None
     except OSError as e:
         raise ModelFileError(f"{label}: cannot read ({e.strerror or e})") from None
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):  # opened, where Linux lets a directory be: no file object for it
+        os.close(fd)
+        raise ModelFileError(f"{label}: is a directory, not a {what}")
     with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if stat.S_ISDIR(info.st_mode):
-            raise ModelFileError(f"{label}: is a directory, not a {what}")
         if not stat.S_ISREG(info.st_mode):
             raise ModelFileError(f"{label}: not a regular file (a {what} is read from a file)")
         try:

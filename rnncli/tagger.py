@@ -4,7 +4,8 @@ its own training. Tags batches of sentences with the forward pass of ``rnn``."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from itertools import chain
 from pathlib import Path
@@ -98,9 +99,46 @@ class Tagger:
                 out[i] = best[j], None if p is None else p[j]
         return out
 
-    def tag(self, sentences: list[list[str]]) -> list[list[str]]:
+    def tag(self, sentences: list[list[str]], probs: bool = False) -> list[list[str]] | list[list[tuple[str, float]]]:
+        """The tag of every token, one list per sentence (a list or tuple of tokens); with
+        ``probs``, (tag, probability) pairs, the probability being o_t of the tag chosen."""
+        if not isinstance(sentences, list):
+            sentences = list(sentences)
+        if any(isinstance(s, str) for s in sentences):
+            raise TypeError("tag() takes sentences as lists of tokens; tag_lines() takes lines of text")
         tags = self.tags
-        return [[tags[k] for k in best] for best, _ in self.best(sentences)]
+        if probs:
+            return [[(tags[k], x) for k, x in zip(best, p.tolist())] for best, p in self.best(sentences)]
+        return [[tags[k] for k in best] for best, _ in self.best(sentences, probs=False)]
+
+    def tag_lines(self, lines: Iterable[str | bytes], format: str = "slash", pretokenized: bool = False, *,
+                  source: str | os.PathLike | None = None, first_line: int = 1) -> Iterator[str]:
+        """What ``rnncli tag`` prints for each line (text, or UTF-8 bytes), one item per line, in
+        order: a line of output for slash and jsonl, the sentence's rows and its blank line for tsv
+        and conllu. ``"".join`` of the items is byte for byte what ``rnncli tag`` writes for the
+        same lines. A bad line (bytes that are not UTF-8, a NUL) raises ``CorpusError`` with the
+        message ``rnncli tag`` gives, naming ``source`` and the line (numbered from ``first_line``),
+        after the items of the lines before it."""
+        from .tagging import tag_lines
+
+        return tag_lines(self, lines, format, pretokenized, source, first_line)
+
+    # -- other processes (``shipping``) --------------------------------------------------------
+
+    def __reduce__(self):
+        """Pickled as its model file (path and SHA-256), read once per process where it is
+        unpickled; without a file, as its arrays and metadata."""
+        from .shipping import reduce
+
+        return reduce(self)
+
+    def __copy__(self) -> Tagger:
+        return replace(self)
+
+    def __deepcopy__(self, memo) -> Tagger:
+        from copy import deepcopy
+
+        return replace(self, **{f.name: deepcopy(getattr(self, f.name), memo) for f in fields(self)})
 
     def without_memory(self) -> Tagger:
         """The same tagger with W s_{t-1} dropped in every chain: each word tagged from its own x_t."""
@@ -144,7 +182,10 @@ class Tagger:
     @classmethod
     def load(cls, path: str | os.PathLike, name: str | None = None) -> Tagger:
         """The tagger in a model file; ``name`` is how messages call the file (default: its path)."""
+        from .shipping import origin, signature
+
         label = name or shown(path)
+        before = signature(path)  # the file read, for pickling the tagger as a reference to it
         parts = {}
 
         def expected(meta: dict) -> dict[str, tuple[int, ...]]:
@@ -175,7 +216,9 @@ class Tagger:
                 params[key] = np.asfortranarray(a if a.dtype == np.float16 else a.astype(np.float32, copy=not native))
             else:
                 params[key] = np.array(a, dtype=np.float32, order="C")
-        return cls(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"])
+        tagger = cls(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"])
+        tagger._origin = origin(path, before)
+        return tagger
 
 
 def _plain_tag(tag: str) -> bool:
@@ -205,3 +248,16 @@ def resolve_model_path(path: str | os.PathLike | None) -> Path:
     """
     value = os.fspath(path) if path else os.environ.get("RNNCLI_MODEL") or "default"
     return bundled_model_path(value) if value in BUNDLED else Path(value)
+
+
+def open_model(model: str | os.PathLike | None = None) -> Tagger:
+    """The tagger that ``--model MODEL`` names (``resolve_model_path``), read from its file; a
+    bundled model that was never built, and a name from $RNNCLI_MODEL, are said so in errors."""
+    path = resolve_model_path(model)
+    for name in BUNDLED:
+        if path == bundled_model_path(name) and not path.exists():
+            how = " --sample" if name == "tutorial" else ""
+            raise ModelFileError(f"{shown(path)}: the bundled model is missing; build it with "
+                                 f"scripts/build_default_model.py{how}")
+    from_env = not model and os.environ.get("RNNCLI_MODEL")  # an error must say where the name came from
+    return Tagger.load(path, shown(path) + " (from $RNNCLI_MODEL)" if from_env else None)

@@ -169,3 +169,74 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[list[str], str]],
                 yield result(*pending.popleft())
             for future, _ in pending:
                 future.cancel()
+
+
+def tag_lines(tagger: Tagger, lines: Iterable[str | bytes], fmt: str = "slash", pretokenized: bool = False,
+              source: str | None = None, first_line: int = 1, chunk_chars: int = CHUNK_CHARS) -> Iterator[str]:
+    """The text that ``rnncli tag`` writes for each line, one item per line, in order: a line
+    of output for slash and jsonl, a block of rows with its blank line for tsv and conllu (a
+    lone newline for an empty line). Joined, the items are what ``rnncli tag`` prints.
+
+    Each line is checked as a line of a file is (``corpus.given_line``); the first bad one
+    raises ``CorpusError``, named ``source:n`` (``<lines>:n`` without a source, n counted
+    from ``first_line``), once the items of every line before it are out.
+    """
+    from .corpus import OUTPUT_FORMATS
+    from .errors import OptionError, shown
+
+    if fmt not in OUTPUT_FORMATS:  # said at the call, not at the first item
+        raise OptionError("--format", f"unknown output format {fmt!r}; one of {', '.join(OUTPUT_FORMATS)}")
+    name = "<lines>" if source is None else shown(source)
+    return _tagged_lines(ChunkTagger(tagger, fmt, pretokenized), lines, fmt, name, first_line, chunk_chars)
+
+
+def _tagged_lines(tag_chunk: ChunkTagger, lines: Iterable[str | bytes], fmt: str, name: str, first_line: int,
+                  chunk_chars: int) -> Iterator[str]:
+    from .corpus import given_line
+
+    split = _slash_items if fmt in ("slash", "jsonl") else _block_items
+    chunk: list[str] = []
+    size = 0
+    numbered = enumerate(lines, first_line)
+    while True:
+        try:
+            n, line = next(numbered)
+            text = given_line(name, n, line, first=n == 1)
+        except StopIteration:
+            break
+        except Exception:
+            if chunk:  # the lines before the bad one are out before the error, as from rnncli tag
+                yield from split(tag_chunk(chunk)[0], len(chunk))
+            raise
+        chunk.append(text)
+        size += len(text) + 1
+        if size >= chunk_chars:
+            yield from split(tag_chunk(chunk)[0], len(chunk))
+            chunk, size = [], 0
+    if chunk:
+        yield from split(tag_chunk(chunk)[0], len(chunk))
+
+
+def _slash_items(text: str, n: int) -> list[str]:
+    """One line of output per input line: a word never holds a line break (it is split off as
+    white space) and JSON writes one as an escape."""
+    items = [line + "\n" for line in text.split("\n")[:-1]]
+    return _counted(items, n)
+
+
+def _block_items(text: str, n: int) -> list[str]:
+    """A block of rows per input line, ended by its blank line: rows are never blank (a word
+    is never empty), so each blank line closes one input line's block."""
+    items, rows = [], []
+    for row in text.split("\n")[:-1]:
+        rows.append(row)
+        if not row:
+            items.append("\n".join(rows) + "\n")
+            rows = []
+    return _counted(items, n)
+
+
+def _counted(items: list[str], n: int) -> list[str]:
+    if len(items) != n:  # the formats above promise otherwise; never silently misalign
+        raise TaggingError(f"tagging gave {len(items)} output sentences for {n} lines")
+    return items

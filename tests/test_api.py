@@ -1,0 +1,275 @@
+"""The Python API (``rnncli.load``, ``Tagger.tag``, ``Tagger.tag_lines``) against the command
+line it stands beside, and taggers pickled to other processes."""
+
+import copy
+import os
+import pickle
+import pickletools
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rnncli
+from rnncli.cli import app
+from rnncli.corpus import OUTPUT_FORMATS
+from rnncli.errors import CorpusError, ModelFileError, OptionError, RnncliError, Stopped, TaggingError
+from rnncli.tagger import Tagger, bundled_model_path
+
+from conftest import ROOT, SAMPLES
+
+
+def cli_tag(runner, path, *args) -> tuple[int, bytes, str]:
+    """What `rnncli tag -i PATH ARGS` writes: (status, stdout as bytes, stderr)."""
+    r = runner.invoke(app, ["tag", "-i", str(path), *args])
+    return r.exit_code, r.stdout_bytes, r.stderr
+
+
+# -- the public names ----------------------------------------------------------------------------
+
+def test_import_rnncli_stays_cheap():
+    code = "import sys, rnncli; print(sorted(m for m in ('numpy', 'typer', 'rich') if m in sys.modules))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "[]\n", "")
+
+
+def test_all_lists_the_public_names_and_each_is_there():
+    assert rnncli.__all__ == ["load", "Tagger", "RnncliError", "CorpusError", "ModelFileError", "OptionError",
+                              "TaggingError"]
+    assert rnncli.load("tutorial").__class__ is rnncli.Tagger is Tagger
+    assert rnncli.RnncliError is RnncliError and issubclass(rnncli.CorpusError, rnncli.RnncliError)
+    assert set(rnncli.__all__) <= set(dir(rnncli))
+    with pytest.raises(AttributeError, match="no attribute 'tag_stream'"):
+        rnncli.tag_stream
+
+
+def test_every_public_name_is_documented():
+    text = (ROOT / "docs" / "python.md").read_text(encoding="utf-8")
+    for name in rnncli.__all__ + ["tag", "tag_lines"]:
+        assert f"`{name}" in text or f"rnncli.{name}" in text or f".{name}(" in text, name
+    assert "docs/python.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+# -- load: as --model ----------------------------------------------------------------------------
+
+def test_load_resolves_as_model_does(tutorial_model, monkeypatch):
+    monkeypatch.delenv("RNNCLI_MODEL", raising=False)
+    assert rnncli.load("tutorial")._origin.path == str(bundled_model_path("tutorial"))
+    assert rnncli.load()._origin.path == str(bundled_model_path("default"))
+    monkeypatch.setenv("RNNCLI_MODEL", str(tutorial_model))
+    assert rnncli.load()._origin.path == str(tutorial_model)
+    assert rnncli.load(tutorial_model) is rnncli.load(str(tutorial_model)) is rnncli.load()
+    expected = Tagger.load(tutorial_model)
+    assert all(np.array_equal(rnncli.load().params[k], expected.params[k]) for k in expected.params)
+
+
+@pytest.mark.parametrize("given, env", [("none.npz", None), (None, "none.npz"), (".", None)])
+def test_load_fails_with_the_message_of_model(runner, tmp_path, monkeypatch, given, env):
+    monkeypatch.chdir(tmp_path)
+    if env:
+        monkeypatch.setenv("RNNCLI_MODEL", env)
+    r = runner.invoke(app, ["tag", "x"] + (["--model", given] if given else []))
+    with pytest.raises(ModelFileError) as e:
+        rnncli.load(given)
+    assert r.exit_code == 1 and r.stderr == f"rnncli: error: {e.value}\n"
+    assert ("(from $RNNCLI_MODEL)" in str(e.value)) == bool(env)
+
+
+def test_load_reads_a_file_once_while_it_is_unchanged(tutorial_model, tmp_path):
+    path = tmp_path / "m.npz"
+    Tagger.load(tutorial_model).save(path)
+    first = rnncli.load(path)
+    assert rnncli.load(path) is first
+    Tagger.load(tutorial_model).without_memory().save(path)  # a new model under the same name
+    second = rnncli.load(path)
+    assert second is not first and second.tag([["they", "fish"]]) == second.without_memory().tag([["they", "fish"]])
+
+
+# -- tag: lists of tokens ------------------------------------------------------------------------
+
+def test_tag_gives_tags_and_with_probs_their_probabilities():
+    tagger = rnncli.load("tutorial")
+    sentences = [["they", "fish"], [], ("the", "fish")]
+    assert tagger.tag(sentences) == [["nn", "v"], [], ["det", "nn"]]
+    pairs = tagger.tag(iter(sentences), probs=True)
+    assert [[t for t, _ in s] for s in pairs] == [["nn", "v"], [], ["det", "nn"]]
+    best = tagger.best([list(s) for s in sentences])
+    assert [[p for _, p in s] for s in pairs] == [b[1].tolist() for b in best]
+    o = tagger.predict([["they", "fish"]])[0]  # (L, n_tags)
+    assert [p for _, p in pairs[0]] == o.max(axis=1).tolist() and all(isinstance(p, float) for _, p in pairs[0])
+
+
+def test_tag_refuses_text_where_it_wants_tokens():
+    with pytest.raises(TypeError, match="lists of tokens; tag_lines"):
+        rnncli.load("tutorial").tag(["they fish"])
+
+
+# -- tag_lines: what rnncli tag prints -----------------------------------------------------------
+
+LINES = ["\ufeffI eat apple\r\n", "\n", "   \n", "They fish in the river.\n", "we\tfish\rin the lake\n",
+         "Ünïcödé wörds, “quoted” — and a URL http://example.com/x?y=1 !\n", "I don't eat apples.\r\n",
+         " ".join(["the fish"] * 400) + "\n", "no line ending at the end"]
+
+
+@pytest.mark.parametrize("fmt", OUTPUT_FORMATS)
+@pytest.mark.parametrize("pretokenized", [False, True])
+def test_tag_lines_is_rnncli_tag_byte_for_byte_one_item_per_line(runner, tmp_path, fmt, pretokenized):
+    path = tmp_path / "in.txt"
+    path.write_bytes("".join(LINES).encode("utf-8"))
+    options = ["-f", fmt, "-m", "tutorial"] + ["--pretokenized"] * pretokenized
+    status, out, _ = cli_tag(runner, path, *options)
+    tagger = rnncli.load("tutorial")
+    items = list(tagger.tag_lines(LINES, fmt, pretokenized))
+    assert status == 0 and "".join(items).encode("utf-8") == out
+    assert len(items) == len(LINES)
+    assert all(item.endswith("\n") for item in items)
+    blank = "{\"tokens\": [], \"tags\": [], \"probs\": []}\n" if fmt == "jsonl" else "\n"
+    assert items[1] == items[2] == blank
+    if fmt in ("tsv", "conllu"):  # a block of rows per line, ended by its blank line
+        assert items[0].endswith("\n\n") and items[0].count("\n") == 3 + 1
+    with open(path, "rb") as f:  # bytes, as read from a file, give the same
+        assert list(tagger.tag_lines(f, fmt, pretokenized)) == items
+
+
+def test_tag_lines_is_the_same_whatever_the_chunks():
+    from rnncli.tagging import tag_lines
+
+    tagger = rnncli.load("tutorial")
+    lines = [f"they fish {n}" if n % 5 else "" for n in range(300)]
+    assert list(tag_lines(tagger, lines, "tsv", chunk_chars=37)) == list(tagger.tag_lines(lines, "tsv"))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\0"), max_size=30),
+                max_size=12),
+       st.sampled_from(OUTPUT_FORMATS))
+def test_tag_lines_agrees_with_rnncli_tag_on_any_text(tmp_path_factory, lines, fmt):
+    from typer.testing import CliRunner
+
+    path = tmp_path_factory.mktemp("lines") / "in.txt"
+    path.write_bytes("".join(line + "\n" for line in lines).encode("utf-8"))
+    _, out, _ = cli_tag(CliRunner(), path, "-f", fmt, "-m", "tutorial")
+    items = list(rnncli.load("tutorial").tag_lines(lines, fmt))
+    assert len(items) == len(lines) and "".join(items).encode("utf-8") == out
+
+
+@pytest.mark.parametrize("raw, as_text", [
+    (b"they fish\n\nI eat \xff apple\nmore\n", None),  # a byte that is not UTF-8
+    (b"they fish\nI eat \xe2\x82 apple\n", None),  # a sequence cut short
+    (b"they fish\n\xef\xbb\xbfI eat \xc3\n", None),  # a mark that is not at the start: a character
+    (b"\xef\xbb\xbfthey \xff fish\n", None),  # the column counts from after the byte-order mark
+    (b"they fish\nI eat\x00 apple\n", None),  # binary data
+])
+def test_a_bad_line_is_the_error_rnncli_tag_gives_after_the_lines_before_it(runner, tmp_path, raw, as_text):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(raw)
+    status, out, err = cli_tag(runner, path, "-m", "tutorial")
+    lines = path.read_text("utf-8", "surrogateescape").splitlines(keepends=True)
+    for given in (lines, raw.splitlines(keepends=True)):  # text decoded with escapes, or bytes
+        got = []
+        with pytest.raises(CorpusError) as e:
+            for item in rnncli.load("tutorial").tag_lines(given, source=path):
+                got.append(item)
+        assert status == 1 and err == f"rnncli: error: {e.value}\n"
+        assert "".join(got).encode("utf-8") == out
+
+
+def test_tag_lines_refuses_what_is_not_one_line_of_text():
+    tagger = rnncli.load("tutorial")
+    with pytest.raises(CorpusError, match=r"^<lines>:2: a line break inside the line"):
+        list(tagger.tag_lines(["they fish\n", "two\nlines\n"]))
+    with pytest.raises(CorpusError, match=r"^x.txt:11: not valid Unicode \(a lone surrogate, U\+D800, at character 3\)"):
+        list(tagger.tag_lines(["ok", "ab\ud800"], source="x.txt", first_line=10))
+    with pytest.raises(OptionError, match="unknown output format 'xml'"):
+        tagger.tag_lines([], "xml")  # at the call, before any line is read
+
+
+# -- pickling: a reference to the file, read once per process -------------------------------------
+
+def globals_in(data: bytes) -> list[str]:
+    """The functions and classes a pickle names: all the code it would run."""
+    names, strings = [], []
+    for op, arg, _ in pickletools.genops(data):
+        if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+            strings.append(arg)
+        elif op.name == "STACK_GLOBAL":
+            names.append(".".join(strings[-2:]))
+        elif op.name == "GLOBAL":
+            names.append(arg.replace(" ", "."))
+    return names
+
+
+def test_a_loaded_tagger_pickles_as_its_file_and_unpickles_to_the_loaded_one(tutorial_model):
+    tagger = rnncli.load(tutorial_model)
+    data = pickle.dumps(tagger)
+    assert len(data) < 300 and globals_in(data) == ["rnncli.shipping.restore"]
+    assert pickle.loads(data) is tagger  # this process has it already
+    default = pickle.dumps(rnncli.load())
+    assert len(default) < 300 and str(bundled_model_path()).encode() not in default  # by name: each machine's own copy
+
+
+def test_a_pickled_tagger_is_read_once_in_another_process(tutorial_model):
+    tagger = Tagger.load(tutorial_model)
+    code = ("import pickle, sys\n"
+            "from rnncli.tagger import Tagger\n"
+            "reads = []\n"
+            "load = Tagger.load.__func__\n"
+            "Tagger.load = classmethod(lambda cls, *a, **k: reads.append(1) or load(cls, *a, **k))\n"
+            "data = sys.stdin.buffer.read()\n"
+            "taggers = [pickle.loads(data) for _ in range(5)]\n"
+            "print(len(reads), len({id(t) for t in taggers}), taggers[0].tag([['they', 'fish'], ['the', 'fish']]))\n")
+    r = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(tagger), capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == f"1 1 {tagger.tag([['they', 'fish'], ['the', 'fish']])}\n"
+
+
+def test_a_tagger_whose_file_changed_is_never_mistaken_for_it(tutorial_model, tmp_path):
+    path = tmp_path / "m.npz"
+    Tagger.load(tutorial_model).save(path)
+    tagger = Tagger.load(path)
+    data = pickle.dumps(tagger)
+    tagger.without_memory().save(path)  # another model under the name, as a retraining would leave
+    with pytest.raises(ModelFileError, match=r"m.npz: not the model file the tagger was pickled from \(it changed"):
+        pickle.loads(data)
+    again = pickle.dumps(tagger)  # its file gone: the tagger travels as its arrays
+    assert globals_in(again) == ["rnncli.shipping.from_content"]
+    assert pickle.loads(again).tag([["they", "fish"]]) == tagger.tag([["they", "fish"]])
+    os.unlink(path)
+    with pytest.raises(ModelFileError, match="m.npz: no such model file in this process's file system"):
+        pickle.loads(data)
+
+
+def test_a_tagger_without_a_file_pickles_as_its_arrays_and_metadata_only(tutorial_model):
+    tagger = Tagger.load(tutorial_model)
+    tagger.params["U"] = np.asfortranarray(tagger.params["U"].astype(np.float16))  # a lookup as stored small
+    alone = tagger.without_memory()
+    data = pickle.dumps(alone)
+    assert globals_in(data) == ["rnncli.shipping.from_content"]  # no numpy, no code: bytes, names, numbers
+    back = pickle.loads(data)
+    assert back is not alone and back.metadata() == alone.metadata()
+    for name, a in alone.params.items():
+        b = back.params[name]
+        assert (b.dtype, b.shape, b.flags.f_contiguous, b.flags.c_contiguous) == (
+            a.dtype, a.shape, a.flags.f_contiguous, a.flags.c_contiguous) and np.array_equal(a, b)
+    assert back.tag([["they", "fish"]]) == alone.tag([["they", "fish"]])
+
+
+def test_a_copy_is_a_tagger_of_its_own():
+    tagger = rnncli.load("tutorial")
+    for twin in (copy.copy(tagger), copy.deepcopy(tagger)):
+        assert twin is not tagger and twin.tag([["they", "fish"]]) == tagger.tag([["they", "fish"]])
+    deep = copy.deepcopy(tagger)
+    deep.params["V"][:] = 0
+    assert not np.array_equal(deep.params["V"], tagger.params["V"])
+    assert globals_in(pickle.dumps(deep)) == ["rnncli.shipping.from_content"]  # changed: not the file
+
+
+@pytest.mark.parametrize("error", [
+    RnncliError("x"), CorpusError("a.txt:3: not valid UTF-8"), ModelFileError("m.npz: no such model file"),
+    OptionError("--format", "unknown output format"), Stopped("interrupted", 130), TaggingError("a worker died")])
+def test_every_error_crosses_to_another_process_whole(error):
+    back = pickle.loads(pickle.dumps(error))
+    assert (type(back), str(back), back.status, vars(back)) == (type(error), str(error), error.status, vars(error))
