@@ -20,7 +20,6 @@ read-only (tagging never changes it).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -47,6 +46,8 @@ class Origin:
     def digest(self) -> str | None:
         """SHA-256 of the file's bytes, computed once; None if the file is no longer the one read."""
         if self._digest is None:
+            import hashlib  # only a tagger that is pickled needs it: not at start-up
+
             try:
                 with open(self.path, "rb") as f:
                     h = hashlib.sha256()

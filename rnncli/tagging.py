@@ -11,8 +11,6 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
-from concurrent.futures.process import BrokenProcessPool
-
 from .corpus import format_sentence
 from .errors import RnncliError, TaggingError
 from .tagger import LARGE_INPUT, Tagger
@@ -137,6 +135,8 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[list[str], str]],
     pending: deque = deque()
     written = "the start"  # where the output stops if the next chunk fails
     failed = False
+
+    from concurrent.futures.process import BrokenProcessPool  # here: a one-process run never needs it
 
     def result(future, where: str) -> tuple[str, int]:
         nonlocal written, failed
