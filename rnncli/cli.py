@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import inspect
 import json
 import math
 import os
@@ -201,7 +200,7 @@ def _warn(message: str) -> None:
 def _hyper_parameters(command):
     """Adds to ``command`` an option for each hyper-parameter of ``TrainConfig``, with the help,
     range and choices its field declares: the dataclass is the one list of them."""
-    signature = inspect.signature(command, eval_str=True)
+    signature = signature_of(command, eval_str=True)
     params = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
     for f in OPTIONS:
         kind, default = {"int": int, "float": float, "bool": bool, "str": str}[f.type], f.default
@@ -211,7 +210,7 @@ def _hyper_parameters(command):
 
         option = typer.Option("--" + f.name.replace("_", "-"), help=f.metadata["help"], callback=_validator(f),
                               rich_help_panel="Hyper-parameters (fixed by a checkpoint but --epochs and --patience)")
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
+        params.append(Parameter(f.name, Parameter.KEYWORD_ONLY, default=default,
                                         annotation=Annotated[kind, option]))
     command.__signature__ = signature.replace(parameters=params)
     return command

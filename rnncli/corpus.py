@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from sys import intern
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, NamedTuple
 

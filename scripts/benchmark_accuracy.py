@@ -27,7 +27,6 @@ Progress goes to stderr, the table to stdout.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shlex
@@ -41,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peers  # noqa: E402
-from common import ATTRIBUTION, ENGLISH, TUTORIAL_RNN, read_ewt  # noqa: E402  (also puts the repo on sys.path)
+from common import ATTRIBUTION, ENGLISH, TUTORIAL_RNN, read_ewt, finish  # noqa: E402  (also puts the repo on sys.path)
 
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
@@ -235,12 +234,7 @@ def main() -> None:
           "dev scoring. Baseline: each word's most frequent train tag; an unseen word gets the most frequent "
           "tag among words seen once in train."
           f"\nData: {ATTRIBUTION}.")
-    if args.quick:
-        print("\n**QUICK run: these numbers are not the benchmark's.**")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({**header, "rows": results}, f, indent=2, ensure_ascii=False)
-        log(f"wrote {args.json}")
+    finish(args.quick, args.json, header, results)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402,F401  (first: it also puts the repository on sys.path)
 from benchmark_speed import CHILD_ENV, Bench, Sizes, cpu_name, flops_per_token, rate, tag_file  # noqa: E402
 from build_default_model import prune_singletons  # noqa: E402
-from common import ATTRIBUTION, ENGLISH, ROOT, read_ewt  # noqa: E402
+from common import ATTRIBUTION, ENGLISH, ROOT, read_ewt, finish  # noqa: E402
 
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.metrics import score  # noqa: E402
@@ -284,12 +284,7 @@ def main() -> None:
               f"dev {pct(bundled_row['recorded_dev_accuracy'])} before pruning and float16; the figures above are "
               f"its stored file's. *Its training minutes are from when it was built, not from this run.")
     print(f"Data: {ATTRIBUTION}.")
-    if args.quick:
-        print("\n**QUICK run: these numbers are not the benchmark's.**")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({**header, "rows": rows}, f, indent=2, ensure_ascii=False)
-        log(f"wrote {args.json}")
+    finish(args.quick, args.json, header, rows)
 
 
 if __name__ == "__main__":

@@ -138,10 +138,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  (first: it also puts the repository on sys.path)
 import peers  # noqa: E402
-from common import ATTRIBUTION, ENGLISH, ROOT, ewt_file, read_ewt, read_texts  # noqa: E402
+from common import ATTRIBUTION, ENGLISH, ROOT, ewt_file, read_ewt, read_texts, finish  # noqa: E402
 
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
+from rnncli import rnn  # noqa: E402
 from rnncli.tagger import default_model_path  # noqa: E402
 from rnncli.tokenize import tokenize  # noqa: E402
 from rnncli.train import train  # noqa: E402
@@ -932,12 +933,7 @@ def main() -> None:
           "each peak memory is one run\n")
     print(table(rows, sections))
     print(f"\nData: {ATTRIBUTION}.")
-    if args.quick:
-        print("\n**QUICK run: these numbers are not the benchmark's.**")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({**header, "rows": [asdict(r) for r in rows]}, f, indent=2, ensure_ascii=False)
-        log(f"wrote {args.json}")
+    finish(args.quick, args.json, header, [asdict(r) for r in rows])
 
 
 if __name__ == "__main__":
