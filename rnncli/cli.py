@@ -9,6 +9,8 @@ import os
 import signal
 import sys
 from enum import Enum
+from inspect import Parameter
+from inspect import signature as signature_of
 from pathlib import Path
 from typing import Annotated, Optional
 
