@@ -24,7 +24,7 @@ except ImportError:
 
 from .config import OPTIONS, check
 from .corpus import FORMATS, OUTPUT_FORMATS, TAG_COLUMNS
-from .errors import OptionError, RnncliError, shown
+from .errors import OptionError, RnncliError, printable, shown
 
 
 class _Group(TyperGroup):
@@ -104,13 +104,7 @@ def _closed_pipe() -> None:
 
 
 def _err(message: str) -> None:
-    sys.stderr.write(f"rnncli: error: {_one_line(message)}\n")
-
-
-def _one_line(message: str) -> str:
-    """The last guard of "one line": a control character that reached a message (in a name
-    that Click quotes its own way, say) is written as an escape, never as itself."""
-    return message if message.isprintable() else "".join(c if c.isprintable() else shown(c)[2:-1] for c in message)
+    sys.stderr.write(f"rnncli: error: {printable(message)}\n")
 
 
 def _choices(name: str, values) -> type[Enum]:
@@ -196,7 +190,7 @@ def _check_writable(path: Path) -> None:
 
 
 def _warn(message: str) -> None:
-    sys.stderr.write(f"rnncli: warning: {_one_line(message)}\n")
+    sys.stderr.write(f"rnncli: warning: {printable(message)}\n")
 
 
 def _hyper_parameters(command):

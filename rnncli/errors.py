@@ -79,3 +79,9 @@ def shown(path: str | os.PathLike) -> str:
 
 
 _ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\e"}
+
+
+def printable(text: str) -> str:
+    """``text`` with each character that is not printable (a newline, a terminal escape) written
+    as its escape, for a table or a message that must stay what it looks like."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else shown(c)[2:-1] for c in text)

@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .errors import shown
+from .errors import printable, shown
 
 _BARS = "▁▂▃▄▅▆▇█"
 
@@ -52,8 +52,16 @@ def _norm(values: list[float]) -> float:
     return math.sqrt(sum(v * v for v in values))
 
 
+def _shown_words(data: dict) -> dict:
+    """The data with its words as a table may show them: control characters (a terminal escape in
+    a word) written as escapes. The data itself, and --json, keep the words as they are."""
+    steps = [{**step, "word": printable(step["word"])} for step in data["steps"]]
+    return {**data, "words": [printable(w) for w in data["words"]], "steps": steps}
+
+
 def unroll_view(data: dict, show_hidden: bool) -> Group:
     """The tutorial's unrolled network: one row per time step."""
+    data = _shown_words(data)
     formula = Text("\n".join(data["formula"]), style="bold")
     table = Table(title=f"\"{' '.join(data['words'])}\" unrolled over {len(data['steps'])} steps",
                   title_justify="left", show_lines=show_hidden)
@@ -284,6 +292,7 @@ def backprop_view(data: dict) -> Group:
     """The backward pass over one sentence: the formulas, the loss, one row per step (and chain),
     dL/ds_t as heat strips, the Jacobian norms and the parameter gradients (and one gradient
     step with --lr)."""
+    data = _shown_words(data)
     chains = data["chains"]
     multi = len(chains) > 1
     steps = data["steps"]

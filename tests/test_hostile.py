@@ -442,3 +442,13 @@ def test_inspect_quotes_a_corpus_name_with_control_characters(runner, tutorial_m
     modelfile.save(path, arrays, meta)
     r = runner.invoke(app, ["inspect", str(path)])
     assert r.exit_code == 0 and "$'clear\\e[2J\\nscreen.txt'" in r.stdout and "\x1b" not in r.stdout
+
+
+@pytest.mark.parametrize("command", ["unroll", "backprop"])
+def test_tables_show_a_word_s_control_characters_as_escapes_and_json_keeps_them(runner, command):
+    word = "red\x1b[31mword"
+    r = runner.invoke(app, [command, word, "--pretokenized", "--model", "tutorial"])
+    assert r.exit_code == 0, r.stderr
+    assert "\x1b" not in r.stdout and "red\\e[31mword" in r.stdout
+    r = runner.invoke(app, [command, word, "--pretokenized", "--model", "tutorial", "--json"])
+    assert json.loads(r.stdout)["steps"][0]["word"] == word
