@@ -17,6 +17,7 @@ import errno
 import json
 import math
 import os
+import re
 import stat
 import tempfile
 import zipfile
@@ -49,8 +50,10 @@ def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], objec
                      error: type[RnncliError] = RnncliError) -> None:
     """Write a file through ``write(f)`` into a temporary file beside it, flushed to disk, then
     renamed over it: an interrupted or failed write leaves the previous file, if any, as it
-    was. A failure is ``error`` naming the file."""
-    path = Path(path)
+    was. A failure is ``error`` naming the file. A symbolic link is followed (the file it
+    names is replaced, the link stays); a device, a FIFO or a directory there is refused, never
+    replaced by a file."""
+    named, path = path, _target(path, error)
     directory = path.parent if str(path.parent) else Path(".")
     _remove_stale(directory, path.name)
     tmp_name = None
@@ -67,8 +70,8 @@ def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], objec
         tmp_name = None
     except OSError as e:
         if e.errno == errno.ENOSPC:
-            raise error(f"{shown(path)}: disk full; the previous file, if any, is unchanged") from None
-        raise error(f"{shown(path)}: cannot write ({e.strerror or e})") from None
+            raise error(f"{shown(named)}: disk full; the previous file, if any, is unchanged") from None
+        raise error(f"{shown(named)}: cannot write ({e.strerror or e})") from None
     finally:
         if tmp_name is not None:
             try:
@@ -77,9 +80,24 @@ def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], objec
                 pass
 
 
+def _target(path: str | os.PathLike, error: type[RnncliError] = RnncliError) -> Path:
+    """Where a write to ``path`` lands: through a symbolic link; only a regular file is replaced."""
+    path = Path(path)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return target  # nothing there yet (or unreadable: the write says why)
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise error(f"{shown(path)}: {kind}; refusing to replace it with a file")
+    return target
+
+
 def check_writable(path: str | os.PathLike) -> None:
     """A file that cannot be written is found before the work whose result it would hold."""
-    directory = Path(path).parent
+    path = _target(path)
+    directory = path.parent
     if not directory.is_dir():
         raise RnncliError(f"{shown(path)}: cannot write (no directory {shown(directory)})")
     if not os.access(directory, os.W_OK | os.X_OK):
@@ -88,14 +106,15 @@ def check_writable(path: str | os.PathLike) -> None:
 
 def _remove_stale(directory: Path, name: str) -> None:
     """Remove temporary files of earlier writes to ``name`` whose writer is no longer running."""
-    prefix = f".{name}."
+    # Exactly what write_atomically makes for this name (mkstemp adds 8 characters), so that the
+    # temporary file of another target whose name starts like this one's is never taken.
+    pattern = re.compile(rf"\.{re.escape(name)}\.(\d+)\.[a-z0-9_]{{8}}\.tmp")
     try:
-        entries = [e for e in os.listdir(directory) if e.startswith(prefix) and e.endswith(".tmp")]
+        entries = [(e, m) for e in os.listdir(directory) if (m := pattern.fullmatch(e))]
     except OSError:
         return
-    for entry in entries:
-        pid = entry[len(prefix):].split(".", 1)[0]
-        if not pid.isdigit() or _running(int(pid)):
+    for entry, match in entries:
+        if _running(int(match.group(1))):
             continue
         try:
             os.unlink(directory / entry)
@@ -204,7 +223,7 @@ def _read(archive: zipfile.ZipFile, label: str, size: int, expected) -> tuple[di
                   else expected(meta))
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
         raise ModelFileError(f"{label}: damaged metadata ({type(e).__name__}: {_short(e)})") from None
     missing = sorted(set(shapes) - set(members))
     if missing:

@@ -118,9 +118,12 @@ class Tagger:
         and conllu. ``"".join`` of the items is byte for byte what ``rnncli tag`` writes for the
         same lines. A bad line (bytes that are not UTF-8, a NUL) raises ``CorpusError`` with the
         message ``rnncli tag`` gives, naming ``source`` and the line (numbered from ``first_line``),
-        after the items of the lines before it."""
+        after the items of the lines before it. A file opened in text mode ends lines at a lone
+        "\r" too, where ``rnncli tag`` ends them at "\n" alone: open it in binary mode ("rb")."""
         from .tagging import tag_lines
 
+        if isinstance(lines, (str, bytes)):  # one string would be tagged a character at a time
+            raise TypeError("tag_lines takes an iterable of lines, not one str or bytes: [text] or text.splitlines()")
         return tag_lines(self, lines, format, pretokenized, source, first_line)
 
     # -- other processes (``shipping``) --------------------------------------------------------

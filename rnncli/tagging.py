@@ -144,8 +144,8 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[list[str], str]],
             out = future.result()
         except BaseException as e:
             failed = True
-            if isinstance(e, (RnncliError, MemoryError)):
-                raise
+            if isinstance(e, (RnncliError, MemoryError, KeyboardInterrupt, SystemExit)):
+                raise  # Ctrl-C is this process's own: status 130, as without --jobs
             why = ("ended abruptly (killed, or out of memory)" if isinstance(e, BrokenProcessPool)
                    else f"failed ({type(e).__name__}: {e})")
             raise TaggingError(f"a worker process {why}; the output stops after {written}") from None

@@ -200,6 +200,10 @@ class _Run:
         for group, arrays in fresh.groups().items():
             given = saved.groups()[group]
             wanted = arrays if group != "best" or saved.best_params is None else fresh.params
+            extra = sorted(set(given) - set(wanted))
+            if extra:
+                raise TrainingError(f"the checkpoint does not fit this run: it has {group}.{extra[0]}, "
+                                    f"which this run has not")
             for name, a in wanted.items():
                 if name not in given:
                     raise TrainingError(f"the checkpoint does not fit this run: {group}.{name} is missing")
@@ -359,7 +363,7 @@ class Trainer:
             except Diverged as e:
                 if e.best is None:
                     raise
-                stopped.phase = "writing"
+                stopped.hold()  # the best model so far is written whole: a second or so
                 self._write(e.best)
                 raise TrainingError(f"{e}; kept the best model so far (epoch "
                                     f"{e.best.record.training.best_epoch}) in {shown(output)}") from None

@@ -54,6 +54,8 @@ class Vocab:
     """The slots, their entries, and the mapping of a word to its K active indices."""
 
     def __init__(self, tables: dict[str, list[str]], chars: list[str] | None = None):
+        if not tables:
+            raise ValueError("a vocabulary needs at least one slot")
         for slot, values in tables.items():
             if slot not in EXTRACTORS:
                 raise ValueError(f"unknown feature slot {slot!r}")

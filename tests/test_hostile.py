@@ -452,3 +452,72 @@ def test_tables_show_a_word_s_control_characters_as_escapes_and_json_keeps_them(
     assert "\x1b" not in r.stdout and "red\\e[31mword" in r.stdout
     r = runner.invoke(app, [command, word, "--pretokenized", "--model", "tutorial", "--json"])
     assert json.loads(r.stdout)["steps"][0]["word"] == word
+
+
+def test_an_output_that_is_a_fifo_is_refused_and_a_link_is_written_through(runner, tmp_path, monkeypatch):
+    import rnncli.train
+
+    fifo = tmp_path / "model.fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(rnncli.train, "train", lambda *a, **k: pytest.fail("trained before checking the output"))
+    r = runner.invoke(app, ["train", str(TUTORIAL), "-o", str(fifo), "-q"])
+    assert one_line_error(r) == f"rnncli: error: {fifo}: not a regular file; refusing to replace it with a file\n"
+    assert fifo.is_fifo()
+    real, link = tmp_path / "real.svg", tmp_path / "link.svg"
+    link.symlink_to(real)
+    r = runner.invoke(app, ["unroll", "they fish", "--model", "tutorial", "--svg", str(link)])
+    assert r.exit_code == 0, r.stderr
+    assert link.is_symlink() and real.read_text().startswith("<svg")
+
+
+def test_a_stale_temporary_of_another_target_is_not_taken(tmp_path):
+    other = tmp_path / ".a.5.999999.abcdefgh.tmp"  # a write to "a.5", not to "a"
+    other.write_bytes(b"")
+    modelfile.save(tmp_path / "a", {"x": np.zeros(2)}, {})
+    assert other.exists()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
+def test_ctrl_c_during_tag_with_jobs_is_an_interrupt_not_a_worker_failure(tutorial_model, tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_text("I eat apple\nthey fish in the river\n" * 400_000)
+    out = tmp_path / "out.txt"
+    with open(out, "w") as f:
+        proc = subprocess.Popen([*RNNCLI, "tag", "-j", "2", "-i", str(big), "--model", str(tutorial_model)],
+                                stdout=f, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while out.stat().st_size == 0:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
+    assert proc.returncode in (130, -signal.SIGINT), err
+    assert "worker" not in err
+
+
+def test_damaged_vocabularies_and_checkpoints_with_arrays_to_spare_are_one_line(runner, tutorial_model, tmp_path,
+                                                                                 monkeypatch):
+    from test_robustness import _interrupted_checkpoint
+
+    path = rewritten(tutorial_model, tmp_path, lambda t: t.replace('"slots": ["word"]', '"slots": []'))
+    err = one_line_error(runner.invoke(app, ["tag", "I eat", "--model", str(path)]))
+    assert err.startswith(f"rnncli: error: {path}: damaged metadata (")
+    ckpt = _interrupted_checkpoint(runner, tmp_path, monkeypatch)
+    arrays, meta = modelfile.load(ckpt)
+    arrays["params.Zextra"] = np.zeros(3, np.float32)
+    meta["arrays"] = sorted(arrays)
+    modelfile.save(ckpt, arrays, meta)
+    r = runner.invoke(app, ["train", str(TUTORIAL), "-o", str(tmp_path / "m.npz"), "--hidden", "8", "-q",
+                            "--resume", str(ckpt)])
+    assert one_line_error(r) == ("rnncli: error: the checkpoint does not fit this run: it has params.Zextra, "
+                                 "which this run has not\n")
+
+
+def test_tag_lines_refuses_one_string_for_many_lines():
+    import rnncli
+
+    with pytest.raises(TypeError, match="an iterable of lines, not one str or bytes"):
+        rnncli.load("tutorial").tag_lines("I eat apple")
