@@ -6,7 +6,7 @@ From Python (docs/python.md)::
 
     tagger = rnncli.load()                            # as --model does: a path, $RNNCLI_MODEL, 'default'
     tagger.tag([["I", "eat", "apple"]])               # [['PRON', 'VERB', 'NOUN']]
-    for out in tagger.tag_lines(open("text.txt")):    # what `rnncli tag` prints, one item per line
+    for out in tagger.tag_lines(open("text.txt", "rb")):  # what `rnncli tag` prints, one item per line
         ...
 
 Every public name is in ``__all__``; the modules behind them are not an interface. They are

@@ -173,16 +173,13 @@ def content(tagger) -> tuple[dict, str]:
 
 
 def from_content(arrays: dict, metadata: str):
-    """The tagger that ``content`` describes."""
+    """The tagger that ``content`` describes, its metadata checked as a model file's is."""
     import numpy as np
 
-    from .record import Record
-    from .rnn import Shape
-    from .tagger import Tagger
-    from .vocab import Vocab
+    from .tagger import Tagger, _parts
 
     meta = json.loads(metadata)
     params = {name: np.frombuffer(bytearray(data), dtype).reshape(shape, order=order)
               for name, (dtype, shape, order, data) in arrays.items()}
-    return Tagger(Shape(**meta["shape"]), params, Vocab.from_json(meta["vocab"]), [str(t) for t in meta["tags"]],
-                  Record.from_json(meta))
+    parts = _parts(meta, "a pickled tagger")
+    return Tagger(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"])

@@ -195,19 +195,8 @@ class Tagger:
             if meta.get("kind", "model") != "model":
                 raise ModelFileError(f"{label}: a training checkpoint, not a model; "
                                      f"continue training with: rnncli train ... --resume {label}")
-            shape = rnn.Shape(**meta["shape"])
-            vocab = Vocab.from_json(meta["vocab"])
-            tags = [str(t) for t in meta["tags"]]
-            record = Record.from_json(meta)
-            if (vocab.n_inputs != shape.n_inputs or len(tags) != shape.n_tags or len(set(tags)) != len(tags)
-                    or vocab.n_chars != shape.n_chars):
-                raise ModelFileError(f"{label}: metadata disagrees with itself (vocabulary or tag set size)")
-            bad = next((t for t in tags if not _plain_tag(t)), None)
-            if bad is not None:
-                raise ModelFileError(f"{label}: tag {_shorter(bad)} is not one word of printable text "
-                                     f"(empty, or white space or a control character in it)")
-            parts.update(shape=shape, vocab=vocab, tags=tags, record=record)
-            return shape.param_shapes()
+            parts.update(_parts(meta, label))
+            return parts["shape"].param_shapes()
 
         arrays, meta = modelfile.load(path, expected=expected, name=label)
         params = {}
@@ -222,6 +211,23 @@ class Tagger:
         tagger = cls(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"])
         tagger._origin = origin(path, before)
         return tagger
+
+
+def _parts(meta: dict, label: str) -> dict:
+    """The shape, vocabulary, tags and record in a model's metadata, checked against each other
+    (KeyError, TypeError or ValueError for a field that is missing or of the wrong type)."""
+    shape = rnn.Shape(**meta["shape"])
+    vocab = Vocab.from_json(meta["vocab"])
+    tags = [str(t) for t in meta["tags"]]
+    record = Record.from_json(meta)
+    if (vocab.n_inputs != shape.n_inputs or len(tags) != shape.n_tags or len(set(tags)) != len(tags)
+            or vocab.n_chars != shape.n_chars):
+        raise ModelFileError(f"{label}: metadata disagrees with itself (vocabulary or tag set size)")
+    bad = next((t for t in tags if not _plain_tag(t)), None)
+    if bad is not None:
+        raise ModelFileError(f"{label}: tag {_shorter(bad)} is not one word of printable text "
+                             f"(empty, or white space or a control character in it)")
+    return {"shape": shape, "vocab": vocab, "tags": tags, "record": record}
 
 
 def _plain_tag(tag: str) -> bool:
