@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peers  # noqa: E402
-from common import ATTRIBUTION, ENGLISH, TUTORIAL_RNN, read_ewt, finish  # noqa: E402  (also puts the repo on sys.path)
+from common import ATTRIBUTION, ENGLISH, TUTORIAL_RNN, read_ewt, finish, unknown_words  # noqa: E402  (also puts the repo on sys.path)
 
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
@@ -202,9 +202,7 @@ def main() -> None:
     sentences, dev = read_ewt()
     if args.quick:
         sentences = sentences[:QUICK_SENTENCES]
-    train_forms = {w for s in sentences for w in s.words}
-    dev_tokens = sum(len(s.words) for s in dev)
-    unknown = sum(w not in train_forms for s in dev for w in s.words)
+    train_forms, dev_tokens, unknown = unknown_words(sentences, dev)
 
     blas = ", ".join(f"{v}={os.environ[v]}" for v in BLAS_VARIABLES if v in os.environ) or "default"
     header = {

@@ -60,7 +60,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402,F401  (first: it also puts the repository on sys.path)
 from benchmark_speed import CHILD_ENV, Bench, Sizes, cpu_name, flops_per_token, rate, tag_file  # noqa: E402
 from build_default_model import prune_singletons  # noqa: E402
-from common import ATTRIBUTION, ENGLISH, ROOT, read_ewt, finish  # noqa: E402
+from common import ATTRIBUTION, ENGLISH, ROOT, read_ewt, finish, unknown_words  # noqa: E402
 
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.metrics import score  # noqa: E402
@@ -194,9 +194,7 @@ def main() -> None:
     sentences, dev = read_ewt()
     if args.quick:
         sentences = sentences[:QUICK_SENTENCES]
-    train_forms = {w for s in sentences for w in s.words}
-    dev_tokens = sum(len(s.words) for s in dev)
-    unknown = sum(w not in train_forms for s in dev for w in s.words)
+    train_forms, dev_tokens, unknown = unknown_words(sentences, dev)
     bundled = default_model_path()
     recipe = replace(ENGLISH, seed=args.seed)
     bundled_ok = (not args.quick and not args.train_recipe and bundled.exists()

@@ -98,3 +98,10 @@ def finish(quick: bool, json_path: str | None, header: dict, rows: list) -> None
         with open(json_path, "w", encoding="utf-8") as f:
             json.dump({**header, "rows": rows}, f, indent=2, ensure_ascii=False)
         log(f"wrote {json_path}")
+
+
+def unknown_words(sentences, dev) -> tuple[set[str], int, int]:
+    """The training sentences' word forms, dev's tokens, and how many of those are unknown
+    words (forms never in the training sentences)."""
+    train_forms = {w for s in sentences for w in s.words}
+    return train_forms, sum(len(s.words) for s in dev), sum(w not in train_forms for s in dev for w in s.words)

@@ -291,29 +291,13 @@ def test_a_checkpoint_array_of_the_wrong_kind_is_one_line(runner, tmp_path, monk
 
 # -- signals --------------------------------------------------------------------------------------
 
-def _wait_for(proc, text: str, timeout: float = 120) -> str:
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while text not in seen:
-        assert time.monotonic() < deadline and proc.poll() is None, seen
-        seen += proc.stderr.readline()
-    return seen
-
-
 def test_sigterm_during_training_saves_a_checkpoint_and_leaves_the_output(runner, tmp_path):
+    from test_robustness import signalled_training
+
+    status, rest, args = signalled_training(tmp_path, signal.SIGTERM, 2, "--seed", "2")
     out = tmp_path / "m.npz"
-    out.write_bytes(b"the previous model file")
-    args = ["train", str(TUTORIAL), "--epochs", "200", "--hidden", "128", "--seed", "2", "-o", str(out)]
-    proc = subprocess.Popen([*RNNCLI, *args], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "200"})
-    try:
-        _wait_for(proc, "epoch 2/200  loss")
-        proc.send_signal(signal.SIGTERM)
-        _, rest = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
     ckpt = tmp_path / "m.ckpt.npz"
-    assert proc.returncode == 128 + signal.SIGTERM, rest
+    assert status == 128 + signal.SIGTERM, rest
     assert "rnncli: error: terminated (SIGTERM) in epoch " in rest and "Traceback" not in rest
     assert f"not written; checkpoint saved to {ckpt}; continue with the same command and --resume {ckpt}" in rest
     assert out.read_bytes() == b"the previous model file"

@@ -390,21 +390,28 @@ def _wait_for(proc, text, timeout=60):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_sigint_keeps_the_old_model_and_saves_a_checkpoint(runner, tmp_path):
-    """The real signal, in a real process: status, message, the old file untouched."""
+def signalled_training(tmp_path, number, epoch: int, *extra) -> tuple[int, str, list[str]]:
+    """`rnncli train` in a real process, over a previous model file, sent signal ``number`` once
+    epoch ``epoch`` of 200 is reported: (status, what it wrote to stderr then, its arguments)."""
     out = tmp_path / "m.npz"
     out.write_bytes(b"the previous model file")
-    args = ["train", str(TUTORIAL), "--epochs", "200", "--hidden", "128", "-o", str(out)]
+    args = ["train", str(TUTORIAL), "--epochs", "200", "--hidden", "128", *extra, "-o", str(out)]
     proc = subprocess.Popen([*RNNCLI, *args], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "COLUMNS": "200"})
     try:
-        _wait_for(proc, "epoch 3/200  loss")
-        proc.send_signal(signal.SIGINT)
+        _wait_for(proc, f"epoch {epoch}/200  loss", timeout=120)
+        proc.send_signal(number)
         _, rest = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    ckpt = tmp_path / "m.ckpt.npz"
-    assert proc.returncode == 130, rest
+    return proc.returncode, rest, args
+
+
+def test_sigint_keeps_the_old_model_and_saves_a_checkpoint(tmp_path):
+    """The real signal, in a real process: status, message, the old file untouched."""
+    status, rest, _ = signalled_training(tmp_path, signal.SIGINT, 3)
+    out, ckpt = tmp_path / "m.npz", tmp_path / "m.ckpt.npz"
+    assert status == 130, rest
     assert f"not written; checkpoint saved to {ckpt}" in rest and "Traceback" not in rest
     assert out.read_bytes() == b"the previous model file" and ckpt.exists()
 
