@@ -39,12 +39,11 @@ class Tagger:
 
     def lexicon(self, sentences: list[list[str]]) -> tuple[rnn.Lexicon, np.ndarray]:
         """The batch's distinct words with their input ids (and letters), and the sentence lengths."""
-        number: dict[str, int] = {}  # each distinct word's number, in order of appearance
-        flat = np.fromiter((number.setdefault(w, len(number)) for s in sentences for w in s), np.int64)
+        distinct, flat = _numbered(sentences)
         lengths = np.fromiter(map(len, sentences), np.int64, count=len(sentences))  # (B,)
         words = np.zeros((len(sentences), int(lengths.max())), np.int64)  # (B, T), 0 at padding
         words[np.arange(words.shape[1]) < lengths[:, None]] = flat  # row by row: sentence order
-        return self._inputs_of(list(number), words.T), lengths
+        return self._inputs_of(distinct, words.T), lengths
 
     def _inputs_of(self, distinct: list[str], words: np.ndarray | None) -> rnn.Lexicon:
         """The input ids (and letters) of each distinct word; ``words`` says which each token is."""
@@ -61,14 +60,10 @@ class Tagger:
         present = [i for i, s in enumerate(sentences) if s]
         if not present:
             return
-        tokens = list(chain.from_iterable(sentences))
-        number = dict.fromkeys(tokens)  # each distinct word, in order of appearance...
-        for n, w in enumerate(number):
-            number[w] = n  # ...and its number: per distinct word, so that tokens are looked up in C
-        flat = np.fromiter(map(number.__getitem__, tokens), np.int64, count=len(tokens))
+        distinct, flat = _numbered(sentences)
         lengths = np.fromiter((len(sentences[i]) for i in present), np.int64, count=len(present))
         starts = np.cumsum(lengths) - lengths  # where each sentence's words begin in ``flat``
-        inputs = rnn.word_inputs(self.params, self.shape, self._inputs_of(list(number), None))
+        inputs = rnn.word_inputs(self.params, self.shape, self._inputs_of(distinct, None))
         order = np.argsort(lengths, kind="stable")
         for group in np.split(order, np.flatnonzero(np.diff(lengths[order])) + 1):  # one length each
             length = int(lengths[group[0]])
@@ -211,6 +206,16 @@ class Tagger:
         tagger = cls(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"])
         tagger._origin = origin(path, before)
         return tagger
+
+
+def _numbered(sentences: list[list[str]]) -> tuple[list[str], np.ndarray]:
+    """The distinct words of the sentences, in order of appearance, and each token's number
+    among them, all tokens end to end (numbered per distinct word, so tokens are looked up in C)."""
+    tokens = list(chain.from_iterable(sentences))
+    number = dict.fromkeys(tokens)
+    for n, w in enumerate(number):
+        number[w] = n
+    return list(number), np.fromiter(map(number.__getitem__, tokens), np.int64, count=len(tokens))
 
 
 def _parts(meta: dict, label: str) -> dict:
