@@ -64,8 +64,8 @@ def _norm(a) -> float:
 
 def _run(tagger: Tagger, params: dict[str, np.ndarray], words: list[str], targets: np.ndarray | None):
     """Forward pass and loss: (trace, target ids (T,), per-step -log o_t[y_t] (T,), L, dL/dlogits)."""
-    lexicon, lengths = tagger.lexicon([words])
-    trace = rnn.forward(params, tagger.shape, None, lengths, lexicon=lexicon)
+    types, lengths = tagger.types([words])
+    trace = rnn.forward(params, tagger.shape, None, lengths, types=types)
     probs = trace.probs[:, 0]  # (T, n_tags)
     y = probs.argmax(axis=1) if targets is None else targets  # (T,)
     loss, dlogits = rnn.cross_entropy(trace, y[:, None], total=True)
@@ -173,12 +173,12 @@ def backprop(tagger: Tagger, words: list[str], targets: list[str] | None = None,
             "through_norm": np.linalg.norm(st.through[:, 0], axis=1), "dW_share": share,
         }
 
-    ids = trace.lexicon.ids
+    ids = trace.types.ids
     steps = []
     for t, word in enumerate(words):
         k = int(y[t])
         steps.append({
-            "t": t + 1, "word": word, "x": [int(i) for i in ids[trace.lexicon.words[t, 0]]],
+            "t": t + 1, "word": word, "x": [int(i) for i in ids[trace.types.words[t, 0]]],
             "target": tagger.tags[k], "loss": float(terms[t]), "p_target": float(probs[t, k]),
             "predicted": tagger.tags[int(probs[t].argmax())],
             "dL_ds": {n: v["ds"][t].tolist() for n, v in per_chain.items()},

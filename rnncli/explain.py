@@ -55,7 +55,7 @@ def unroll(tagger: Tagger, words: list[str], top: int = 3) -> dict:
     vocab = tagger.vocab
     steps = []
     for t, word in enumerate(words):
-        active = [int(i) for i in trace.lexicon.ids[trace.lexicon.words[t, 0]]]
+        active = [int(i) for i in trace.types.ids[trace.types.words[t, 0]]]
         features = [{"slot": slot, "value": value, "index": i}
                     for i in active for slot, value in [vocab.describe(i)]]
         probs = trace.probs[t, 0]

@@ -103,7 +103,7 @@ class Shape:
 LOOKUPS = ("U", "U_bwd", "Uc")  # tables indexed by input ids: column-major, sparse gradients
 
 
-class Lexicon(NamedTuple):
+class WordTypes(NamedTuple):
     """The distinct words of a batch and which of them each token is.
 
     A word's first-layer input, ``U x + P h``, depends on the word alone, so with ``ids`` it
@@ -155,7 +155,7 @@ class Trace:
     """What the forward pass keeps: enough for backward, and for ``unroll`` to show."""
 
     shape: Shape
-    ids: np.ndarray | None  # (T, B, K) active input indices, or None when the lexicon has them
+    ids: np.ndarray | None  # (T, B, K) active input indices, or None when ``types`` gives them once per word type
     lengths: np.ndarray  # (B,)
     mask: np.ndarray  # (T, B) True at real steps
     rev: np.ndarray | None  # (T, B) time index reversing each sentence within its length
@@ -165,7 +165,7 @@ class Trace:
     output_masks: list[np.ndarray] = field(default_factory=list)  # layer -> dropout mask on its output
     top: np.ndarray | None = None  # (T, B, n_out) what V sees
     probs: np.ndarray | None = None  # (T, B, n_tags) o_t
-    lexicon: Lexicon | None = None
+    types: WordTypes | None = None
     char_states: np.ndarray | None = None  # (L+1, N, C) the character RNN's states
     char_final: np.ndarray | None = None  # (N, C) h: each word's state after its last letter
 
@@ -285,12 +285,12 @@ def jacobian_norms(S: np.ndarray, W: np.ndarray) -> np.ndarray:
     return out
 
 
-def char_forward(params: dict[str, np.ndarray], lexicon: Lexicon) -> tuple[np.ndarray, np.ndarray]:
+def char_forward(params: dict[str, np.ndarray], types: WordTypes) -> tuple[np.ndarray, np.ndarray]:
     """The character RNN over each word: states (L+1, N, C) and final states h (N, C)."""
     # Uc c_j for a one-hot letter c_j: one column of Uc, looked up.
-    a = params["Uc"].T[lexicon.chars] + params["bc"]  # (L, N, C), in the dtype of bc
+    a = params["Uc"].T[types.chars] + params["bc"]  # (L, N, C), in the dtype of bc
     S = recur(a, params["Wc"])  # (L+1, N, C)
-    final = S[lexicon.lengths, np.arange(len(lexicon.lengths))]  # (N, C): the state after the last letter
+    final = S[types.lengths, np.arange(len(types.lengths))]  # (N, C): the state after the last letter
     return S, final
 
 
@@ -305,13 +305,13 @@ def lookup_sum(U: np.ndarray, ids: np.ndarray, dtype) -> np.ndarray:
 
 
 def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None, lengths: np.ndarray,
-            *, lexicon: Lexicon | None = None, s0: np.ndarray | None = None, dropout: float = 0.0,
+            *, types: WordTypes | None = None, s0: np.ndarray | None = None, dropout: float = 0.0,
             rng: np.random.Generator | None = None, perturb: dict[str, np.ndarray] | None = None) -> Trace:
     """Run the network over a padded batch; ``trace.probs`` holds o_t (T, B, n_tags).
 
     ids: (T, B, K) integer indices of the active entries of x_t (any valid index at padding),
-    or None when ``lexicon.ids`` gives them once per distinct word.
-    lexicon: the batch's distinct words; its letters are required when the model has a
+    or None when ``types.ids`` gives them once per distinct word.
+    types: the batch's distinct words; its letters are required when the model has a
     character RNN.
     dropout: probability of zeroing each unit of every layer's input projection U x_t and of
     every layer's output (training only; needs ``rng``).
@@ -322,17 +322,17 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
     # (tagging) and per token (training). Training per word, finding a batch's distinct rows with
     # np.unique, took 1.09 times as long for the tutorial RNN and 0.92 times for the recipe's shape
     # (scripts/time_input_paths.py), and would change the order of U's gradient sums.
-    by_word = lexicon is not None and lexicon.ids is not None
-    T, B = lexicon.words.shape if by_word else ids.shape[:2]
+    by_word = types is not None and types.ids is not None
+    T, B = types.words.shape if by_word else ids.shape[:2]
     lengths = np.asarray(lengths)
     mask = np.arange(T)[:, None] < lengths[None, :]  # (T, B)
     rev = reverse_index(lengths, T) if shape.bidirectional else None
-    trace = Trace(shape, ids, lengths, mask, rev, lexicon=lexicon)
+    trace = Trace(shape, ids, lengths, mask, rev, types=types)
     dtype = params["V"].dtype
     if shape.char_hidden:
-        if lexicon is None or lexicon.chars is None:
-            raise ValueError("this network reads letters: pass a lexicon with chars")
-        trace.char_states, trace.char_final = char_forward(params, lexicon)
+        if types is None or types.chars is None:
+            raise ValueError("this network reads letters: pass word types with chars")
+        trace.char_states, trace.char_final = char_forward(params, types)
     x = None  # dense input of the current layer, (T, B, D), sentence order
     for layer in range(shape.n_layers):
         outs = []
@@ -341,10 +341,10 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
         for _, direction, sfx in shape.chains(layer):
             U, W, b = params["U" + sfx], params["W" + sfx], params["b" + sfx]
             if layer == 0:
-                words = None if lexicon is None else lexicon.words if not direction else _reorder(lexicon.words, rev)
+                words = None if types is None else types.words if not direction else _reorder(types.words, rev)
                 if by_word:
                     # U x for a 0/1 vector x = the sum of the columns of U it selects; once per word.
-                    uw = lookup_sum(U, lexicon.ids, dtype)  # (N, H)
+                    uw = lookup_sum(U, types.ids, dtype)  # (N, H)
                     if shape.char_hidden:
                         uw += trace.char_final @ params["P" + direction].T  # (N, H): P h, the word's spelling
                     ux = uw[words]  # (T, B, H)
@@ -379,14 +379,14 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
     return trace
 
 
-def word_inputs(params: dict[str, np.ndarray], shape: Shape, lexicon: Lexicon) -> dict[str, np.ndarray]:
-    """U x + b (and P h) of each distinct word of ``lexicon``, for each first-layer chain:
+def word_inputs(params: dict[str, np.ndarray], shape: Shape, types: WordTypes) -> dict[str, np.ndarray]:
+    """U x + b (and P h) of each distinct word of ``types``, for each first-layer chain:
     (N, H) by chain suffix. What ``forward`` adds up per token, added up once per word."""
     dtype = params["V"].dtype
-    final = char_forward(params, lexicon)[1] if shape.char_hidden else None
+    final = char_forward(params, types)[1] if shape.char_hidden else None
     inputs = {}
     for _, direction, sfx in shape.chains(0):
-        uw = lookup_sum(params["U" + sfx], lexicon.ids, dtype)  # (N, H)
+        uw = lookup_sum(params["U" + sfx], types.ids, dtype)  # (N, H)
         if shape.char_hidden:
             uw += final @ params["P" + direction].T
         uw += params["b" + sfx]
@@ -500,14 +500,14 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
             if layer == 0:
                 if with_inputs:
                     grads["Ux" + sfx] = dux
-                lexicon = trace.lexicon
+                types = trace.types
                 dux_real = dux.reshape(-1, H)[real]  # (n, H)
                 per_word = None
-                if lexicon is not None:
-                    words = lexicon.words if not direction else _reorder(lexicon.words, trace.rev)
+                if types is not None:
+                    words = types.words if not direction else _reorder(types.words, trace.rev)
                     per_word = sparse_rows(words.reshape(-1, 1)[real], dux_real)  # (m, H) summed per word
-                if lexicon is not None and lexicon.ids is not None:
-                    grads["U" + sfx] = sparse_rows(lexicon.ids[per_word.index], per_word.rows)
+                if types is not None and types.ids is not None:
+                    grads["U" + sfx] = sparse_rows(types.ids[per_word.index], per_word.rows)
                 else:
                     chain_ids = trace.ids if not direction else _reorder(trace.ids, trace.rev)
                     K = chain_ids.shape[2]
@@ -534,24 +534,24 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
 
 def char_backward(params: dict[str, np.ndarray], trace: Trace, dfinal: np.ndarray) -> dict:
     """BPTT through the character RNN, from dL/dh at each word's last letter."""
-    lexicon, S = trace.lexicon, trace.char_states
-    L, N = lexicon.chars.shape
+    types, S = trace.types, trace.char_states
+    L, N = types.chars.shape
     C = S.shape[2]
     dS = np.zeros((L, N, C), S.dtype)
-    dS[lexicon.lengths - 1, np.arange(N)] = dfinal  # only the final state feeds the word RNN
+    dS[types.lengths - 1, np.arange(N)] = dfinal  # only the final state feeds the word RNN
     dZ, _ = recur_backward(dS, S, params["Wc"])  # (L, N, C); zero after each word's end
-    real = (np.arange(L)[:, None] < lexicon.lengths[None, :]).ravel()  # (L*N,)
+    real = (np.arange(L)[:, None] < types.lengths[None, :]).ravel()  # (L*N,)
     return {
-        "Uc": sparse_rows(lexicon.chars.reshape(-1, 1)[real], dZ.reshape(-1, C)[real]),
+        "Uc": sparse_rows(types.chars.reshape(-1, 1)[real], dZ.reshape(-1, C)[real]),
         "Wc": dZ.reshape(-1, C).T @ S[:-1].reshape(-1, C),
         "bc": dZ.sum(axis=(0, 1)),
     }
 
 
-def loss_and_grads(params, shape: Shape, ids, lengths, tags, *, lexicon: Lexicon | None = None, s0=None,
+def loss_and_grads(params, shape: Shape, ids, lengths, tags, *, types: WordTypes | None = None, s0=None,
                    dropout: float = 0.0, rng=None, with_s0: bool = False, perturb=None,
                    with_inputs: bool = False) -> tuple[float, dict]:
-    trace = forward(params, shape, ids, lengths, lexicon=lexicon, s0=s0, dropout=dropout, rng=rng,
+    trace = forward(params, shape, ids, lengths, types=types, s0=s0, dropout=dropout, rng=rng,
                     perturb=perturb)
     loss, dlogits = cross_entropy(trace, tags)
     return loss, backward(params, trace, dlogits, with_s0=with_s0, with_inputs=with_inputs)

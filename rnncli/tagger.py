@@ -34,10 +34,10 @@ class Tagger:
 
     def forward(self, sentences: list[list[str]], params: dict[str, np.ndarray] | None = None) -> rnn.Trace:
         """One padded batch through the network (all sentences non-empty)."""
-        lexicon, lengths = self.lexicon(sentences)
-        return rnn.forward(self.params if params is None else params, self.shape, None, lengths, lexicon=lexicon)
+        types, lengths = self.types(sentences)
+        return rnn.forward(self.params if params is None else params, self.shape, None, lengths, types=types)
 
-    def lexicon(self, sentences: list[list[str]]) -> tuple[rnn.Lexicon, np.ndarray]:
+    def types(self, sentences: list[list[str]]) -> tuple[rnn.WordTypes, np.ndarray]:
         """The batch's distinct words with their input ids (and letters), and the sentence lengths."""
         distinct, flat = _numbered(sentences)
         lengths = np.fromiter(map(len, sentences), np.int64, count=len(sentences))  # (B,)
@@ -45,13 +45,13 @@ class Tagger:
         words[np.arange(words.shape[1]) < lengths[:, None]] = flat  # row by row: sentence order
         return self._inputs_of(distinct, words.T), lengths
 
-    def _inputs_of(self, distinct: list[str], words: np.ndarray | None) -> rnn.Lexicon:
+    def _inputs_of(self, distinct: list[str], words: np.ndarray | None) -> rnn.WordTypes:
         """The input ids (and letters) of each distinct word; ``words`` says which each token is."""
         ids = np.array([self.vocab.encode(w) for w in distinct], dtype=np.int32).reshape(len(distinct), -1)
         chars = n_letters = None
         if self.shape.char_hidden:
             chars, n_letters = rnn.pad([self.vocab.encode_chars(w) for w in distinct])
-        return rnn.Lexicon(words, ids, chars, n_letters)
+        return rnn.WordTypes(words, ids, chars, n_letters)
 
     def _scores(self, sentences: list[list[str]], batch_tokens: int):
         """(sentence numbers, V s_t + c (T, B, n_tags)) for batches of about ``batch_tokens``

@@ -87,18 +87,18 @@ class Data:
             data.letters = [vocab.encode_chars(w) for w in number]
         return data
 
-    def batch(self, which) -> tuple[np.ndarray, np.ndarray, np.ndarray, rnn.Lexicon | None]:
+    def batch(self, which) -> tuple[np.ndarray, np.ndarray, np.ndarray, rnn.WordTypes | None]:
         """(T, B, K) ids, (B,) lengths, (T, B) tags, padded; and the batch's words letter by letter."""
         ids, lengths = rnn.pad([self.ids[i] for i in which])
         tags, _ = rnn.pad([self.tags[i] for i in which])
-        lexicon = None
+        types = None
         if self.words is not None:
-            # Token-level ids stay (word dropout changes tokens, not words); the lexicon brings the letters.
+            # Token-level ids stay (word dropout changes tokens, not words); the word types bring the letters.
             corpus_words, _ = rnn.pad([self.words[i] for i in which])  # (T, B)
             distinct, words = np.unique(corpus_words, return_inverse=True)
             letters, n_letters = rnn.pad([self.letters[t] for t in distinct])
-            lexicon = rnn.Lexicon(words.reshape(corpus_words.shape), None, letters, n_letters)
-        return ids, lengths, tags, lexicon
+            types = rnn.WordTypes(words.reshape(corpus_words.shape), None, letters, n_letters)
+        return ids, lengths, tags, types
 
 
 def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
@@ -114,8 +114,8 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
 def accuracy(params, shape: rnn.Shape, data: Data, batches: list[np.ndarray]) -> float:
     right = total = 0
     for which in batches:
-        ids, lengths, tags, lexicon = data.batch(which)
-        trace = rnn.forward(params, shape, ids, lengths, lexicon=lexicon)
+        ids, lengths, tags, types = data.batch(which)
+        trace = rnn.forward(params, shape, ids, lengths, types=types)
         pred = trace.probs.argmax(axis=2)  # (T, B)
         right += int(((pred == tags) & trace.mask).sum())
         total += int(trace.mask.sum())
@@ -246,17 +246,17 @@ class _Run:
         batches = length_batches(self.data.lengths, config.batch_size, rng)
         total_loss = 0.0
         for b, which in enumerate(batches):
-            ids, lengths, gold, lexicon = self.data.batch(which)
+            ids, lengths, gold, types = self.data.batch(which)
             if self.keep_prob is not None:
                 word_dropout(ids, self.drop_slots, self.keep_prob, rng)
-            loss, grads = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, lexicon=lexicon,
+            loss, grads = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, types=types,
                                              dropout=config.dropout, rng=rng,
                                              with_inputs=bool(config.adversarial))
             if config.adversarial:
                 # Adversarial training: the loss again with U x_t pushed the way that hurt the first
                 # pass most (with dropout masks of its own); the step follows the mean of the two gradients.
                 perturb = rnn.adversarial_perturbation(grads, self.shape, lengths, config.adversarial)
-                adv_loss, adv = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, lexicon=lexicon,
+                adv_loss, adv = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, types=types,
                                                    dropout=config.dropout, rng=rng, perturb=perturb)
                 grads = mean_gradients(grads, adv)
                 if not math.isfinite(adv_loss):

@@ -1,7 +1,7 @@
 """Time the two ways the first layer can read a training batch's inputs, on UD English EWT.
 
 ``rnn.forward`` and ``rnn.backward`` take a batch's inputs either per token (``ids``, (T, B, K))
-or per distinct word (a ``Lexicon``: each distinct row of ``ids`` once, and which row each token
+or per distinct word (a ``WordTypes``: each distinct row of ``ids`` once, and which row each token
 is). Tagging uses the second, since text repeats its words. This script asks whether training
 could use it too: for the first 3,000 sentences of EWT train, batches of 32 after word dropout,
 it times ``rnn.loss_and_grads`` both ways (the per-word way including ``np.unique`` to find the
@@ -33,7 +33,7 @@ CONFIGS = {"tutorial RNN": TrainConfig(hidden=128, batch_size=32),
                                          word_dropout=1.0)}
 
 
-def by_word(ids: np.ndarray) -> rnn.Lexicon:
+def by_word(ids: np.ndarray) -> rnn.WordTypes:
     """The batch's distinct input rows and which of them each token is."""
     T, B, K = ids.shape
     if K == 1:
@@ -41,7 +41,7 @@ def by_word(ids: np.ndarray) -> rnn.Lexicon:
         distinct = distinct[:, None]
     else:
         distinct, inverse = np.unique(ids.reshape(-1, K), axis=0, return_inverse=True)
-    return rnn.Lexicon(inverse.reshape(T, B), distinct)
+    return rnn.WordTypes(inverse.reshape(T, B), distinct)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,7 +68,7 @@ def main() -> None:
                 started = time.perf_counter()
                 a, _ = rnn.loss_and_grads(run.params, run.shape, ids, lengths, gold)
                 middle = time.perf_counter()
-                b, _ = rnn.loss_and_grads(run.params, run.shape, None, lengths, gold, lexicon=by_word(ids))
+                b, _ = rnn.loss_and_grads(run.params, run.shape, None, lengths, gold, types=by_word(ids))
                 token, word = token + middle - started, word + time.perf_counter() - middle
                 if a != b:
                     raise SystemExit(f"{name}: the two paths disagree ({a} and {b})")

@@ -48,22 +48,22 @@ def loop_forward(params, shape, x, h=None, ds=None, dz=None):
 
 def problem(name, L=5, seed=0):
     shape = SHAPES[name]
-    params, ids, lengths, tags, _, lexicon = random_problem(shape, [L], seed=seed + len(name))
-    h = [char_loop_reference(params, lexicon, lexicon.words[t, 0]) for t in range(L)] if shape.char_hidden else None
-    return shape, params, ids, lengths, tags, lexicon, dense_inputs(shape, ids, L), h
+    params, ids, lengths, tags, _, types = random_problem(shape, [L], seed=seed + len(name))
+    h = [char_loop_reference(params, types, types.words[t, 0]) for t in range(L)] if shape.char_hidden else None
+    return shape, params, ids, lengths, tags, types, dense_inputs(shape, ids, L), h
 
 
-def steps_of(shape, params, lengths, tags, lexicon):
-    trace = rnn.forward(params, shape, None, lengths, lexicon=lexicon)
+def steps_of(shape, params, lengths, tags, types):
+    trace = rnn.forward(params, shape, None, lengths, types=types)
     loss, dlogits = rnn.cross_entropy(trace, tags, total=True)
     return trace, loss, rnn.backward(params, trace, dlogits, with_steps=True)
 
 
 @pytest.mark.parametrize("name", SHAPES)
 def test_dL_ds_and_dL_dz_of_every_chain_match_central_differences(name):
-    shape, params, ids, lengths, tags, lexicon, x, h = problem(name)
+    shape, params, ids, lengths, tags, types, x, h = problem(name)
     L = len(x)
-    _, loss, grads = steps_of(shape, params, lengths, tags, lexicon)
+    _, loss, grads = steps_of(shape, params, lengths, tags, types)
 
     def total_loss(**delta):
         _, o = loop_forward(params, shape, x, h, **delta)
@@ -84,7 +84,7 @@ def test_dL_ds_and_dL_dz_of_every_chain_match_central_differences(name):
 def test_the_parts_of_dL_ds_match_a_plain_loop_of_the_formula(name):
     """From above: V^T (o_t - y_t) in the top layer, the next layer's U^T dL/dz_t below it;
     through W: W^T dL/dz of the chain's next step (t+1 forward, t-1 backward)."""
-    shape, params, ids, lengths, tags, lexicon, x, h = problem(name, L=6, seed=3)
+    shape, params, ids, lengths, tags, types, x, h = problem(name, L=6, seed=3)
     L, H = len(x), shape.n_hidden
     states, o = loop_forward(params, shape, x, h)
     y = np.eye(shape.n_tags)[tags[:, 0]]  # (L, n_tags) one-hot targets
@@ -105,7 +105,7 @@ def test_the_parts_of_dL_ds_match_a_plain_loop_of_the_formula(name):
                     through[t] = params["W" + sfx].T @ dz[nxt]
                 dz[t] = (1.0 - states[sfx][t] ** 2) * (above[t] + through[t])
             expected[sfx] = (above, through, above + through, dz)
-    _, _, grads = steps_of(shape, params, lengths, tags, lexicon)
+    _, _, grads = steps_of(shape, params, lengths, tags, types)
     for sfx, st in grads["steps"].items():
         for part, got, want in zip(rnn.ChainSteps._fields, st, expected[sfx]):
             np.testing.assert_allclose(got[:, 0], want, rtol=1e-10, atol=1e-14, err_msg=f"{sfx} {part}")
@@ -136,8 +136,8 @@ def test_total_cross_entropy_is_the_sum_and_its_gradient_is_o_minus_y():
 
 
 def test_jacobian_norms_match_central_differences_of_the_states():
-    shape, params, ids, lengths, tags, lexicon, x, h = problem("tutorial", L=5, seed=1)
-    trace = rnn.forward(params, shape, None, lengths, lexicon=lexicon)
+    shape, params, ids, lengths, tags, types, x, h = problem("tutorial", L=5, seed=1)
+    trace = rnn.forward(params, shape, None, lengths, types=types)
     norms = rnn.jacobian_norms(trace.states[""][:, 0], params["W"])
     H = shape.n_hidden
     for k in range(5):

@@ -17,7 +17,7 @@ SHAPES = {
 
 
 def random_problem(shape, lengths, seed, K=3, n_words=6):
-    """Parameters, token ids (T, B, K), lengths, tags, the generator, and the lexicon of the
+    """Parameters, token ids (T, B, K), lengths, tags, the generator, and the word types of the
     n_words distinct words the tokens are drawn from (with letters for a character RNN)."""
     rng = np.random.default_rng(seed)
     params = rnn.init_params(shape, rng, dtype=np.float64)
@@ -32,13 +32,13 @@ def random_problem(shape, lengths, seed, K=3, n_words=6):
     if shape.char_hidden:  # words of 1 to 4 letters
         n_letters = rng.integers(1, 5, size=n_words)
         letters = rng.integers(0, shape.n_chars, size=(int(n_letters.max()), n_words))
-    lexicon = rnn.Lexicon(words, word_ids, letters, n_letters)
-    return params, ids, np.array(lengths), tags, rng, lexicon
+    types = rnn.WordTypes(words, word_ids, letters, n_letters)
+    return params, ids, np.array(lengths), tags, rng, types
 
 
-def by_token(lexicon):
-    """The same batch read token by token: the lexicon keeps only what the letters need."""
-    return lexicon._replace(ids=None) if lexicon.chars is not None else None
+def by_token(types):
+    """The same batch read token by token: the word types keep only what the letters need."""
+    return types._replace(ids=None) if types.chars is not None else None
 
 
 def numerical_gradient(f, x, h=1e-5):
@@ -64,14 +64,14 @@ def relative_error(a, b):
 @pytest.mark.parametrize("per_word", [False, True], ids=["U x per token", "U x per word"])
 def test_bptt_matches_central_differences(name, lengths, with_s0, per_word):
     shape = SHAPES[name]
-    params, ids, lengths, tags, rng, lexicon = random_problem(shape, lengths, seed=len(name) + len(lengths))
+    params, ids, lengths, tags, rng, types = random_problem(shape, lengths, seed=len(name) + len(lengths))
     s0 = rng.normal(0, 0.5, size=(len(lengths), shape.n_hidden)) if with_s0 else None
-    ids, lexicon = (None, lexicon) if per_word else (ids, by_token(lexicon))
+    ids, types = (None, types) if per_word else (ids, by_token(types))
 
     def loss():
-        return rnn.cross_entropy(rnn.forward(params, shape, ids, lengths, lexicon=lexicon, s0=s0), tags)[0]
+        return rnn.cross_entropy(rnn.forward(params, shape, ids, lengths, types=types, s0=s0), tags)[0]
 
-    _, grads = rnn.loss_and_grads(params, shape, ids, lengths, tags, lexicon=lexicon, s0=s0, with_s0=True)
+    _, grads = rnn.loss_and_grads(params, shape, ids, lengths, tags, types=types, s0=s0, with_s0=True)
     assert set(grads) == set(params) | {"s0"}
     for name_, p in params.items():
         g = grads[name_]
@@ -84,34 +84,34 @@ def test_bptt_matches_central_differences(name, lengths, with_s0, per_word):
 @pytest.mark.parametrize("name", ["two bidirectional layers", "characters, two bidirectional layers"])
 def test_padding_does_not_change_real_steps(name):
     shape = SHAPES[name]
-    params, ids, lengths, tags, _, lexicon = random_problem(shape, [4, 2], seed=3)
-    lexicon = by_token(lexicon)
-    alone_lexicon = lexicon and lexicon._replace(words=lexicon.words[:2, 1:])
-    alone = rnn.forward(params, shape, ids[:2, 1:], np.array([2]), lexicon=alone_lexicon).probs[:, 0]
+    params, ids, lengths, tags, _, types = random_problem(shape, [4, 2], seed=3)
+    types = by_token(types)
+    alone_lexicon = types and types._replace(words=types.words[:2, 1:])
+    alone = rnn.forward(params, shape, ids[:2, 1:], np.array([2]), types=alone_lexicon).probs[:, 0]
     ids_padded = ids.copy()
     ids_padded[2:, 1] = 7  # change what sits in the padding
-    if lexicon:
-        words = lexicon.words.copy()
+    if types:
+        words = types.words.copy()
         words[2:, 1] = 4
-        letters = lexicon.chars.copy()
+        letters = types.chars.copy()
         for w in range(letters.shape[1]):
-            letters[lexicon.lengths[w]:, w] = 1  # and after each word's last letter
-        lexicon = lexicon._replace(words=words, chars=letters)
-    batch = rnn.forward(params, shape, ids_padded, lengths, lexicon=lexicon).probs[:2, 1]
+            letters[types.lengths[w]:, w] = 1  # and after each word's last letter
+        types = types._replace(words=words, chars=letters)
+    batch = rnn.forward(params, shape, ids_padded, lengths, types=types).probs[:2, 1]
     np.testing.assert_allclose(batch, alone, rtol=0, atol=1e-14)
 
 
-def char_loop_reference(params, lexicon, w):
+def char_loop_reference(params, types, w):
     """h of word w: h_j = tanh(Uc c_j + Wc h_{j-1} + bc) over its letters, one-hot c_j."""
     h = np.zeros(params["Wc"].shape[0])
-    for j in range(lexicon.lengths[w]):
+    for j in range(types.lengths[w]):
         c = np.zeros(params["Uc"].shape[1])
-        c[lexicon.chars[j, w]] = 1.0
+        c[types.chars[j, w]] = 1.0
         h = np.tanh(params["Uc"] @ c + params["Wc"] @ h + params["bc"])
     return h
 
 
-def loop_reference(params, shape, ids, lengths, lexicon):
+def loop_reference(params, shape, ids, lengths, types):
     """The tutorial's formula, one sentence and one step at a time, with dense x_t."""
     H = shape.n_hidden
     out = []
@@ -121,7 +121,7 @@ def loop_reference(params, shape, ids, lengths, lexicon):
             for i in ids[t, b]:
                 x[t, i] += 1.0  # x_t: one 1 per active word or feature
         inputs = x
-        h = [char_loop_reference(params, lexicon, lexicon.words[t, b]) for t in range(L)] if shape.char_hidden else None
+        h = [char_loop_reference(params, types, types.words[t, b]) for t in range(L)] if shape.char_hidden else None
         for layer in range(shape.n_layers):
             states = []
             for d in shape.directions:
@@ -148,12 +148,12 @@ def loop_reference(params, shape, ids, lengths, lexicon):
 @pytest.mark.parametrize("per_word", [False, True], ids=["U x per token", "U x per word"])
 def test_vectorised_forward_matches_step_by_step_loop(name, per_word):
     shape = SHAPES[name]
-    params, ids, lengths, _, _, lexicon = random_problem(shape, [7, 3, 5, 1], seed=11)
+    params, ids, lengths, _, _, types = random_problem(shape, [7, 3, 5, 1], seed=11)
     if per_word:
-        probs = rnn.forward(params, shape, None, lengths, lexicon=lexicon).probs
+        probs = rnn.forward(params, shape, None, lengths, types=types).probs
     else:
-        probs = rnn.forward(params, shape, ids, lengths, lexicon=by_token(lexicon)).probs
-    for b, expected in enumerate(loop_reference(params, shape, ids, lengths, lexicon)):
+        probs = rnn.forward(params, shape, ids, lengths, types=by_token(types)).probs
+    for b, expected in enumerate(loop_reference(params, shape, ids, lengths, types)):
         np.testing.assert_allclose(probs[: lengths[b], b], expected, rtol=1e-12, atol=1e-14)
 
 
@@ -162,9 +162,9 @@ def test_tagging_path_matches_step_by_step_loop(name):
     """rnn.logits, tagging's lean way (sentences of one length, backward chains run in reverse,
     inputs once per word), against the plain loop of the formula."""
     shape = SHAPES[name]
-    params, ids, lengths, _, _, lexicon = random_problem(shape, [6, 6, 6], seed=12)
-    scores = rnn.logits(params, shape, rnn.word_inputs(params, shape, lexicon), lexicon.words)  # (T, B, n_tags)
-    for b, expected in enumerate(loop_reference(params, shape, ids, lengths, lexicon)):
+    params, ids, lengths, _, _, types = random_problem(shape, [6, 6, 6], seed=12)
+    scores = rnn.logits(params, shape, rnn.word_inputs(params, shape, types), types.words)  # (T, B, n_tags)
+    for b, expected in enumerate(loop_reference(params, shape, ids, lengths, types)):
         np.testing.assert_allclose(rnn.softmax(scores[:, b]), expected, rtol=1e-12, atol=1e-14)
 
 
@@ -221,15 +221,15 @@ def test_cross_entropy_ignores_padding():
 def test_gradient_at_the_inputs_matches_central_differences(name, per_word):
     """Adversarial training needs dL/d(U x_t); check it, with a perturbation already applied."""
     shape = SHAPES[name]
-    params, ids, lengths, tags, rng, lexicon = random_problem(shape, [5, 2, 4], seed=7 + len(name))
-    ids, lexicon = (None, lexicon) if per_word else (ids, by_token(lexicon))
+    params, ids, lengths, tags, rng, types = random_problem(shape, [5, 2, 4], seed=7 + len(name))
+    ids, types = (None, types) if per_word else (ids, by_token(types))
     perturb = {sfx: rng.normal(0.0, 0.3, (5, 3, shape.n_hidden)) for _, _, sfx in shape.chains(0)}
 
     def loss():
-        trace = rnn.forward(params, shape, ids, lengths, lexicon=lexicon, perturb=perturb)
+        trace = rnn.forward(params, shape, ids, lengths, types=types, perturb=perturb)
         return rnn.cross_entropy(trace, tags)[0]
 
-    _, grads = rnn.loss_and_grads(params, shape, ids, lengths, tags, lexicon=lexicon, perturb=perturb,
+    _, grads = rnn.loss_and_grads(params, shape, ids, lengths, tags, types=types, perturb=perturb,
                                   with_inputs=True)
     for sfx, r in perturb.items():
         assert relative_error(grads["Ux" + sfx], numerical_gradient(loss, r)) < 1e-6, sfx
