@@ -115,6 +115,7 @@ def _choices(name: str, values) -> type[Enum]:
 CorpusFormat = _choices("CorpusFormat", FORMATS)
 OutputFormat = _choices("OutputFormat", OUTPUT_FORMATS)
 TagColumn = _choices("TagColumn", TAG_COLUMNS)
+Case = _choices("Case", ("lower", "title"))  # vocab.CASES, named here without importing NumPy
 
 
 ModelOption = Annotated[Optional[str], typer.Option(
@@ -460,6 +461,9 @@ def evaluate(
         "--without-memory",
         help="Also score the network with W s_{t-1} dropped in every chain at every step (each word tagged "
              "from its own x_t), beside the normal score: what the memory is worth.")] = False,
+    case: Annotated[Optional[Case], typer.Option(
+        help="Score the corpus recased: 'lower' puts every word in lower case, 'title' capitalises every "
+             "word's first letter (headline style). Known and unknown words are counted as written.")] = None,
     as_json: JsonOption = False,
 ):
     """Score a model on a gold corpus: accuracy, known/unknown words, per-tag F1, confusions.
@@ -467,6 +471,8 @@ def evaluate(
     Example: rnncli eval sample_corpora/tutorial.txt --model tutorial
 
     Example: rnncli eval sample_corpora/tutorial.txt --model tutorial --without-memory
+
+    Example: rnncli eval sample_corpora/tutorial.txt --model tutorial --case title
     """
     _one_blas_thread()
     from .corpus import check_tag_column, read_corpora
@@ -483,12 +489,17 @@ def evaluate(
         _warn(f"{len(unseen)} gold tag(s) the model does not have, so never predicts: "
               f"{' '.join(sorted(unseen)[:8])}{' ...' if len(unseen) > 8 else ''}")
     words = [s.words for s in gold]
+    given = words
+    if case is not None:
+        from .vocab import CASES
+
+        given = [list(map(CASES[case.value], w)) for w in words]
     if sum(map(len, words)) >= LARGE_INPUT:
         tagger.widen_lookups()
-    report = score([s.tags for s in gold], tagger.tag(words), words, tagger.vocab.is_known)
+    report = score([s.tags for s in gold], tagger.tag(given), words, tagger.vocab.is_known)
     if without_memory:
         alone = tagger.without_memory()
-        report["without_memory"] = score([s.tags for s in gold], alone.tag(words), words, tagger.vocab.is_known)
+        report["without_memory"] = score([s.tags for s in gold], alone.tag(given), words, tagger.vocab.is_known)
     if as_json:
         _print_json(report)
         return

@@ -17,6 +17,10 @@ FEATURE_SETS = {
     "word": ("word",),
     "form": ("word", "lower", "suf1", "suf2", "suf3", "suf4", "pre1", "pre2", "pre3", "shape"),
 }
+# What an English lexicon says of a word (lexicon.py reads them); the 'lexicon' set adds them to
+# form's, and the case the sentence is written in (vocab.sentence_case).
+LEXICON_SLOTS = ("cluster4", "cluster6", "cluster10", "cluster20", "logp", "caps")
+FEATURE_SETS["lexicon"] = FEATURE_SETS["form"] + LEXICON_SLOTS + ("case",)
 OPTIMIZERS = ("adam", "sgd")  # update rules (optim.py implements each)
 
 
@@ -36,7 +40,9 @@ class TrainConfig:
     bidirectional: bool = _hyper(False, "Add a backward RNN over each sentence.")
     layers: int = _hyper(1, "Stacked RNN layers.", min=1, max=4)
     features: str = _hyper("word", "x_t: 'word' is the tutorial's one-hot word; 'form' adds suffixes, "
-                                   "prefixes and shape.", choices=tuple(FEATURE_SETS))
+                                   "prefixes and shape; 'lexicon' adds an English lexicon's word clusters "
+                                   "and frequencies (pip install 'rnncli[lexicon]') and the sentence's "
+                                   "case.", choices=tuple(FEATURE_SETS))
     dropout: float = _hyper(0.0, "Dropout on each layer's input and output.", min=0.0, max=0.9)
     word_dropout: float = _hyper(0.25, "A word seen n times is replaced by <unk> with probability a/(a+n) "
                                        "during training.", min=0.0)
@@ -50,6 +56,9 @@ class TrainConfig:
                                  "0.999) and save it (0: off).", min=0.0, max=0.99999)
     optimizer: str = _hyper("adam", "Update rule.", choices=OPTIMIZERS)
     clip: float = _hyper(5.0, "Largest gradient norm (0: no clipping).", min=0.0)
+    recase: float = _hyper(0.0, "Each epoch, add this share of the training sentences again in lower case, and "
+                                "as much again with Every Word Capitalised, so that the model tags text in "
+                                "any case (0: off).", min=0.0, max=1.0)
     patience: int = _hyper(0, "Stop after this many epochs without a better dev score (0: never).", min=0,
                            resumable=True)
     # Not on the command line (the build scripts set them):

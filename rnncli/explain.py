@@ -106,6 +106,7 @@ def model_card(tagger: Tagger) -> dict:
             "slots": {slot: len(values) - 1 for slot, values in vocab.tables.items()},
             "unknown_entry": UNK,
             "examples": vocab.tables["word"][1:11],
+            **({"lexicon": vocab.lexicon.to_json()} if vocab.lexicon is not None else {}),
         },
         "tags": tagger.tags,
         "tag_counts": training.tag_counts,

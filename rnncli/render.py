@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .config import LEXICON_SLOTS
 from .errors import printable, shown
 
 _BARS = "▁▂▃▄▅▆▇█"
@@ -124,6 +125,11 @@ def card_view(card: dict) -> Group:
     vocab = card["vocabulary"]
     slots = ", ".join(f"{s} {n:,}" for s, n in vocab["slots"].items())
     facts.add_row("inputs x_t", f"{vocab['inputs']:,} entries ({slots}; each slot has an <unk> entry)")
+    if vocab.get("lexicon"):
+        lexicon = vocab["lexicon"]
+        facts.add_row("lexicon", f"{lexicon['entries']:,} word forms, {lexicon['paths']:,} cluster paths "
+                      f"(the slots {', '.join(s for s in vocab['slots'] if s in LEXICON_SLOTS)}); "
+                      f"from {clip(lexicon['source'], 400)}")
     counts = card["tag_counts"]
     facts.add_row("tags", " ".join(f"{clip(t, 40)} ({counts[t]:,})" if t in counts else clip(t, 40) for t in card["tags"]))
     if card.get("corpus"):

@@ -166,7 +166,7 @@ def restore(reference: str | tuple[str], digest: str):
 def content(tagger) -> tuple[dict, str]:
     """A tagger's arrays as (dtype, shape, order, raw bytes) and its metadata as JSON text."""
     arrays = {}
-    for name, a in tagger.params.items():
+    for name, a in tagger.arrays().items():
         order = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
         arrays[name] = (a.dtype.str, a.shape, order, a.tobytes(order=order))
     return arrays, json.dumps(tagger.metadata(), ensure_ascii=False)
@@ -176,10 +176,11 @@ def from_content(arrays: dict, metadata: str):
     """The tagger that ``content`` describes, its metadata checked as a model file's is."""
     import numpy as np
 
-    from .tagger import Tagger, _parts
+    from .tagger import Tagger, _parts, _with_lexicon
 
     meta = json.loads(metadata)
-    params = {name: np.frombuffer(bytearray(data), dtype).reshape(shape, order=order)
+    arrays = {name: np.frombuffer(bytearray(data), dtype).reshape(shape, order=order)
               for name, (dtype, shape, order, data) in arrays.items()}
     parts = _parts(meta, "a pickled tagger")
+    params = _with_lexicon(parts, arrays, "a pickled tagger")
     return Tagger(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"])

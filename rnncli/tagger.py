@@ -14,6 +14,8 @@ import numpy as np
 
 from . import modelfile, rnn
 from .errors import ModelFileError, shown
+from .lexicon import ARRAYS as LEXICON_ARRAYS
+from .lexicon import Lexicon
 from .record import Record
 from .vocab import Vocab
 
@@ -39,15 +41,15 @@ class Tagger:
 
     def types(self, sentences: list[list[str]]) -> tuple[rnn.WordTypes, np.ndarray]:
         """The batch's distinct words with their input ids (and letters), and the sentence lengths."""
-        distinct, flat = _numbered(sentences)
+        distinct, flat = _numbered(list(map(self.vocab.keyed, sentences)))
         lengths = np.fromiter(map(len, sentences), np.int64, count=len(sentences))  # (B,)
         words = np.zeros((len(sentences), int(lengths.max())), np.int64)  # (B, T), 0 at padding
         words[np.arange(words.shape[1]) < lengths[:, None]] = flat  # row by row: sentence order
         return self._inputs_of(distinct, words.T), lengths
 
-    def _inputs_of(self, distinct: list[str], words: np.ndarray | None) -> rnn.WordTypes:
-        """The input ids (and letters) of each distinct word; ``words`` says which each token is."""
-        ids = np.array([self.vocab.encode(w) for w in distinct], dtype=np.int32).reshape(len(distinct), -1)
+    def _inputs_of(self, distinct: list, words: np.ndarray | None) -> rnn.WordTypes:
+        """The input ids (and letters) of each distinct word (``vocab.keyed``); ``words`` says which each token is."""
+        ids = np.array(self.vocab.encode_all(distinct), dtype=np.int32).reshape(len(distinct), -1)
         chars = n_letters = None
         if self.shape.char_hidden:
             chars, n_letters = rnn.pad([self.vocab.encode_chars(w) for w in distinct])
@@ -60,7 +62,7 @@ class Tagger:
         present = [i for i, s in enumerate(sentences) if s]
         if not present:
             return
-        distinct, flat = _numbered(sentences)
+        distinct, flat = _numbered(list(map(self.vocab.keyed, sentences)) if self.vocab.by_case else sentences)
         lengths = np.fromiter((len(sentences[i]) for i in present), np.int64, count=len(present))
         starts = np.cumsum(lengths) - lengths  # where each sentence's words begin in ``flat``
         inputs = rnn.word_inputs(self.params, self.shape, self._inputs_of(distinct, None))
@@ -163,7 +165,8 @@ class Tagger:
         params = {name: np.asfortranarray(p[:, keep]) if name in ("U", "U_bwd") else p
                   for name, p in self.params.items()}
         shape = rnn.Shape(**{**self.shape.to_dict(), "n_inputs": int(keep.sum())})
-        return Tagger(shape, params, Vocab(tables, self.vocab.chars), self.tags, replace(self.record))
+        return Tagger(shape, params, Vocab(tables, self.vocab.chars, self.vocab.lexicon), self.tags,
+                      replace(self.record))
 
     # -- files -----------------------------------------------------------------------------
 
@@ -171,9 +174,14 @@ class Tagger:
         return {"shape": self.shape.to_dict(), "vocab": self.vocab.to_json(), "tags": self.tags,
                 **self.record.to_json()}
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array a model file holds: the weights, and the lexicon's table if it has one."""
+        lexicon = self.vocab.lexicon
+        return {**self.params, **(lexicon.arrays() if lexicon is not None else {})}
+
     def save(self, path: str | os.PathLike, dtype=np.float32) -> None:
         """Write the model file; ``dtype=np.float16`` halves it (the arrays are float32 again on load)."""
-        arrays = {name: p.astype(dtype) for name, p in self.params.items()}
+        arrays = {name: p.astype(dtype) if name in self.params else p for name, p in self.arrays().items()}
         self.record.stored_dtype = np.dtype(dtype).name
         modelfile.save(path, arrays, self.metadata())
 
@@ -191,11 +199,11 @@ class Tagger:
                 raise ModelFileError(f"{label}: a training checkpoint, not a model; "
                                      f"continue training with: rnncli train ... --resume {label}")
             parts.update(_parts(meta, label))
-            return parts["shape"].param_shapes()
+            return parts["arrays"]
 
         arrays, meta = modelfile.load(path, expected=expected, name=label)
         params = {}
-        for key, a in arrays.items():
+        for key, a in _with_lexicon(parts, arrays, label).items():
             if key in rnn.LOOKUPS:
                 # Lookup tables stay as stored (float16 halves memory and load time); the
                 # columns a batch looks up are summed in float32 by the forward pass.
@@ -220,9 +228,12 @@ def _numbered(sentences: list[list[str]]) -> tuple[list[str], np.ndarray]:
 
 def _parts(meta: dict, label: str) -> dict:
     """The shape, vocabulary, tags and record in a model's metadata, checked against each other
-    (KeyError, TypeError or ValueError for a field that is missing or of the wrong type)."""
+    (KeyError, TypeError or ValueError for a field that is missing or of the wrong type), and
+    the arrays the model has: the weights with their shapes, the lexicon's (checked when read,
+    ``_with_lexicon``) with None. Until then the vocabulary's lexicon is an empty one."""
     shape = rnn.Shape(**meta["shape"])
-    vocab = Vocab.from_json(meta["vocab"])
+    lexicon = meta["vocab"].get("lexicon")
+    vocab = Vocab.from_json(meta["vocab"], None if lexicon is None else Lexicon.empty())
     tags = [str(t) for t in meta["tags"]]
     record = Record.from_json(meta)
     if (vocab.n_inputs != shape.n_inputs or len(tags) != shape.n_tags or len(set(tags)) != len(tags)
@@ -232,7 +243,15 @@ def _parts(meta: dict, label: str) -> dict:
     if bad is not None:
         raise ModelFileError(f"{label}: tag {_shorter(bad)} is not one word of printable text "
                              f"(empty, or white space or a control character in it)")
-    return {"shape": shape, "vocab": vocab, "tags": tags, "record": record}
+    arrays = {**shape.param_shapes(), **dict.fromkeys(Lexicon.shapes(lexicon) if lexicon is not None else ())}
+    return {"shape": shape, "vocab": vocab, "tags": tags, "record": record, "arrays": arrays, "lexicon": lexicon}
+
+
+def _with_lexicon(parts: dict, arrays: dict[str, np.ndarray], label: str) -> dict[str, np.ndarray]:
+    """The weights among a model's ``arrays``; the lexicon's table, checked, goes to the vocabulary."""
+    if parts["lexicon"] is not None:
+        parts["vocab"].lexicon = Lexicon.from_arrays(arrays, parts["lexicon"], label)
+    return {name: a for name, a in arrays.items() if name not in LEXICON_ARRAYS}
 
 
 def _plain_tag(tag: str) -> bool:

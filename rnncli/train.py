@@ -24,13 +24,14 @@ import numpy as np
 
 from . import checkpoint, modelfile, rnn
 from .checkpoint import TrainState, _copied
-from .config import CHECKPOINTED, TrainConfig
+from .config import CHECKPOINTED, FEATURE_SETS, TrainConfig
 from .corpus import Sentence, check_tag_column, read_corpora
 from .errors import OptionError, RnncliError, Stopped, TrainingError, shown
 from .record import Record, Training
 from .optim import OPTIMIZERS, WeightAverage, clip_gradients, mean_gradients
 from .tagger import Tagger
-from .vocab import IDENTITY_SLOTS, Vocab
+from .lexicon import Lexicon
+from .vocab import CASE_SLOT, CASES, IDENTITY_SLOTS, LEXICON_SLOTS, Vocab, keyed
 
 
 @dataclass
@@ -122,9 +123,18 @@ def accuracy(params, shape: rnn.Shape, data: Data, batches: list[np.ndarray]) ->
     return right / max(total, 1)
 
 
-def build_vocab(sentences: list[Sentence], config: TrainConfig) -> tuple[Vocab, np.ndarray, list[str], Counter]:
-    vocab, counts = Vocab.build((w for s in sentences for w in s.words), config.features,
-                                config.min_count, config.min_feature_count, chars=config.char_hidden > 0)
+def build_vocab(sentences: list[Sentence], config: TrainConfig,
+                lexicon: Lexicon | None = None) -> tuple[Vocab, np.ndarray, list[str], Counter]:
+    """The vocabulary of the training sentences; the 'lexicon' features read ``lexicon``, by
+    default the English one from spacy-lookups-data."""
+    if lexicon is None and LEXICON_SLOTS.intersection(FEATURE_SETS[config.features]):
+        from .lexicon import english
+
+        lexicon = english()
+    by_case = CASE_SLOT in FEATURE_SETS[config.features]
+    vocab, counts = Vocab.build((w for s in sentences for w in (keyed(s.words) if by_case else s.words)), config.features,
+                                config.min_count, config.min_feature_count, chars=config.char_hidden > 0,
+                                lexicon=lexicon)
     tag_counts = Counter(t for s in sentences for t in s.tags)
     tags = sorted(tag_counts, key=lambda t: (-tag_counts[t], t))
     return vocab, counts, tags, tag_counts
@@ -146,13 +156,14 @@ def dropout_slots(vocab: Vocab) -> list[tuple[int, int]]:
 
 def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainConfig,
           callback: Callable[[Progress], None] | None = None,
-          resume: TrainState | None = None) -> Tagger:
+          resume: TrainState | None = None, lexicon: Lexicon | None = None) -> Tagger:
     """Train a tagger in memory. With ``dev``, the epoch with the best dev accuracy is the one
     returned. Ctrl-C raises ``Interrupted`` with a state to resume from, a loss that is not a
-    number ``Diverged`` with the best tagger so far."""
+    number ``Diverged`` with the best tagger so far. ``lexicon``: the table the 'lexicon'
+    features read (default: ``lexicon.english()``)."""
     if not sentences:
         raise TrainingError("no training sentences")
-    run = _Run(sentences, dev, config, callback or (lambda p: None), resume)
+    run = _Run(sentences, dev, config, callback or (lambda p: None), resume, lexicon)
     snapshot = None
     while run.state.epoch < config.epochs:
         try:
@@ -174,13 +185,18 @@ class _Run:
     """One training run's working parts, so that an epoch is one method."""
 
     def __init__(self, sentences: list[Sentence], dev: list[Sentence] | None, config: TrainConfig,
-                 report: Callable[[Progress], None], resume: TrainState | None):
+                 report: Callable[[Progress], None], resume: TrainState | None, lexicon: Lexicon | None):
         self.config, self.report = config, report
-        self.vocab, counts, self.tags, self.tag_counts = build_vocab(sentences, config)
+        self.vocab, counts, self.tags, self.tag_counts = build_vocab(sentences, config, lexicon)
         tag_index = {t: i for i, t in enumerate(self.tags)}
         self.shape = rnn.Shape(self.vocab.n_inputs, config.hidden, len(self.tags), config.bidirectional,
                                config.layers, self.vocab.n_chars, config.char_hidden)
-        self.data = Data.encode(sentences, self.vocab, tag_index)
+        # With --recase, every sentence is encoded three times: as written, then lower-cased, then
+        # capitalised; each epoch draws its share of the other two (``epoch_sentences``).
+        self.n_sentences = len(sentences)
+        recased = [s._replace(words=[case(w) for w in s.words]) for case in CASES.values() for s in sentences] \
+            if config.recase else []
+        self.data = Data.encode(sentences + recased, self.vocab, tag_index)
         self.dev_data = Data.encode(dev, self.vocab, tag_index) if dev else None
         self.dev_batches = length_batches(self.dev_data.lengths, 256, None) if dev else []
         self.unlearnable = sorted({t for s in dev or () for t in s.tags} - set(tag_index))
@@ -233,6 +249,16 @@ class _Run:
         return replace(self.state, optimizer=self.optimizer.state(), rng_state=self.rng.bit_generator.state,
                        average=self.average.state() if self.average else None).copy()
 
+    def epoch_sentences(self) -> np.ndarray:
+        """The sentences of this epoch: all as written, and with --recase a share drawn afresh
+        of each recased copy."""
+        n = self.n_sentences
+        chosen = [np.arange(n)]
+        if self.config.recase:
+            k = round(self.config.recase * n)
+            chosen += [n * (1 + c) + self.rng.choice(n, k, replace=False) for c in range(len(CASES))]
+        return np.concatenate(chosen)
+
     def epoch(self) -> bool:
         """One pass over the training data, then the dev score; True when patience has run out."""
         # Overflow shows up as a non-finite loss, reported as divergence; no NumPy warnings on the way.
@@ -243,7 +269,8 @@ class _Run:
         config, state, rng, params, average = self.config, self.state, self.rng, self.params, self.average
         epoch = state.epoch
         started = time.perf_counter()
-        batches = length_batches(self.data.lengths, config.batch_size, rng)
+        chosen = self.epoch_sentences()
+        batches = [chosen[b] for b in length_batches(self.data.lengths[chosen], config.batch_size, rng)]
         total_loss = 0.0
         for b, which in enumerate(batches):
             ids, lengths, gold, types = self.data.batch(which)

@@ -2,7 +2,8 @@
 
 Every token lights up one entry in each *slot*: its exact form in ``word`` (the tutorial's
 one-hot), and, with the ``form`` feature set, its lower-cased form, suffixes, prefixes and
-shape. Each slot has an unknown entry, ``<unk>``, at its first position: a value never
+shape; the ``lexicon`` feature set adds what an English lexicon knows of the word (its cluster
+and frequency, ``lexicon.py``), from a table the vocabulary carries. Each slot has an unknown entry, ``<unk>``, at its first position: a value never
 seen in training (or too rare to keep) maps there. The slots' entries are laid end to end
 in one index space, the columns of U.
 """
@@ -15,7 +16,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from . import lexicon as lexicon_slots
 from .config import FEATURE_SETS
+from .lexicon import Lexicon, capitalised
 
 UNK = "<unk>"
 
@@ -46,24 +49,66 @@ EXTRACTORS = {
     "shape": word_shape,
 }
 
-IDENTITY_SLOTS = ("word", "lower")  # slots that name the word itself (dropped out in training)
+LEXICON_SLOTS = frozenset(lexicon_slots.SLOTS)  # read from the lexicon, not from the word's letters
+CASE_SLOT = "case"  # the sentence's case, the same for all its words (``sentence_case``)
+IDENTITY_SLOTS = ("word", "lower")
+# Text in another case than it was written in: all lower-case (chat, queries), Every Word
+# Capitalised (headlines, titles). Training can add sentences so recased (--recase); eval
+# can score a corpus so recased (--case).
+CASES = {"lower": str.lower, "title": capitalised}
+MIXED = "mixed"
+
+
+def sentence_case(words: list[str]) -> str:
+    """How a sentence is written: 'lower' (no capital letter), 'upper' (no small letter), 'title'
+    (no word starts with a small letter) or 'mixed' (text as usually written). A word alone
+    cannot say it: 'apple' is a common noun in "I eat apple" and may be a name in "i love apple"."""
+    joined = "".join(words)
+    if joined.islower():
+        return "lower"
+    if joined.isupper():
+        return "upper"
+    # A normal sentence stops at its 2nd word; one without letters says nothing of case.
+    if any(w[:1].islower() for w in words) or joined == joined.lower():
+        return MIXED
+    return "title"
+
+
+def keyed(words: list[str]) -> list:
+    """A sentence's words as the vocabulary of a model with the case slot reads them: each word
+    with its sentence's case, as a (case, word) pair, except in a mixed-case sentence, where a
+    word is itself (most text: no pairs to make)."""
+    case = sentence_case(words)
+    return words if case == MIXED else [(case, w) for w in words]
+
+
+def _word(key) -> str:
+    return key[1] if isinstance(key, tuple) else key  # slots that name the word itself (dropped out in training)
 MAX_WORD_CHARS = 20  # the character RNN reads at most a word's last 20 letters (URLs can be long)
 
 
 class Vocab:
     """The slots, their entries, and the mapping of a word to its K active indices."""
 
-    def __init__(self, tables: dict[str, list[str]], chars: list[str] | None = None):
+    def __init__(self, tables: dict[str, list[str]], chars: list[str] | None = None,
+                 lexicon: Lexicon | None = None):
         if not tables:
             raise ValueError("a vocabulary needs at least one slot")
         for slot, values in tables.items():
-            if slot not in EXTRACTORS:
+            if slot not in EXTRACTORS and slot not in LEXICON_SLOTS and slot != CASE_SLOT:
                 raise ValueError(f"unknown feature slot {slot!r}")
             if not values or values[0] != UNK:
                 raise ValueError(f"slot {slot!r} must start with {UNK}")
         self.tables = tables
         self.slots = tuple(tables)
-        self._extract = [EXTRACTORS[s] for s in self.slots]
+        if lexicon is None and LEXICON_SLOTS.intersection(self.slots):
+            raise ValueError("lexicon slots need a lexicon")
+        self.lexicon = lexicon if LEXICON_SLOTS.intersection(self.slots) else None
+        # Each slot's extractor: a function of the word, the position of its value in the lexicon's
+        # values, or None for the sentence's case.
+        self._extract = [EXTRACTORS[s] if s in EXTRACTORS else None if s == CASE_SLOT else lexicon_slots.SLOTS.index(s)
+                         for s in self.slots]
+        self.by_case = CASE_SLOT in self.slots  # words are read with their sentence's case (``keyed``)
         self.offsets = np.cumsum([0] + [len(v) for v in tables.values()])[:-1].tolist()
         self._index = [{v: i + off for i, v in enumerate(values)}
                        for off, values in zip(self.offsets, tables.values())]
@@ -75,18 +120,35 @@ class Vocab:
 
     @classmethod
     def build(cls, words: Iterable[str], feature_set: str = "word", min_count: int = 1,
-              min_feature_count: int = 2, chars: bool = False) -> tuple[Vocab, np.ndarray]:
+              min_feature_count: int = 2, chars: bool = False,
+              lexicon: Lexicon | None = None) -> tuple[Vocab, np.ndarray]:
         """Entries for every value seen at least ``min_count`` times (words) or
         ``min_feature_count`` times (other slots, and letters with ``chars``).
-        Also returns each entry's count (n_inputs,)."""
+        Also returns each entry's count (n_inputs,). The lexicon slots need ``lexicon``; the case
+        slot needs the words ``keyed`` by sentence (a plain word counts as one of a mixed-case one)."""
         slots = FEATURE_SETS[feature_set]
-        word_counts = Counter(words)
+        key_counts = Counter(words)
+        word_counts = Counter()
+        for key, n in key_counts.items():
+            word_counts[_word(key)] += n
+        if LEXICON_SLOTS.intersection(slots) and lexicon is None:
+            raise ValueError(f"the {feature_set!r} features need a lexicon")
+        looked_up = {w: lexicon.values(w) for w in word_counts} if lexicon is not None else {}
         tables, counts = {}, []
         for slot in slots:
-            f = EXTRACTORS[slot]
             c: Counter[str] = Counter()
-            for w, n in word_counts.items():
-                c[f(w)] += n
+            if slot == CASE_SLOT:
+                for key, n in key_counts.items():
+                    c[key[0] if isinstance(key, tuple) else MIXED] += n
+            elif slot in LEXICON_SLOTS:
+                k = lexicon_slots.SLOTS.index(slot)
+                for w, n in word_counts.items():
+                    c[looked_up[w][k]] += n
+                c.pop(None, None)  # no value: the slot's <unk>
+            else:
+                f = EXTRACTORS[slot]
+                for w, n in word_counts.items():
+                    c[f(w)] += n
             floor = min_count if slot == "word" else min_feature_count
             kept = sorted((v for v, n in c.items() if n >= floor and v != UNK), key=lambda v: (-c[v], v))
             tables[slot] = [UNK] + kept
@@ -98,16 +160,16 @@ class Vocab:
                 for ch in w[-MAX_WORD_CHARS:]:
                     c[ch] += n
             letters = [UNK] + sorted((ch for ch, n in c.items() if n >= min_feature_count), key=lambda ch: (-c[ch], ch))
-        return cls(tables, letters), np.asarray(counts, dtype=np.int64)
+        return cls(tables, letters, lexicon), np.asarray(counts, dtype=np.int64)
 
     @property
     def n_chars(self) -> int:
         return len(self.chars) if self.chars else 0
 
-    def encode_chars(self, word: str) -> np.ndarray:
+    def encode_chars(self, word) -> np.ndarray:
         """(l,) ids of the word's last ``MAX_WORD_CHARS`` letters for the character RNN (0: unknown)."""
         get = self._char_index.get
-        return np.array([get(ch, 0) for ch in word[-MAX_WORD_CHARS:]], dtype=np.int32)
+        return np.array([get(ch, 0) for ch in _word(word)[-MAX_WORD_CHARS:]], dtype=np.int32)
 
     @property
     def n_inputs(self) -> int:
@@ -117,21 +179,41 @@ class Vocab:
     def n_slots(self) -> int:
         return len(self.slots)
 
-    def encode(self, word: str) -> tuple[int, ...]:
-        """The indices where x_t is 1 for this word, one per slot."""
-        ids = self._cache.get(word)
-        if ids is None:
-            ids = tuple(index.get(f(word), off)
-                        for f, index, off in zip(self._extract, self._index, self.offsets))
-            if len(self._cache) > 200_000:  # bounded: tagging a long stream must not grow memory
-                self._cache.clear()
-            self._cache[word] = ids
+    def encode(self, key) -> tuple[int, ...]:
+        """The indices where x_t is 1 for this word, one per slot. ``key``: the word, or with the
+        case slot a (sentence case, word) pair (``keyed``)."""
+        ids = self._cache.get(key)
+        return self._encode(key, None) if ids is None else ids
+
+    def encode_all(self, keys: list) -> list[tuple[int, ...]]:
+        """``encode`` of many keys; the lexicon looks up the new ones together."""
+        cache = self._cache
+        if self.lexicon is not None:
+            new = [k for k in keys if k not in cache]
+            if new:
+                for key, known in zip(new, self.lexicon.values_of([_word(k) for k in new])):
+                    self._encode(key, known)
+        return [cache.get(k) or self.encode(k) for k in keys]  # get: unless the cache was just cleared
+
+    def _encode(self, key, known: tuple | None) -> tuple[int, ...]:
+        case, word = key if isinstance(key, tuple) else (MIXED, key)
+        if known is None:
+            known = self.lexicon.values(word) if self.lexicon is not None else ()
+        ids = tuple(index.get(case if f is None else known[f] if isinstance(f, int) else f(word), off)
+                    for f, index, off in zip(self._extract, self._index, self.offsets))
+        if len(self._cache) > 200_000:  # bounded: tagging a long stream must not grow memory
+            self._cache.clear()
+        self._cache[key] = ids
         return ids
+
+    def keyed(self, words: list[str]) -> list:
+        """A sentence's words as ``encode`` takes them: with their sentence's case if the model has the case slot."""
+        return keyed(words) if self.by_case else words
 
     def encode_sentence(self, words: list[str]) -> np.ndarray:
         """(L, K) int32 indices for a sentence."""
         encode = self.encode
-        out = np.array([encode(w) for w in words], dtype=np.int32)
+        out = np.array([encode(w) for w in self.keyed(words)], dtype=np.int32)
         return out.reshape(len(words), self.n_slots)
 
     def is_known(self, word: str) -> bool:
@@ -145,13 +227,17 @@ class Vocab:
         return slot, self.tables[slot][index - self.offsets[slot_no]]
 
     def to_json(self) -> dict:
+        """The vocabulary as JSON; a lexicon's table goes with the arrays (``lexicon.arrays()``),
+        its size and source here."""
         out = {"slots": list(self.slots), "tables": self.tables}
         if self.chars is not None:
             out["chars"] = self.chars
+        if self.lexicon is not None:
+            out["lexicon"] = self.lexicon.to_json()
         return out
 
     @classmethod
-    def from_json(cls, data: dict) -> Vocab:
+    def from_json(cls, data: dict, lexicon: Lexicon | None = None) -> Vocab:
         chars = data.get("chars")
         return cls({slot: list(data["tables"][slot]) for slot in data["slots"]},
-                   None if chars is None else [str(c) for c in chars])
+                   None if chars is None else [str(c) for c in chars], lexicon)

@@ -7,6 +7,8 @@ Markdown table, ready for the README, with one row per tagger:
 - dev accuracy;
 - accuracy on unknown words: dev tokens whose exact form never occurs in the training sentences
   (the share of such tokens is printed above the table);
+- dev accuracy with every word lower-cased (chat, queries) and with Every Word Capitalised
+  (headlines): the same tokens and gold tags, recased as ``rnncli eval --case`` does;
 - training time: wall clock of training only (for rnncli this includes the dev scoring after each
   epoch that picks the best epoch, as ``train()`` does);
 - for rnncli rows, the number of parameters.
@@ -47,6 +49,7 @@ from rnncli.corpus import Sentence  # noqa: E402
 from rnncli.metrics import score  # noqa: E402
 from rnncli.tagger import Tagger, default_model_path  # noqa: E402
 from rnncli.train import train  # noqa: E402
+from rnncli.vocab import CASES  # noqa: E402
 
 QUICK_SENTENCES, QUICK_EPOCHS = 2000, 2
 NLTK_ITERATIONS = 5
@@ -62,14 +65,16 @@ def ladder(epochs: int, seed: int) -> list[tuple[str, str, TrainConfig]]:
     """(key, row name, config): each step changes the previous one only where its name says."""
     recipe = replace(ENGLISH, epochs=epochs, seed=seed)
     tutorial = replace(TUTORIAL_RNN, epochs=epochs, seed=seed)
-    form = replace(tutorial, features=ENGLISH.features)
+    form = replace(tutorial, features="form")
     bidirectional = replace(form, bidirectional=ENGLISH.bidirectional)
     regularised = replace(bidirectional, dropout=ENGLISH.dropout, average=ENGLISH.average,
                           word_dropout=ENGLISH.word_dropout)
     stronger = (f", word dropout {tutorial.word_dropout} → {ENGLISH.word_dropout}"
                 if ENGLISH.word_dropout != tutorial.word_dropout else "")
     layered = replace(regularised, layers=ENGLISH.layers)
-    assert replace(layered, adversarial=ENGLISH.adversarial) == recipe, "the ladder must end at the recipe"
+    adversarial = replace(layered, adversarial=ENGLISH.adversarial)
+    lexicon = replace(adversarial, features=ENGLISH.features)
+    assert replace(lexicon, recase=ENGLISH.recase) == recipe, "the ladder must end at the recipe"
     return [
         ("tutorial", f"rnncli: tutorial RNN (word one-hot, 1 direction, 1 layer, H={ENGLISH.hidden})", tutorial),
         ("form", "rnncli: + form features", form),
@@ -77,8 +82,10 @@ def ladder(epochs: int, seed: int) -> list[tuple[str, str, TrainConfig]]:
         ("regularised", f"rnncli: + dropout {ENGLISH.dropout}, weight averaging {ENGLISH.average}{stronger}",
          regularised),
         ("layers", f"rnncli: + layer {ENGLISH.layers}", layered),
-        ("recipe", f"rnncli: + adversarial training, size {ENGLISH.adversarial:g} = the default model's recipe",
-         recipe),
+        ("adversarial", f"rnncli: + adversarial training, size {ENGLISH.adversarial:g}", adversarial),
+        ("lexicon", "rnncli: + English lexicon (word clusters, frequencies, capitalisation)", lexicon),
+        ("recipe", f"rnncli: + recased sentences, {ENGLISH.recase:g} lower-cased and {ENGLISH.recase:g} capitalised "
+                   f"= the default model's recipe", recipe),
         ("characters", f"rnncli: layer-{ENGLISH.layers} row + character RNN (C={CHAR_HIDDEN}; not in the default model)",
          replace(layered, char_hidden=CHAR_HIDDEN)),
     ]
@@ -98,7 +105,7 @@ def most_frequent_tag(sentences: list[Sentence], dev: list[Sentence], _config) -
     best = {word: c.most_common(1)[0][0] for word, c in counts.items()}
     unseen = Counter(best[w] for w, c in counts.items() if c.total() == 1).most_common(1)[0][0]
     seconds = time.perf_counter() - started
-    return {"predicted": [[best.get(w, unseen) for w in s.words] for s in dev], "train_seconds": seconds,
+    return {"tag": lambda sents: [[best.get(w, unseen) for w in s] for s in sents], "train_seconds": seconds,
             "unseen_tag": unseen}
 
 
@@ -107,7 +114,7 @@ def nltk_perceptron(sentences: list[Sentence], dev: list[Sentence], _config) -> 
         tagger, seconds = peers.nltk_perceptron(sentences, NLTK_ITERATIONS)
     except ImportError:
         return {"note": "skipped: nltk is not installed (`pip install nltk`)"}
-    return {"predicted": [[t for _, t in tagger.tag(s.words)] for s in dev], "train_seconds": seconds}
+    return {"tag": lambda sents: [[t for _, t in tagger.tag(s)] for s in sents], "train_seconds": seconds}
 
 
 def rnncli(sentences: list[Sentence], dev: list[Sentence], config: TrainConfig) -> dict:
@@ -119,7 +126,7 @@ def rnncli(sentences: list[Sentence], dev: list[Sentence], config: TrainConfig) 
     started = time.perf_counter()
     tagger = train(sentences, dev, config, progress)
     seconds = time.perf_counter() - started
-    return {"predicted": tagger.tag([s.words for s in dev]), "train_seconds": seconds,
+    return {"tag": tagger.tag, "train_seconds": seconds,
             "parameters": tagger.shape.n_params(), "best_epoch": tagger.record.training.best_epoch,
             "config": asdict(config)}
 
@@ -129,8 +136,7 @@ def bundled_model(_sentences, dev: list[Sentence], _config) -> dict:
     if not path.exists():
         return {"note": f"missing: {path.name} not built (python scripts/build_default_model.py)"}
     tagger = Tagger.load(path)
-    return {"predicted": tagger.tag([s.words for s in dev]), "train_seconds": None,
-            "parameters": tagger.shape.n_params()}
+    return {"tag": tagger.tag, "train_seconds": None, "parameters": tagger.shape.n_params()}
 
 
 def all_rows(epochs: int, seed: int) -> list[tuple[str, str, object, TrainConfig | None]]:
@@ -146,16 +152,20 @@ def all_rows(epochs: int, seed: int) -> list[tuple[str, str, object, TrainConfig
 def run_row(key: str, name: str, function, config, sentences, dev, train_forms: set[str]) -> dict:
     log(f"[{key}] {name} ...")
     result = {"key": key, "name": name, **function(sentences, dev, config)}
-    predicted = result.pop("predicted", None)
-    if predicted is None:
+    tag = result.pop("tag", None)
+    if tag is None:
         log(f"[{key}] {result['note']}")
         return result
-    words = [s.words for s in dev]
-    report = score([s.tags for s in dev], predicted, words, train_forms.__contains__)
+    words, gold = [s.words for s in dev], [s.tags for s in dev]
+    report = score(gold, tag(words), words, train_forms.__contains__)
     result.update(accuracy=report["accuracy"], unknown_accuracy=report["unknown_accuracy"])
+    for case, recase in CASES.items():  # the same text in another case, the same gold tags
+        recased = [[recase(w) for w in s] for s in words]
+        result[f"{case}_accuracy"] = score(gold, tag(recased), words, train_forms.__contains__)["accuracy"]
     trained = "" if result["train_seconds"] is None else f", trained in {result['train_seconds']:.1f}s"
     best = f", best epoch {result['best_epoch']}/{config.epochs}" if "best_epoch" in result else ""
-    log(f"[{key}] dev {pct(result['accuracy'])}, unknown words {pct(result['unknown_accuracy'])}{trained}{best}")
+    log(f"[{key}] dev {pct(result['accuracy'])}, unknown words {pct(result['unknown_accuracy'])}, lower-case "
+        f"{pct(result['lower_accuracy'])}, capitalised {pct(result['title_accuracy'])}{trained}{best}")
     return result
 
 
@@ -164,15 +174,17 @@ def pct(x: float | None) -> str:
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| Tagger | Dev accuracy | Unknown words | Training time (s) | Parameters |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+    lines = ["| Tagger | Dev accuracy | Unknown words | All lower-case | Every Word Capitalised "
+             "| Training time (s) | Parameters |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
         if "note" in r:
-            lines.append(f"| {r['name']} | {r['note']} | | | |")
+            lines.append(f"| {r['name']} | {r['note']} | | | | | |")
             continue
         seconds = "–" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}"
         params = f"{r['parameters']:,}" if r.get("parameters") else "–"
-        lines.append(f"| {r['name']} | {pct(r['accuracy'])} | {pct(r['unknown_accuracy'])} | {seconds} | {params} |")
+        lines.append(f"| {r['name']} | {pct(r['accuracy'])} | {pct(r['unknown_accuracy'])} | "
+                     f"{pct(r['lower_accuracy'])} | {pct(r['title_accuracy'])} | {seconds} | {params} |")
     return "\n".join(lines)
 
 

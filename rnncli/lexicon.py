@@ -1,0 +1,191 @@
+"""What a large English corpus knows of word forms, as more 0/1 slots of x_t.
+
+A treebank of 200,000 tokens cannot say what a word it never saw is. The English tables of
+spacy-lookups-data (MIT licence) can, for about a million word forms: a Brown-cluster path
+(words used in alike contexts share a long prefix of it) and a log probability, case by case
+(``Apple`` and ``apple`` each have their own). Six slots read them, for any word:
+
+- ``cluster4``, ``cluster6``, ``cluster10``, ``cluster20``: the first 4, 6, 10 and 20 steps of
+  the word's cluster path ("0101" starts the paths of eat, see, take and make).
+- ``logp``: the word's log probability, rounded (how common it is).
+- ``caps``: how much more often the word is written capitalised than in lower case, the
+  rounded difference of the two log probabilities, whatever case the word is written in, so
+  that ``obama`` is a name and a sentence-initial ``Park`` a common word.
+
+A word's entry is its form as written, else the more probable of its lower-case form and that
+capitalised (``LONDON`` reads ``London``).
+The model file carries the table, in four arrays read as they are (no parsing at start-up):
+
+==================  =============  ==========================================================
+``lexicon_keys``    uint32 (N,)    the forms' fingerprints, ascending (the CRC-32 of the UTF-8
+                                   form, as ``zlib.crc32`` computes it)
+``lexicon_logp``    int8 (N,)      log probability times 4, rounded
+``lexicon_cluster`` uint16 (N,)    the form's cluster: an index into ``lexicon_paths``, 0 for none
+``lexicon_paths``   uint32 (C,)    cluster paths, the first step in the lowest bit (0 first)
+==================  =============  ==========================================================
+
+Forms are found by fingerprint, so a form outside the table matches an entry with a chance of
+N / 2**32 (about 1 in 8,000 with the bundled model's 540,000 entries); two forms of the table
+that share a fingerprint keep the more frequent one's entry.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+
+import numpy as np
+
+from .config import LEXICON_SLOTS as SLOTS
+from .errors import ModelFileError, RnncliError
+
+PREFIXES = (4, 6, 10, 20)  # steps of the cluster path in the cluster slots
+ARRAYS = {"lexicon_keys": np.uint32, "lexicon_logp": np.int8, "lexicon_cluster": np.uint16,
+          "lexicon_paths": np.uint32}
+SCALE = 4  # log probabilities are stored in quarters
+MAX_CAPS = 6  # the caps slot's values run from -6 to +6
+SOURCE = ("spacy-lookups-data {version} (MIT licence, Explosion): en_lexeme_cluster (Brown clusters) "
+          "and en_lexeme_prob (log probabilities)")
+MIN_LOGP = -19.0  # the bundled table keeps forms at least this probable (about 540,000)
+
+
+_NONE = (None,) * len(SLOTS)
+
+
+def fingerprint(form: str) -> int:
+    """A form's key in the table: 32 bits that tell forms apart, fast (a quarter of BLAKE2b's time)."""
+    return zlib.crc32(form.encode("utf-8", "surrogatepass"))
+
+
+def capitalised(word: str) -> str:
+    """The first letter in capitals, the rest as it is: 'apple' -> 'Apple', 'iPhone' -> 'IPhone'."""
+    return word[:1].upper() + word[1:]
+
+
+class Lexicon:
+    """The table, and each word's values in the six slots."""
+
+    def __init__(self, keys: np.ndarray, logp: np.ndarray, cluster: np.ndarray, paths: np.ndarray,
+                 source: str = ""):
+        self.keys, self.logp, self.cluster, self.paths = keys, logp, cluster, paths
+        self.source = source
+        self._oov = int(logp.min()) - SCALE if len(logp) else -20 * SCALE  # a form not in the table: rarer than all
+        self._padded = None  # logp and cluster with an entry for "none" at the end, made on first use
+        self._step_cache: dict[int, tuple] = {}
+
+    @classmethod
+    def empty(cls) -> Lexicon:
+        return cls(*(np.zeros(0, dtype) for dtype in ARRAYS.values()))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    # -- a word's values ------------------------------------------------------------------
+
+    def values(self, word: str) -> tuple[str | None, ...]:
+        """The word's value in each of ``SLOTS`` (None: it has none, the slot's <unk>)."""
+        return self.values_of([word])[0]
+
+    def values_of(self, words: list[str]) -> list[tuple[str | None, ...]]:
+        """``values`` of many words, looked up together."""
+        n = len(words)
+        lower = [w.lower() for w in words]
+        forms = words + lower + [capitalised(w) for w in lower]
+        h = np.fromiter(map(fingerprint, forms), np.uint32, count=3 * n)
+        keys = self.keys
+        i = np.searchsorted(keys, h) % max(len(keys), 1)
+        found = np.where(keys[i] == h, i, -1) if len(keys) else np.full(3 * n, -1)
+        own, low, cap = found.reshape(3, n)
+        if self._padded is None:  # entry -1 (none) reads the last element: rarer than all, no cluster
+            self._padded = np.append(self.logp.astype(np.int16), np.int16(self._oov)), np.append(self.cluster, 0)
+        logp, cluster = self._padded
+        p_low, p_cap = logp[low], logp[cap]
+        entry = np.where(own >= 0, own, np.where(p_low >= p_cap, low, cap))
+        buckets = np.round(logp[entry] / SCALE).astype(np.int64).tolist()
+        caps = np.clip(np.round((p_cap - p_low) / SCALE), -MAX_CAPS, MAX_CAPS).astype(np.int64).tolist()
+        out = []
+        for e, c, b, k in zip(entry.tolist(), cluster[entry].tolist(), buckets, caps):
+            out.append(_NONE if e < 0 else (*self._steps(c), str(b), f"{k:+d}" if k else "0"))
+        return out
+
+    def _steps(self, c: int) -> tuple[str | None, ...]:
+        """The cluster slots' values for the path numbered ``c``: its first steps as 0s and 1s."""
+        steps = self._step_cache.get(c)
+        if steps is None:
+            path = int(self.paths[c])
+            steps = tuple(format(path & ((1 << k) - 1), f"0{k}b")[::-1] if path else None for k in PREFIXES)
+            self._step_cache[c] = steps
+        return steps
+
+    # -- files ----------------------------------------------------------------------------
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"lexicon_keys": self.keys, "lexicon_logp": self.logp, "lexicon_cluster": self.cluster,
+                "lexicon_paths": self.paths}
+
+    def to_json(self) -> dict:
+        return {"entries": len(self.keys), "paths": len(self.paths), "source": self.source}
+
+    @staticmethod
+    def shapes(meta: dict) -> dict[str, tuple[int, ...]]:
+        """The arrays a model file's ``vocab.lexicon`` metadata announces, with their shapes."""
+        n, c = meta["entries"], meta["paths"]
+        if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**32 for x in (n, c)):
+            raise ValueError("lexicon sizes must be whole numbers")
+        return {"lexicon_keys": (n,), "lexicon_logp": (n,), "lexicon_cluster": (n,), "lexicon_paths": (c,)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict, label: str) -> Lexicon:
+        """The table in a model file's arrays, checked (``ModelFileError`` naming ``label``)."""
+        for name, dims in cls.shapes(meta).items():
+            a = arrays[name]
+            if a.dtype.newbyteorder("=") != np.dtype(ARRAYS[name]) or a.shape != dims:
+                raise ModelFileError(f"{label}: array {name} is {a.dtype} {a.shape}, not "
+                                     f"{np.dtype(ARRAYS[name])} {dims}")
+        keys, cluster, paths = arrays["lexicon_keys"], arrays["lexicon_cluster"], arrays["lexicon_paths"]
+        if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
+            raise ModelFileError(f"{label}: the lexicon's keys are not in ascending order")
+        if len(cluster) and (not len(paths) or int(cluster.max()) >= len(paths)):
+            raise ModelFileError(f"{label}: the lexicon names a cluster it does not have")
+        source = meta.get("source", "")
+        return cls(*(np.ascontiguousarray(arrays[name], ARRAYS[name]) for name in ARRAYS),
+                   source=source if isinstance(source, str) else "")
+
+    @classmethod
+    def build(cls, clusters: dict[str, int], probs: dict[str, float], min_logp: float = MIN_LOGP,
+              source: str = "") -> Lexicon:
+        """The table of the forms at least ``min_logp`` probable (``probs``: form -> natural log
+        probability; ``clusters``: form -> cluster path, first step in the lowest bit, 0 for none)."""
+        forms = sorted((f for f, p in probs.items() if p >= min_logp), key=lambda f: (-probs[f], f))
+        keys = np.array([fingerprint(f) for f in forms], dtype=np.uint32)
+        # Most probable first, so that of forms sharing a fingerprint the most probable is kept.
+        keys, first = np.unique(keys, return_index=True)
+        kept = [forms[i] for i in first]
+        paths = sorted({clusters.get(f, 0) for f in kept} | {0})
+        path_index = {p: i for i, p in enumerate(paths)}
+        logp = np.array([round(SCALE * probs[f]) for f in kept], dtype=np.int64)
+        return cls(keys, np.clip(logp, -128, 127).astype(np.int8),
+                   np.array([path_index[clusters.get(f, 0)] for f in kept], dtype=np.uint16),
+                   np.array(paths, dtype=np.uint32), source)
+
+
+def english(min_logp: float = MIN_LOGP) -> Lexicon:
+    """The English table, read from the installed spacy-lookups-data (a build dependency: the
+    model file carries what it needs)."""
+    try:
+        import spacy_lookups_data
+        from importlib.metadata import version
+    except ImportError:
+        raise RnncliError("the 'lexicon' features read spacy-lookups-data, which is not installed: "
+                          "pip install 'rnncli[lexicon]'") from None
+    from importlib import resources
+
+    folder = resources.files(spacy_lookups_data) / "data"
+
+    def read(name: str) -> dict:
+        with (folder / name).open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+            return json.load(f)
+
+    return Lexicon.build(read("en_lexeme_cluster.json.gz"), read("en_lexeme_prob.json.gz"), min_logp,
+                         SOURCE.format(version=version("spacy-lookups-data")))
