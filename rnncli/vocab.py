@@ -51,6 +51,7 @@ EXTRACTORS = {
 
 LEXICON_SLOTS = frozenset(lexicon_slots.SLOTS)  # read from the lexicon, not from the word's letters
 CASE_SLOT = "case"  # the sentence's case, the same for all its words (``sentence_case``)
+CASED_EXTRACTORS = {CASE_SLOT: lambda case, word: case}  # slots read from the sentence's case (and the word)
 IDENTITY_SLOTS = ("word", "lower")
 # Text in another case than it was written in: all lower-case (chat, queries), Every Word
 # Capitalised (headlines, titles). Training can add sentences so recased (--recase); eval
@@ -95,7 +96,7 @@ class Vocab:
         if not tables:
             raise ValueError("a vocabulary needs at least one slot")
         for slot, values in tables.items():
-            if slot not in EXTRACTORS and slot not in LEXICON_SLOTS and slot != CASE_SLOT:
+            if slot not in EXTRACTORS and slot not in LEXICON_SLOTS and slot not in CASED_EXTRACTORS:
                 raise ValueError(f"unknown feature slot {slot!r}")
             if not values or values[0] != UNK:
                 raise ValueError(f"slot {slot!r} must start with {UNK}")
@@ -105,10 +106,10 @@ class Vocab:
             raise ValueError("lexicon slots need a lexicon")
         self.lexicon = lexicon if LEXICON_SLOTS.intersection(self.slots) else None
         # Each slot's extractor: a function of the word, the position of its value in the lexicon's
-        # values, or None for the sentence's case.
-        self._extract = [EXTRACTORS[s] if s in EXTRACTORS else None if s == CASE_SLOT else lexicon_slots.SLOTS.index(s)
-                         for s in self.slots]
-        self.by_case = CASE_SLOT in self.slots  # words are read with their sentence's case (``keyed``)
+        # values, or a (function of the sentence's case and the word,) tuple.
+        self._extract = [EXTRACTORS[s] if s in EXTRACTORS else (CASED_EXTRACTORS[s],) if s in CASED_EXTRACTORS
+                         else lexicon_slots.SLOTS.index(s) for s in self.slots]
+        self.by_case = bool(CASED_EXTRACTORS.keys() & set(self.slots))  # words are read with their sentence's case (``keyed``)
         self.offsets = np.cumsum([0] + [len(v) for v in tables.values()])[:-1].tolist()
         self._index = [{v: i + off for i, v in enumerate(values)}
                        for off, values in zip(self.offsets, tables.values())]
@@ -137,9 +138,10 @@ class Vocab:
         tables, counts = {}, []
         for slot in slots:
             c: Counter[str] = Counter()
-            if slot == CASE_SLOT:
+            if slot in CASED_EXTRACTORS:
+                f = CASED_EXTRACTORS[slot]
                 for key, n in key_counts.items():
-                    c[key[0] if isinstance(key, tuple) else MIXED] += n
+                    c[f(*(key if isinstance(key, tuple) else (MIXED, key)))] += n
             elif slot in LEXICON_SLOTS:
                 k = lexicon_slots.SLOTS.index(slot)
                 for w, n in word_counts.items():
@@ -199,7 +201,7 @@ class Vocab:
         case, word = key if isinstance(key, tuple) else (MIXED, key)
         if known is None:
             known = self.lexicon.values(word) if self.lexicon is not None else ()
-        ids = tuple(index.get(case if f is None else known[f] if isinstance(f, int) else f(word), off)
+        ids = tuple(index.get(f[0](case, word) if isinstance(f, tuple) else known[f] if isinstance(f, int) else f(word), off)
                     for f, index, off in zip(self._extract, self._index, self.offsets))
         if len(self._cache) > 200_000:  # bounded: tagging a long stream must not grow memory
             self._cache.clear()

@@ -29,7 +29,7 @@ ATTRIBUTION = ("UD English EWT, (c) The Board of Trustees of the Leland Stanford
 # The bundled model's recipe (docs/benchmarks.md's accuracy ladder shows what each part adds).
 ENGLISH = TrainConfig(hidden=128, epochs=35, lr=0.002, batch_size=32, seed=0, features="lexicon",
                       bidirectional=True, layers=2, dropout=0.4, average=0.999, word_dropout=1.0,
-                      adversarial=1.0, recase=0.25)
+                      adversarial=1.0, recase=0.1)
 TUTORIAL = TrainConfig()  # the same as `rnncli train sample_corpora/tutorial.txt` with no options
 # The tutorial's network at the recipe's size and learning schedule: word one-hot, one direction,
 # one layer, no regularisation beyond the default word dropout. The first step of
