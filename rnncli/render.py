@@ -67,7 +67,7 @@ def unroll_view(data: dict, show_hidden: bool) -> Group:
     table = Table(title=f"\"{' '.join(data['words'])}\" unrolled over {len(data['steps'])} steps",
                   title_justify="left", show_lines=show_hidden)
     table.add_column("t", justify="right")
-    table.add_column("x_t (word, index in U)")
+    table.add_column("x_t (word, index in U)", overflow="fold")  # a feature value wraps, never cut short
     table.add_column("s_t" if show_hidden else "|s_t|")
     table.add_column("o_t (top tags)")
     table.add_column("tag", style="bold")
