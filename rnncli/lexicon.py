@@ -31,8 +31,6 @@ that share a fingerprint keep the more frequent one's entry.
 
 from __future__ import annotations
 
-import gzip
-import json
 import zlib
 
 import numpy as np
@@ -71,7 +69,6 @@ class Lexicon:
         self.keys, self.logp, self.cluster, self.paths = keys, logp, cluster, paths
         self.source = source
         self._oov = int(logp.min()) - SCALE if len(logp) else -20 * SCALE  # a form not in the table: rarer than all
-        self._padded = None  # logp and cluster with an entry for "none" at the end, made on first use
         self._step_cache: dict[int, tuple] = {}
 
     @classmethod
@@ -97,15 +94,15 @@ class Lexicon:
         i = np.searchsorted(keys, h) % max(len(keys), 1)
         found = np.where(keys[i] == h, i, -1) if len(keys) else np.full(3 * n, -1)
         own, low, cap = found.reshape(3, n)
-        if self._padded is None:  # entry -1 (none) reads the last element: rarer than all, no cluster
-            self._padded = np.append(self.logp.astype(np.int16), np.int16(self._oov)), np.append(self.cluster, 0)
-        logp, cluster = self._padded
-        p_low, p_cap = logp[low], logp[cap]
+        def logp(i):  # a form's log probability (in quarters); no entry (-1): rarer than all
+            return np.where(i >= 0, self.logp[i].astype(np.int64), self._oov)
+
+        p_low, p_cap = logp(low), logp(cap)
         entry = np.where(own >= 0, own, np.where(p_low >= p_cap, low, cap))
-        buckets = np.round(logp[entry] / SCALE).astype(np.int64).tolist()
+        buckets = np.round(logp(entry) / SCALE).astype(np.int64).tolist()
         caps = np.clip(np.round((p_cap - p_low) / SCALE), -MAX_CAPS, MAX_CAPS).astype(np.int64).tolist()
         out = []
-        for e, c, b, k in zip(entry.tolist(), cluster[entry].tolist(), buckets, caps):
+        for e, c, b, k in zip(entry.tolist(), self.cluster[entry].tolist(), buckets, caps):
             out.append(_NONE if e < 0 else (*self._steps(c), str(b), f"{k:+d}" if k else "0"))
         return out
 
@@ -179,6 +176,8 @@ def english(min_logp: float = MIN_LOGP) -> Lexicon:
     except ImportError:
         raise RnncliError("the 'lexicon' features read spacy-lookups-data, which is not installed: "
                           "pip install 'rnncli[lexicon]'") from None
+    import gzip
+    import json
     from importlib import resources
 
     folder = resources.files(spacy_lookups_data) / "data"
