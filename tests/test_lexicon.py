@@ -227,3 +227,11 @@ def test_eval_case_scores_the_recased_corpus(tutorial_model, runner, tmp_path):
         predicted = sum(tagger.tag(recased), [])
         gold_tags = ["pron", "v", "n", "pron", "v", "pron"]
         assert json.loads(r.stdout)["accuracy"] == sum(p == g for p, g in zip(predicted, gold_tags)) / 6
+
+
+def test_training_lexicon_features_without_the_package_is_one_line(runner, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "spacy_lookups_data", None)  # as if not installed
+    r = runner.invoke(app, ["train", str(SAMPLES / "tiny.conllu"), "--features", "lexicon",
+                            "-o", str(tmp_path / "m.npz")])
+    assert r.exit_code == 1 and r.stderr.count("\n") == 1
+    assert "pip install 'rnncli[lexicon]'" in r.stderr and not (tmp_path / "m.npz").exists()
