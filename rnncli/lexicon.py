@@ -94,6 +94,7 @@ class Lexicon:
         i = np.searchsorted(keys, h) % max(len(keys), 1)
         found = np.where(keys[i] == h, i, -1) if len(keys) else np.full(3 * n, -1)
         own, low, cap = found.reshape(3, n)
+
         def logp(i):  # a form's log probability (in quarters); no entry (-1): rarer than all
             return np.where(i >= 0, self.logp[i].astype(np.int64), self._oov)
 

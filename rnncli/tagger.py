@@ -62,7 +62,7 @@ class Tagger:
         present = [i for i, s in enumerate(sentences) if s]
         if not present:
             return
-        distinct, flat = _numbered(list(map(self.vocab.keyed, sentences)) if self.vocab.by_case else sentences)
+        distinct, flat = _numbered(list(map(self.vocab.keyed, sentences)))
         lengths = np.fromiter((len(sentences[i]) for i in present), np.int64, count=len(present))
         starts = np.cumsum(lengths) - lengths  # where each sentence's words begin in ``flat``
         inputs = rnn.word_inputs(self.params, self.shape, self._inputs_of(distinct, None))

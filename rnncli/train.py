@@ -131,10 +131,10 @@ def build_vocab(sentences: list[Sentence], config: TrainConfig,
         from .lexicon import english
 
         lexicon = english()
-    by_case = CASE_SLOT in FEATURE_SETS[config.features]
-    vocab, counts = Vocab.build((w for s in sentences for w in (keyed(s.words) if by_case else s.words)), config.features,
-                                config.min_count, config.min_feature_count, chars=config.char_hidden > 0,
-                                lexicon=lexicon)
+    by_case = CASE_SLOT in FEATURE_SETS[config.features]  # words keyed with their sentence's case
+    words = (w for s in sentences for w in (keyed(s.words) if by_case else s.words))
+    vocab, counts = Vocab.build(words, config.features, config.min_count, config.min_feature_count,
+                                chars=config.char_hidden > 0, lexicon=lexicon)
     tag_counts = Counter(t for s in sentences for t in s.tags)
     tags = sorted(tag_counts, key=lambda t: (-tag_counts[t], t))
     return vocab, counts, tags, tag_counts
