@@ -64,6 +64,8 @@ def sentence_case(words: list[str]) -> str:
     """How a sentence is written: 'lower' (no capital letter), 'upper' (no small letter), 'title'
     (no word starts with a small letter) or 'mixed' (text as usually written). A word alone
     cannot say it: 'apple' is a common noun in "I eat apple" and may be a name in "i love apple"."""
+    if len(words) > 1 and words[0][:1].isupper() and words[1][:1].islower():
+        return MIXED  # most sentences: a capital, then a word in small letters
     joined = "".join(words)
     if joined.islower():
         return "lower"
