@@ -25,8 +25,9 @@ The model file carries the table, in four arrays read as they are (no parsing at
 ==================  =============  ==========================================================
 
 Forms are found by fingerprint, so a form outside the table matches an entry with a chance of
-N / 2**32 (about 1 in 8,000 with the bundled model's 540,000 entries); two forms of the table
-that share a fingerprint keep the more frequent one's entry.
+N / 2**32 (about 1 in 8,000 with the bundled model's 536,878 entries; a word looks up two or
+three forms, so a word none of whose forms is in the table gets another's entry about once in
+3,800); two forms of the table that share a fingerprint keep the more frequent one's entry.
 """
 
 from __future__ import annotations
@@ -87,23 +88,25 @@ class Lexicon:
     def values_of(self, words: list[str]) -> list[tuple[str | None, ...]]:
         """``values`` of many words, looked up together."""
         n = len(words)
+        if not len(self.keys):
+            return [_NONE] * n
         lower = [w.lower() for w in words]
         forms = words + lower + [capitalised(w) for w in lower]
         h = np.fromiter(map(fingerprint, forms), np.uint32, count=3 * n)
         keys = self.keys
-        i = np.searchsorted(keys, h) % max(len(keys), 1)
-        found = np.where(keys[i] == h, i, -1) if len(keys) else np.full(3 * n, -1)
+        i = np.searchsorted(keys, h) % len(keys)
+        found = np.where(keys[i] == h, i, -1)
         own, low, cap = found.reshape(3, n)
 
         def logp(i):  # a form's log probability (in quarters); no entry (-1): rarer than all
-            return np.where(i >= 0, self.logp[i].astype(np.int64), self._oov)
+            return np.where(i >= 0, self.logp[np.maximum(i, 0)].astype(np.int64), self._oov)
 
         p_low, p_cap = logp(low), logp(cap)
         entry = np.where(own >= 0, own, np.where(p_low >= p_cap, low, cap))
         buckets = np.round(logp(entry) / SCALE).astype(np.int64).tolist()
         caps = np.clip(np.round((p_cap - p_low) / SCALE), -MAX_CAPS, MAX_CAPS).astype(np.int64).tolist()
         out = []
-        for e, c, b, k in zip(entry.tolist(), self.cluster[entry].tolist(), buckets, caps):
+        for e, c, b, k in zip(entry.tolist(), self.cluster[np.maximum(entry, 0)].tolist(), buckets, caps):
             out.append(_NONE if e < 0 else (*self._steps(c), str(b), f"{k:+d}" if k else "0"))
         return out
 

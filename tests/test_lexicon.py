@@ -51,6 +51,14 @@ def test_a_word_s_values_come_from_its_form_as_written_else_its_more_probable_ca
     assert small.values("qwxq") == (None,) * 6
 
 
+def test_an_empty_table_gives_no_values_and_a_model_with_one_tags():
+    empty = Lexicon.empty()
+    assert empty.values("the") == (None,) * 6 and empty.values_of([]) == []
+    assert Lexicon.build({"the": 1}, {"the": -3.0}, min_logp=0.0).values_of(["the", "x"]) == [(None,) * 6] * 2
+    vocab, _ = Vocab.build(["the", "cat"], "lexicon", min_feature_count=1, lexicon=empty)
+    assert all(vocab.describe(i)[1] == "<unk>" for i in vocab.encode("the")[-7:-1])
+
+
 def test_caps_says_how_much_likelier_the_capitalised_form_is_whatever_the_case_written(small):
     for word in ("obama", "Obama", "OBAMA"):
         assert small.values(word)[5] == "+3"  # round(-9.75 - -12.75)
