@@ -491,9 +491,9 @@ def evaluate(
     words = [s.words for s in gold]
     given = words
     if case is not None:
-        from .vocab import CASES
+        from .vocab import recased
 
-        given = [list(map(CASES[case.value], w)) for w in words]
+        given = recased(words, case.value)
     if sum(map(len, words)) >= LARGE_INPUT:
         tagger.widen_lookups()
     report = score([s.tags for s in gold], tagger.tag(given), words, tagger.vocab.is_known)

@@ -41,7 +41,7 @@ class Tagger:
 
     def types(self, sentences: list[list[str]]) -> tuple[rnn.WordTypes, np.ndarray]:
         """The batch's distinct words with their input ids (and letters), and the sentence lengths."""
-        distinct, flat = _numbered(list(map(self.vocab.keyed, sentences)))
+        distinct, flat = _numbered(map(self.vocab.keyed, sentences))
         lengths = np.fromiter(map(len, sentences), np.int64, count=len(sentences))  # (B,)
         words = np.zeros((len(sentences), int(lengths.max())), np.int64)  # (B, T), 0 at padding
         words[np.arange(words.shape[1]) < lengths[:, None]] = flat  # row by row: sentence order
@@ -62,7 +62,7 @@ class Tagger:
         present = [i for i, s in enumerate(sentences) if s]
         if not present:
             return
-        distinct, flat = _numbered(list(map(self.vocab.keyed, sentences)))
+        distinct, flat = _numbered(map(self.vocab.keyed, sentences))
         lengths = np.fromiter((len(sentences[i]) for i in present), np.int64, count=len(present))
         starts = np.cumsum(lengths) - lengths  # where each sentence's words begin in ``flat``
         inputs = rnn.word_inputs(self.params, self.shape, self._inputs_of(distinct, None))
@@ -216,7 +216,7 @@ class Tagger:
         return tagger
 
 
-def _numbered(sentences: list[list[str]]) -> tuple[list[str], np.ndarray]:
+def _numbered(sentences: Iterable[list]) -> tuple[list, np.ndarray]:
     """The distinct words of the sentences, in order of appearance, and each token's number
     among them, all tokens end to end (numbered per distinct word, so tokens are looked up in C)."""
     tokens = list(chain.from_iterable(sentences))

@@ -31,7 +31,7 @@ from .record import Record, Training
 from .optim import OPTIMIZERS, WeightAverage, clip_gradients, mean_gradients
 from .tagger import Tagger
 from .lexicon import Lexicon
-from .vocab import CASE_SLOT, CASES, IDENTITY_SLOTS, LEXICON_SLOTS, Vocab, keyed
+from .vocab import CASE_SLOT, CASES, IDENTITY_SLOTS, Vocab, keyed, needs_lexicon, recased
 
 
 @dataclass
@@ -127,7 +127,7 @@ def build_vocab(sentences: list[Sentence], config: TrainConfig,
                 lexicon: Lexicon | None = None) -> tuple[Vocab, np.ndarray, list[str], Counter]:
     """The vocabulary of the training sentences; the 'lexicon' features read ``lexicon``, by
     default the English one from spacy-lookups-data."""
-    if lexicon is None and LEXICON_SLOTS.intersection(FEATURE_SETS[config.features]):
+    if lexicon is None and needs_lexicon(FEATURE_SETS[config.features]):
         from .lexicon import english
 
         lexicon = english()
@@ -194,9 +194,9 @@ class _Run:
         # With --recase, every sentence is encoded three times: as written, then lower-cased, then
         # capitalised; each epoch draws its share of the other two (``epoch_sentences``).
         self.n_sentences = len(sentences)
-        recased = [s._replace(words=[case(w) for w in s.words]) for case in CASES.values() for s in sentences] \
-            if config.recase else []
-        self.data = Data.encode(sentences + recased, self.vocab, tag_index)
+        copies = [s._replace(words=words) for case in CASES for s, words in
+                  zip(sentences, recased([s.words for s in sentences], case))] if config.recase else []
+        self.data = Data.encode(sentences + copies, self.vocab, tag_index)
         self.dev_data = Data.encode(dev, self.vocab, tag_index) if dev else None
         self.dev_batches = length_batches(self.dev_data.lengths, 256, None) if dev else []
         self.unlearnable = sorted({t for s in dev or () for t in s.tags} - set(tag_index))

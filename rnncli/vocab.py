@@ -3,7 +3,8 @@
 Every token lights up one entry in each *slot*: its exact form in ``word`` (the tutorial's
 one-hot), and, with the ``form`` feature set, its lower-cased form, suffixes, prefixes and
 shape; the ``lexicon`` feature set adds what an English lexicon knows of the word (its cluster
-and frequency, ``lexicon.py``), from a table the vocabulary carries. Each slot has an unknown entry, ``<unk>``, at its first position: a value never
+and frequency, ``lexicon.py``), from a table the vocabulary carries, and the sentence's case.
+Each slot has an unknown entry, ``<unk>``, at its first position: a value never
 seen in training (or too rare to keep) maps there. The slots' entries are laid end to end
 in one index space, the columns of U.
 """
@@ -16,8 +17,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from . import lexicon as lexicon_slots
-from .config import FEATURE_SETS
+from .config import FEATURE_SETS, LEXICON_SLOTS
 from .lexicon import Lexicon, capitalised
 
 UNK = "<unk>"
@@ -49,15 +49,19 @@ EXTRACTORS = {
     "shape": word_shape,
 }
 
-LEXICON_SLOTS = frozenset(lexicon_slots.SLOTS)  # read from the lexicon, not from the word's letters
 CASE_SLOT = "case"  # the sentence's case, the same for all its words (``sentence_case``)
-CASED_EXTRACTORS = {CASE_SLOT: lambda case, word: case}  # slots read from the sentence's case (and the word)
-IDENTITY_SLOTS = ("word", "lower")
+IDENTITY_SLOTS = ("word", "lower")  # slots that name the word itself (dropped out in training)
 # Text in another case than it was written in: all lower-case (chat, queries), Every Word
 # Capitalised (headlines, titles). Training can add sentences so recased (--recase); eval
 # can score a corpus so recased (--case).
 CASES = {"lower": str.lower, "title": capitalised}
 MIXED = "mixed"
+
+
+def recased(sentences: list[list[str]], case: str) -> list[list[str]]:
+    """The sentences' words in another case: 'lower' or 'title' (``CASES``)."""
+    f = CASES[case]
+    return [[f(w) for w in words] for words in sentences]
 
 
 def sentence_case(words: list[str]) -> str:
@@ -85,8 +89,14 @@ def keyed(words: list[str]) -> list:
     return words if case == MIXED else [(case, w) for w in words]
 
 
-def _word(key) -> str:
-    return key[1] if isinstance(key, tuple) else key  # slots that name the word itself (dropped out in training)
+def needs_lexicon(slots) -> bool:
+    """Whether any of these slots reads the lexicon."""
+    return any(s in LEXICON_SLOTS for s in slots)
+
+
+def _split(key) -> tuple[str, str]:
+    """(sentence case, word) of a key made by ``keyed``: a plain word is one of a mixed-case sentence."""
+    return key if isinstance(key, tuple) else (MIXED, key)
 MAX_WORD_CHARS = 20  # the character RNN reads at most a word's last 20 letters (URLs can be long)
 
 
@@ -98,20 +108,20 @@ class Vocab:
         if not tables:
             raise ValueError("a vocabulary needs at least one slot")
         for slot, values in tables.items():
-            if slot not in EXTRACTORS and slot not in LEXICON_SLOTS and slot not in CASED_EXTRACTORS:
+            if slot not in EXTRACTORS and slot not in LEXICON_SLOTS and slot != CASE_SLOT:
                 raise ValueError(f"unknown feature slot {slot!r}")
             if not values or values[0] != UNK:
                 raise ValueError(f"slot {slot!r} must start with {UNK}")
         self.tables = tables
         self.slots = tuple(tables)
-        if lexicon is None and LEXICON_SLOTS.intersection(self.slots):
+        if lexicon is None and needs_lexicon(self.slots):
             raise ValueError("lexicon slots need a lexicon")
-        self.lexicon = lexicon if LEXICON_SLOTS.intersection(self.slots) else None
+        self.lexicon = lexicon if needs_lexicon(self.slots) else None
         # Each slot's extractor: a function of the word, the position of its value in the lexicon's
-        # values, or a (function of the sentence's case and the word,) tuple.
-        self._extract = [EXTRACTORS[s] if s in EXTRACTORS else (CASED_EXTRACTORS[s],) if s in CASED_EXTRACTORS
-                         else lexicon_slots.SLOTS.index(s) for s in self.slots]
-        self.by_case = bool(CASED_EXTRACTORS.keys() & set(self.slots))  # words are read with their sentence's case (``keyed``)
+        # values, or None for the sentence's case.
+        self._extract = [EXTRACTORS[s] if s in EXTRACTORS else None if s == CASE_SLOT else LEXICON_SLOTS.index(s)
+                         for s in self.slots]
+        self.by_case = CASE_SLOT in self.slots  # words are read with their sentence's case (``keyed``)
         self.offsets = np.cumsum([0] + [len(v) for v in tables.values()])[:-1].tolist()
         self._index = [{v: i + off for i, v in enumerate(values)}
                        for off, values in zip(self.offsets, tables.values())]
@@ -133,19 +143,18 @@ class Vocab:
         key_counts = Counter(words)
         word_counts = Counter()
         for key, n in key_counts.items():
-            word_counts[_word(key)] += n
-        if LEXICON_SLOTS.intersection(slots) and lexicon is None:
+            word_counts[_split(key)[1]] += n
+        if needs_lexicon(slots) and lexicon is None:
             raise ValueError(f"the {feature_set!r} features need a lexicon")
         looked_up = {w: lexicon.values(w) for w in word_counts} if lexicon is not None else {}
         tables, counts = {}, []
         for slot in slots:
             c: Counter[str] = Counter()
-            if slot in CASED_EXTRACTORS:
-                f = CASED_EXTRACTORS[slot]
+            if slot == CASE_SLOT:
                 for key, n in key_counts.items():
-                    c[f(*(key if isinstance(key, tuple) else (MIXED, key)))] += n
+                    c[_split(key)[0]] += n
             elif slot in LEXICON_SLOTS:
-                k = lexicon_slots.SLOTS.index(slot)
+                k = LEXICON_SLOTS.index(slot)
                 for w, n in word_counts.items():
                     c[looked_up[w][k]] += n
                 c.pop(None, None)  # no value: the slot's <unk>
@@ -173,7 +182,7 @@ class Vocab:
     def encode_chars(self, word) -> np.ndarray:
         """(l,) ids of the word's last ``MAX_WORD_CHARS`` letters for the character RNN (0: unknown)."""
         get = self._char_index.get
-        return np.array([get(ch, 0) for ch in _word(word)[-MAX_WORD_CHARS:]], dtype=np.int32)
+        return np.array([get(ch, 0) for ch in _split(word)[1][-MAX_WORD_CHARS:]], dtype=np.int32)
 
     @property
     def n_inputs(self) -> int:
@@ -195,15 +204,15 @@ class Vocab:
         if self.lexicon is not None:
             new = [k for k in keys if k not in cache]
             if new:
-                for key, known in zip(new, self.lexicon.values_of([_word(k) for k in new])):
+                for key, known in zip(new, self.lexicon.values_of([_split(k)[1] for k in new])):
                     self._encode(key, known)
         return [cache.get(k) or self.encode(k) for k in keys]  # get: unless the cache was just cleared
 
     def _encode(self, key, known: tuple | None) -> tuple[int, ...]:
-        case, word = key if isinstance(key, tuple) else (MIXED, key)
+        case, word = _split(key)
         if known is None:
             known = self.lexicon.values(word) if self.lexicon is not None else ()
-        ids = tuple(index.get(f[0](case, word) if isinstance(f, tuple) else known[f] if isinstance(f, int) else f(word), off)
+        ids = tuple(index.get(case if f is None else known[f] if isinstance(f, int) else f(word), off)
                     for f, index, off in zip(self._extract, self._index, self.offsets))
         if len(self._cache) > 200_000:  # bounded: tagging a long stream must not grow memory
             self._cache.clear()

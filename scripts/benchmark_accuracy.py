@@ -42,14 +42,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peers  # noqa: E402
-from common import ATTRIBUTION, ENGLISH, TUTORIAL_RNN, read_ewt, finish, unknown_words  # noqa: E402  (also puts the repo on sys.path)
+from common import ATTRIBUTION, ENGLISH, TUTORIAL_RNN, finish, read_ewt, scores_in_every_case, unknown_words  # noqa: E402  (also puts the repo on sys.path)
 
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
-from rnncli.metrics import score  # noqa: E402
 from rnncli.tagger import Tagger, default_model_path  # noqa: E402
 from rnncli.train import train  # noqa: E402
-from rnncli.vocab import CASES  # noqa: E402
 
 QUICK_SENTENCES, QUICK_EPOCHS = 2000, 2
 NLTK_ITERATIONS = 5
@@ -156,12 +154,9 @@ def run_row(key: str, name: str, function, config, sentences, dev, train_forms: 
     if tag is None:
         log(f"[{key}] {result['note']}")
         return result
-    words, gold = [s.words for s in dev], [s.tags for s in dev]
-    report = score(gold, tag(words), words, train_forms.__contains__)
-    result.update(accuracy=report["accuracy"], unknown_accuracy=report["unknown_accuracy"])
-    for case, recase in CASES.items():  # the same text in another case, the same gold tags
-        recased = [[recase(w) for w in s] for s in words]
-        result[f"{case}_accuracy"] = score(gold, tag(recased), words, train_forms.__contains__)["accuracy"]
+    reports = scores_in_every_case(tag, dev, train_forms)
+    result.update(accuracy=reports["written"]["accuracy"], unknown_accuracy=reports["written"]["unknown_accuracy"],
+                  lower_accuracy=reports["lower"]["accuracy"], title_accuracy=reports["title"]["accuracy"])
     trained = "" if result["train_seconds"] is None else f", trained in {result['train_seconds']:.1f}s"
     best = f", best epoch {result['best_epoch']}/{config.epochs}" if "best_epoch" in result else ""
     log(f"[{key}] dev {pct(result['accuracy'])}, unknown words {pct(result['unknown_accuracy'])}, lower-case "

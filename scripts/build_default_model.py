@@ -22,13 +22,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ATTRIBUTION, ENGLISH, ROOT, TUTORIAL, read_ewt  # noqa: E402  (also puts the repo on sys.path)
+from common import ATTRIBUTION, ENGLISH, ROOT, TUTORIAL, read_ewt, scores_in_every_case  # noqa: E402  (also puts the repo on sys.path)
 
 from rnncli.corpus import read_corpus  # noqa: E402
-from rnncli.metrics import score  # noqa: E402
 from rnncli.tagger import Tagger  # noqa: E402
 from rnncli.train import train  # noqa: E402
-from rnncli.vocab import CASES  # noqa: E402
 
 
 def progress(p) -> None:
@@ -62,16 +60,11 @@ def build_english(out: Path, tag_column: str) -> None:
     tagger.record.training.minutes = round(minutes, 2)
     tagger.save(out, dtype=np.float16)
     stored = Tagger.load(out)
-    words = [s.words for s in dev]
-    train_words = {w for s in sentences for w in s.words}
-    gold = [s.tags for s in dev]
-    report = score(gold, stored.tag(words), words, train_words.__contains__)
-    recased = {case: score(gold, stored.tag([[f(w) for w in s] for s in words]), words, train_words.__contains__)
-               for case, f in CASES.items()}
+    reports = scores_in_every_case(stored.tag, dev, {w for s in sentences for w in s.words})
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB) in {minutes:.1f} min; stored model on dev: "
-          f"{100 * report['accuracy']:.2f}% {tag_column.upper()}, words not in train "
-          f"{100 * report['unknown_accuracy']:.2f}%, all lower-case {100 * recased['lower']['accuracy']:.2f}%, "
-          f"Every Word Capitalised {100 * recased['title']['accuracy']:.2f}%")
+          f"{100 * reports['written']['accuracy']:.2f}% {tag_column.upper()}, words not in train "
+          f"{100 * reports['written']['unknown_accuracy']:.2f}%, all lower-case "
+          f"{100 * reports['lower']['accuracy']:.2f}%, Every Word Capitalised {100 * reports['title']['accuracy']:.2f}%")
 
 
 def build_sample(out: Path) -> None:

@@ -105,3 +105,15 @@ def unknown_words(sentences, dev) -> tuple[set[str], int, int]:
     words (forms never in the training sentences)."""
     train_forms = {w for s in sentences for w in s.words}
     return train_forms, sum(len(s.words) for s in dev), sum(w not in train_forms for s in dev for w in s.words)
+
+
+def scores_in_every_case(tag, dev, train_forms: set[str]) -> dict:
+    """``score`` of ``tag`` (sentences of words -> their tags) on dev as written ("written"), all
+    lower-case ("lower") and with Every Word Capitalised ("title"): the same gold tags, and
+    unknown words counted as written (forms not in ``train_forms``)."""
+    from rnncli.metrics import score
+    from rnncli.vocab import CASES, recased
+
+    words, gold = [s.words for s in dev], [s.tags for s in dev]
+    given = {"written": words, **{case: recased(words, case) for case in CASES}}
+    return {case: score(gold, tag(ws), words, train_forms.__contains__) for case, ws in given.items()}
