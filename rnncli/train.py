@@ -68,34 +68,53 @@ class Interrupted(TrainingError):
 
 @dataclass
 class Data:
-    """A corpus turned into arrays once: (L, K) input indices and (L,) tag ids per sentence;
-    for a character RNN also each token's word type and each type's letters."""
+    """A corpus turned into arrays once, its sentences one after another: each token's columns of
+    U (x_t's K slots) and tag; for a character RNN also each token's word type and each type's
+    letters. A batch is gathered from them in one indexing step, not sentence by sentence, and a
+    corpus of millions of sentences is a few arrays, not millions of them."""
 
-    ids: list[np.ndarray]
-    tags: list[np.ndarray]
-    lengths: np.ndarray
-    words: list[np.ndarray] | None = None  # (L,) which distinct word of the corpus each token is
+    ids: np.ndarray  # (N, K) int32: every token's columns of U
+    tags: np.ndarray  # (N,) int64: every token's tag number, -1 for a tag the model has not
+    lengths: np.ndarray  # (S,) int64: the sentences' lengths; they follow one another in ids
+    words: np.ndarray | None = None  # (N,) which distinct word of the corpus each token is
     letters: list[np.ndarray] | None = None  # type -> (l,) letter ids
+
+    def __post_init__(self):
+        self.starts = np.cumsum(self.lengths) - self.lengths  # (S,) each sentence's first token
 
     @classmethod
     def encode(cls, sentences: list[Sentence], vocab: Vocab, tag_index: dict[str, int]) -> Data:
-        ids = [vocab.encode_sentence(s.words) for s in sentences]
-        tags = [np.array([tag_index.get(t, -1) for t in s.tags], dtype=np.int64) for s in sentences]
-        data = cls(ids, tags, np.array([len(s.words) for s in sentences]))
+        lengths = np.fromiter((len(s.words) for s in sentences), np.int64, len(sentences))
+        n, encode, keyed = int(lengths.sum()), vocab.encode, vocab.keyed
+        ids = np.fromiter((encode(w) for s in sentences for w in keyed(s.words)),
+                          np.dtype((np.int32, vocab.n_slots)), n)
+        tags = np.fromiter((tag_index.get(t, -1) for s in sentences for t in s.tags), np.int64, n)
+        data = cls(ids.reshape(n, vocab.n_slots), tags, lengths)
         if vocab.chars is not None:
             number: dict[str, int] = {}  # each distinct word's number, in order of appearance
-            data.words = [np.array([number.setdefault(w, len(number)) for w in s.words], np.int64) for s in sentences]
+            data.words = np.fromiter((number.setdefault(w, len(number)) for s in sentences for w in s.words),
+                                     np.int64, n)
             data.letters = [vocab.encode_chars(w) for w in number]
         return data
 
+    def gather(self, column: np.ndarray, which) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of ``column`` (ids, tags or words) of sentences ``which``, time-major and
+        padded with 0, as ``rnn.pad`` lays them out: (T, B, ...), and (B,) lengths."""
+        lengths = self.lengths[which]
+        steps = np.arange(lengths.max() if len(lengths) else 0)[:, None]  # (T, 1)
+        inside = steps < lengths  # (T, B)
+        out = column[np.where(inside, self.starts[which] + steps, 0)]  # (T, B, ...)
+        out[~inside] = 0
+        return out, lengths
+
     def batch(self, which) -> tuple[np.ndarray, np.ndarray, np.ndarray, rnn.WordTypes | None]:
         """(T, B, K) ids, (B,) lengths, (T, B) tags, padded; and the batch's words letter by letter."""
-        ids, lengths = rnn.pad([self.ids[i] for i in which])
-        tags, _ = rnn.pad([self.tags[i] for i in which])
+        ids, lengths = self.gather(self.ids, which)
+        tags, _ = self.gather(self.tags, which)
         types = None
         if self.words is not None:
             # Token-level ids stay (word dropout changes tokens, not words); the word types bring the letters.
-            corpus_words, _ = rnn.pad([self.words[i] for i in which])  # (T, B)
+            corpus_words, _ = self.gather(self.words, which)  # (T, B)
             distinct, words = np.unique(corpus_words, return_inverse=True)
             letters, n_letters = rnn.pad([self.letters[t] for t in distinct])
             types = rnn.WordTypes(words.reshape(corpus_words.shape), None, letters, n_letters)

@@ -19,7 +19,7 @@ from rnncli.corpus import OUTPUT_FORMATS
 from rnncli.errors import CorpusError, ModelFileError, OptionError, RnncliError, Stopped, TaggingError
 from rnncli.tagger import Tagger, bundled_model_path
 
-from conftest import ROOT, SAMPLES
+from conftest import ROOT, SAMPLES, examples
 
 
 def cli_tag(runner, path, *args) -> tuple[int, bytes, str]:
@@ -142,7 +142,7 @@ def test_tag_lines_is_the_same_whatever_the_chunks():
     assert list(tag_lines(tagger, lines, "tsv", chunk_chars=37)) == list(tagger.tag_lines(lines, "tsv"))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\0"), max_size=30),
                 max_size=12),
        st.sampled_from(OUTPUT_FORMATS))

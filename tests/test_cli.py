@@ -11,6 +11,7 @@ import pytest
 import typer
 
 from rnncli.cli import app
+from rnncli.corpus import read_corpus
 from rnncli.tagger import Tagger
 
 from conftest import ROOT, SAMPLES
@@ -280,14 +281,23 @@ def test_the_shipped_tutorial_model_is_what_the_build_script_makes(tmp_path, cap
     build_default_model.build_sample(tmp_path / "t.npz")
     shipped, rebuilt = Tagger.load(shipped_path), Tagger.load(tmp_path / "t.npz")
     assert (shipped.shape, shipped.tags, shipped.vocab.tables) == (rebuilt.shape, rebuilt.tags, rebuilt.vocab.tables)
-    for record in (shipped.record, rebuilt.record):  # all but the seconds each epoch took
-        for epoch in record.training.history:
-            del epoch["seconds"]
-    assert shipped.record == rebuilt.record
+    # Rebuilt on another CPU, BLAS sums in another order, and ten epochs of training carry that
+    # difference into the last digits of the weights: here the two are compared within tolerances
+    # that such rounding stays far inside (measured: weights within 5e-4, o_t within 4e-5, where
+    # the closest call on the corpus is 0.059 between the top two tags), and the tags exactly.
+    history = [(shipped.record.training.history, rebuilt.record.training.history)]
+    for record in (shipped.record, rebuilt.record):
+        record.training.history = []
+    assert shipped.record == rebuilt.record  # hyper-parameters, corpus, tags, attribution...
+    (old, new), = history
+    assert [e["epoch"] for e in old] == [e["epoch"] for e in new]
+    np.testing.assert_allclose([e["loss"] for e in old], [e["loss"] for e in new], rtol=1e-3)
     for name, p in shipped.params.items():
-        # Bit for bit on the machine that built it; elsewhere BLAS may sum in another order,
-        # which float16 storage rounds away or leaves within a unit or two in its last place.
-        np.testing.assert_allclose(p, rebuilt.params[name], rtol=2 ** -9, atol=2 ** -20, err_msg=name)
+        np.testing.assert_allclose(p, rebuilt.params[name], atol=1e-2, err_msg=name)
+    sentences = [s.words for s in read_corpus(SAMPLES / "tutorial.txt")]
+    assert shipped.tag(sentences) == rebuilt.tag(sentences)
+    for o_shipped, o_rebuilt in zip(shipped.predict(sentences), rebuilt.predict(sentences)):
+        np.testing.assert_allclose(o_shipped, o_rebuilt, atol=1e-3)
 
 
 # -- backprop -----------------------------------------------------------------------------------

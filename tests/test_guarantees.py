@@ -78,9 +78,12 @@ GUARANTEES = {
         "test_robustness::test_divergence_is_reported_with_epoch_and_batch",
         "test_robustness::test_divergence_keeps_the_best_model_so_far",
     ],
-    "Same seed, same model": [
+    "Same seed, same model on one machine; the same tags on any": [
         "test_train::test_same_seed_same_arrays_to_the_bit",
         "test_train::test_adversarial_training_learns_and_is_reproducible",
+        "test_cli::test_the_shipped_tutorial_model_is_what_the_build_script_makes",  # within rounding
+        "test_english::test_the_lean_tagging_path_gives_the_full_forward_pass_tags_on_every_dev_token",
+        "test_docs::test_shown_output_is_what_the_command_prints",  # numbers as numbers
     ],
     "A well-behaved filter": [
         "test_robustness::test_blank_and_whitespace_lines_stay_blank",

@@ -188,8 +188,9 @@ def test_recase_adds_a_share_of_each_recased_copy_every_epoch():
     assert len(chosen) == 40 + 2 * 10 and (chosen[:40] == np.arange(40)).all()
     assert (40 <= chosen[40:50]).all() and (chosen[40:50] < 80).all() and (80 <= chosen[50:]).all()
     # "Dog" is a word of the vocabulary, "dog" (in a lower-cased copy) is not.
-    assert run.vocab.describe(run.data.ids[chosen[0]][1, 0]) == ("word", "Dog")
-    assert run.vocab.describe(run.data.ids[chosen[40]][1, 0]) == ("word", "<unk>")
+    ids, *_ = run.data.batch(chosen[[0, 40]])  # (T, B, K)
+    assert run.vocab.describe(ids[1, 0, 0]) == ("word", "Dog")
+    assert run.vocab.describe(ids[1, 1, 0]) == ("word", "<unk>")
     # The vocabulary is the sentences' as written: recasing adds no entries.
     assert run.vocab.tables == _Run(sentences, None, TrainConfig(seed=3), lambda p: None, None, None).vocab.tables
     assert len(_Run(sentences, None, TrainConfig(seed=3), lambda p: None, None, None).epoch_sentences()) == 40

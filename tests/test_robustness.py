@@ -22,7 +22,8 @@ from rnncli.corpus import read_corpus
 from rnncli.errors import CorpusError, ModelFileError
 from rnncli.tagger import Tagger
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT, examples
+
 TUTORIAL = ROOT / "sample_corpora" / "tutorial.txt"
 RNNCLI = [sys.executable, "-m", "rnncli"]
 
@@ -140,7 +141,7 @@ def test_dev_tags_never_seen_in_training_are_reported_as_unlearnable(runner, tmp
     assert Tagger.load(tmp_path / "m.npz").record.training.unlearnable_dev_tags == ["intj"]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=300), fmt=st.sampled_from(["slash", "tsv", "conllu", None]), lenient=st.booleans())
 def test_readers_return_sentences_or_raise_the_project_error(tmp_path, text, fmt, lenient):
     path = tmp_path / "any.txt"

@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 from rnncli import tokenize as tokmod
 from rnncli.tokenize import tokenize
 
+from conftest import examples
+
 
 def no_space(text: str) -> str:
     return "".join(text.split())
@@ -223,7 +225,7 @@ texts = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(texts)
 def test_tokens_cover_all_non_space_characters_in_order(text):
     tokens = tokenize(text)
@@ -233,7 +235,7 @@ def test_tokens_cover_all_non_space_characters_in_order(text):
     assert not any(c.isspace() for tok in tokens for c in tok)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(texts)
 def test_only_the_position_of_whitespace_matters(text):
     # Leading/trailing whitespace and the kind and amount of inner whitespace
@@ -243,7 +245,7 @@ def test_only_the_position_of_whitespace_matters(text):
     assert tokenize("\u3000\n".join(text.split())) == expected
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(texts)
 def test_fast_path_changes_nothing(text):
     # The fast-path rules are only a speed-up: without them the result must
@@ -252,7 +254,7 @@ def test_fast_path_changes_nothing(text):
     assert tokenize(text) == slow.findall(text.rstrip())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(sorted(tokmod._FUSED_WORDS)), st.text("aAzZqQéß", min_size=1, max_size=6),
                           st.sampled_from(["I", "eat", "apple", "DONT", "Cannot", "x.", "it's"])), max_size=8))
 def test_plain_word_shortcut_changes_nothing(words):

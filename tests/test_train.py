@@ -27,6 +27,36 @@ def test_same_seed_same_arrays_to_the_bit(tutorial):
     assert not np.array_equal(a.params["W"], c.params["W"])
 
 
+@pytest.mark.parametrize("config", [TrainConfig(), TrainConfig(features="form", char_hidden=4)], ids=["word", "chars"])
+def test_a_batch_is_the_sentences_padded_one_by_one(tutorial, config, rng):
+    """Data keeps a corpus as flat arrays and gathers a batch in one step: the same arrays as
+    encoding each sentence on its own and padding them with a plain loop."""
+    from rnncli import rnn
+    from rnncli.train import Data, build_vocab
+
+    vocab, _, tags, _ = build_vocab(tutorial, config)
+    index = {t: i for i, t in enumerate(tags[1:])}  # one tag unknown: -1
+    data = Data.encode(tutorial, vocab, index)
+    which = rng.choice(len(tutorial), size=40, replace=False)
+    ids, lengths, gold, types = data.batch(which)
+    T = max(len(tutorial[i].words) for i in which)
+    assert ids.shape == (T, 40, vocab.n_slots) and ids.dtype == np.int32 and gold.dtype == np.int64
+    for b, i in enumerate(which):
+        words, L = tutorial[i].words, len(tutorial[i].words)
+        assert lengths[b] == L
+        np.testing.assert_array_equal(ids[:L, b], vocab.encode_sentence(words))
+        assert gold[:L, b].tolist() == [index.get(t, -1) for t in tutorial[i].tags]
+        assert not ids[L:, b].any() and not gold[L:, b].any()  # padding is 0, as rnn.pad pads
+        if types is not None:
+            letters = [vocab.encode_chars(w) for w in words]
+            for t in range(L):
+                word = types.words[t, b]
+                assert types.lengths[word] == len(letters[t])
+                np.testing.assert_array_equal(types.chars[:len(letters[t]), word], letters[t])
+    expected, _ = rnn.pad([vocab.encode_sentence(tutorial[i].words) for i in which])
+    np.testing.assert_array_equal(ids, expected)
+
+
 def test_tutorial_corpus_learns_that_the_previous_word_matters(tutorial):
     tagger = train(tutorial, None, TrainConfig(seed=1))
     assert tagger.tag([["I", "eat", "apple"], ["we", "fish"], ["I", "like", "fish"]]) == [
