@@ -65,7 +65,7 @@ class _Group(TyperGroup):
 
 
 app = typer.Typer(
-    cls=_Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    cls=_Group, no_args_is_help=True, pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     help="An Elman recurrent network that tags parts of speech: s_t = tanh(U x_t + W s_{t-1} + b), "
          "o_t = softmax(V s_t + c).",
@@ -118,8 +118,18 @@ TagColumn = _choices("TagColumn", TAG_COLUMNS)
 Case = _choices("Case", ("lower", "title"))  # vocab.CASES, named here without importing NumPy
 
 
+def _complete_model(incomplete: str) -> list[str]:
+    """Shell completion of --model: the bundled models' names, then model files and folders."""
+    from glob import escape, glob
+
+    from .tagger import BUNDLED
+
+    paths = [p + "/" if os.path.isdir(p) else p for p in sorted(glob(escape(incomplete) + "*"))]
+    return [name for name in BUNDLED if name.startswith(incomplete)] + [p for p in paths if p.endswith((".npz", "/"))]
+
+
 ModelOption = Annotated[Optional[str], typer.Option(
-    "--model", "-m", metavar="MODEL",
+    "--model", "-m", metavar="MODEL", autocompletion=_complete_model,
     help="Model file, or a model bundled with rnncli by name: 'default' (English) or 'tutorial' (the "
          "tutorial's small network). Default: $RNNCLI_MODEL, else 'default'. A name never contains a "
          "path separator or ends in .npz: ./tutorial is a file.")]

@@ -279,8 +279,12 @@ def resolve_model_path(path: str | os.PathLike | None) -> Path:
     name exists: a name never contains a path separator and never ends in .npz, so
     ``./tutorial`` is the file.
     """
-    value = os.fspath(path) if path else os.environ.get("RNNCLI_MODEL") or "default"
+    value = _model_value(path)
     return bundled_model_path(value) if value in BUNDLED else Path(value)
+
+
+def _model_value(path: str | os.PathLike | None) -> str:
+    return os.fspath(path) if path else os.environ.get("RNNCLI_MODEL") or "default"
 
 
 def open_model(model: str | os.PathLike | None = None) -> Tagger:
@@ -293,4 +297,13 @@ def open_model(model: str | os.PathLike | None = None) -> Tagger:
             raise ModelFileError(f"{shown(path)}: the bundled model is missing; build it with "
                                  f"scripts/build_default_model.py{how}")
     from_env = not model and os.environ.get("RNNCLI_MODEL")  # an error must say where the name came from
-    return Tagger.load(path, shown(path) + " (from $RNNCLI_MODEL)" if from_env else None)
+    label = shown(path) + " (from $RNNCLI_MODEL)" if from_env else shown(path)
+    value = _model_value(model)
+    if value not in BUNDLED and os.sep not in value and not value.endswith(".npz") and not os.path.lexists(value):
+        # A name, as the bundled models are named, and no such file: most likely a misspelt name.
+        from difflib import get_close_matches
+
+        close = get_close_matches(value, BUNDLED, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ModelFileError(f"{label}: no such model file or bundled model ({hint}bundled: {', '.join(BUNDLED)})")
+    return Tagger.load(path, label if from_env else None)

@@ -1,6 +1,7 @@
 """Every subcommand through the real Typer app."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -453,3 +454,41 @@ def test_train_watch_prints_the_sentence_after_every_epoch(runner, tmp_path):
            "nn v det punct adj prep adv num conj; not watched\n" in r.stderr
     assert "watch: they" not in r.stderr
     assert sum(line.startswith("epoch ") for line in r.stderr.splitlines()) == 2  # training went on
+
+
+# -- model names -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("given, said", [
+    ("defualt", "defualt: no such model file or bundled model (did you mean 'default'? bundled: default, tutorial)"),
+    ("tutoral", "tutoral: no such model file or bundled model (did you mean 'tutorial'? bundled: default, tutorial)"),
+    ("english", "english: no such model file or bundled model (bundled: default, tutorial)"),
+])
+def test_a_misspelt_model_name_is_answered_with_the_bundled_names(runner, tmp_path, monkeypatch, given, said):
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["tag", "I eat apple", "--model", given])
+    assert (r.exit_code, r.stderr) == (1, f"rnncli: error: {said}\n")
+    import rnncli
+
+    with pytest.raises(rnncli.ModelFileError, match="bundled: default, tutorial"):
+        rnncli.load(given)
+    (tmp_path / given).write_bytes(b"")  # a file of that name is a file, however it is named
+    assert "no such" not in runner.invoke(app, ["tag", "x", "--model", given]).stderr
+
+
+def test_shell_completion_offers_the_bundled_models_and_model_files(tmp_path):
+    (tmp_path / "mine.npz").write_bytes(b"")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "notes.txt").write_text("")
+    env = {**os.environ, "_RNNCLI_COMPLETE": "complete_bash", "COMP_CWORD": "3"}
+
+    def complete(word: str) -> list[str]:
+        r = subprocess.run([sys.executable, "-m", "rnncli"], env={**env, "COMP_WORDS": f"rnncli tag --model {word}"},
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+
+    assert complete("") == ["default", "tutorial", "mine.npz", "models/"]
+    assert complete("t") == ["tutorial"]
+    assert complete("mi") == ["mine.npz"]
+    help_text = subprocess.run([sys.executable, "-m", "rnncli", "--help"], capture_output=True, text=True).stdout
+    assert "--install-completion" in help_text
