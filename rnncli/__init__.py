@@ -6,6 +6,8 @@ From Python (docs/python.md)::
 
     tagger = rnncli.load()                            # as --model does: a path, $RNNCLI_MODEL, 'default'
     tagger.tag([["I", "eat", "apple"]])               # [['PRON', 'VERB', 'NOUN']]
+    tagger.tag_text("I don't know")                   # Tokens with .text .start .end .tag .prob
+    rnncli.tokenize("I don't know")                   # the same Tokens, without tags
     for out in tagger.tag_lines(open("text.txt", "rb")):  # what `rnncli tag` prints, one item per line
         ...
 
@@ -17,6 +19,8 @@ imported when first used, so that ``import rnncli`` stays as quick as it was (no
 _PUBLIC = {
     "load": "shipping",
     "Tagger": "tagger",
+    "tokenize": "tokenizer",
+    "Token": "tokenizer",
     "RnncliError": "errors",
     "CorpusError": "errors",
     "ModelFileError": "errors",

@@ -19,7 +19,7 @@ from . import rnn
 from .errors import RnncliError
 from .explain import formula, spectral_radius
 from .tagger import Tagger
-from .tokenize import tokenize
+from .tokenizer import line_tokens
 
 JACOBIAN_STEPS = 20  # ||ds_t/ds_k|| for the first steps only: T^2/2 products of H x H matrices
 
@@ -48,7 +48,7 @@ def parse_sentence(text: str, tags: Sequence[str], pretokenized: bool = False,
     if some is not None:
         bare = next(tok for tok, ok in zip(tokens, tagged) if not ok)
         raise RnncliError(f"{some!r} has a tag but {bare!r} has none: tag every word (word/TAG) or none")
-    return (tokens if pretokenized else tokenize(text)), None
+    return (tokens if pretokenized else line_tokens(text)), None
 
 
 def float64(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -367,10 +367,10 @@ def unroll(
     Example: rnncli unroll "they fish" --model tutorial --show-hidden --svg they-fish.svg
     """
     from .explain import unroll as run
-    from .tokenize import tokenize
+    from .tokenizer import line_tokens
 
     _check_argument(sentence, "SENTENCE")
-    words = sentence.split() if pretokenized else tokenize(sentence)
+    words = sentence.split() if pretokenized else line_tokens(sentence)
     if not words:
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
     if svg:

@@ -17,6 +17,7 @@ from .errors import ModelFileError, shown
 from .lexicon import ARRAYS as LEXICON_ARRAYS
 from .lexicon import Lexicon
 from .record import Record
+from .tokenizer import Token, tokenize
 from .vocab import Vocab
 
 BUNDLED = {"default": "default.npz", "tutorial": "tutorial.npz"}  # --model NAME: files in the package's models/
@@ -96,17 +97,61 @@ class Tagger:
                 out[i] = best[j], None if p is None else p[j]
         return out
 
-    def tag(self, sentences: list[list[str]], probs: bool = False) -> list[list[str]] | list[list[tuple[str, float]]]:
+    def ranked(self, sentences: list[list[str]], k: int,
+               batch_tokens: int = BATCH_TOKENS) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The ``k`` most probable tags of every word, best first, and their probabilities:
+        ((L, k) tag numbers, (L, k) o_t) per sentence. Ranked by the scores, as ``best`` is,
+        so the first is the tag ``best`` chooses."""
+        out = [(np.zeros((0, k), np.int64), np.zeros((0, k), np.float32))] * len(sentences)
+        for batch, scores in self._scores(sentences, batch_tokens):
+            order = np.argsort(-scores, axis=2, kind="stable")[..., :k]  # (T, B, k); ties: lower number first
+            p = np.take_along_axis(rnn.softmax(scores), order, axis=2)  # (T, B, k)
+            for j, i in enumerate(batch):
+                out[i] = order[:, j], p[:, j]
+        return out
+
+    def tag(self, sentences: list[list[str]], probs: bool = False, top: int | None = None):
         """The tag of every token, one list per sentence (a list or tuple of tokens); with
-        ``probs``, (tag, probability) pairs, the probability being o_t of the tag chosen."""
+        ``probs``, (tag, probability) pairs, the probability being o_t of the tag chosen; with
+        ``top=K``, for every token a list of the K most probable (tag, probability) pairs, best
+        first (its first is the tag chosen)."""
         if not isinstance(sentences, list):
             sentences = list(sentences)
         if any(isinstance(s, str) for s in sentences):
             raise TypeError("tag() takes sentences as lists of tokens; tag_lines() takes lines of text")
         tags = self.tags
+        if top is not None:
+            k = self._top(top)
+            return [[list(zip([tags[j] for j in row], p)) for row, p in zip(order.tolist(), probs.tolist())]
+                    for order, probs in self.ranked(sentences, k)]
         if probs:
             return [[(tags[k], x) for k, x in zip(best, p.tolist())] for best, p in self.best(sentences)]
         return [[tags[k] for k in best] for best, _ in self.best(sentences, probs=False)]
+
+    def _top(self, top) -> int:
+        """``top`` checked: a whole number of tags from 1; more than the model has means all."""
+        if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+            raise ValueError(f"top must be a whole number of tags, 1 or more; got {top!r}")
+        return min(int(top), len(self.tags))
+
+    def tag_text(self, text: str, pretokenized: bool = False, top: int | None = None) -> list[list[Token]]:
+        """Raw text tagged as ``rnncli tag`` tags it: for each line of ``text`` (a line is a
+        sentence) a list of ``Token``s with ``.text``, ``.start`` and ``.end`` (offsets into
+        ``text``: ``text[t.start:t.end] == t.text``), ``.tag`` and ``.prob`` (o_t of the tag),
+        and with ``top=K`` ``.top``, the K most probable (tag, probability) pairs, best first.
+        ``pretokenized``: split on white space only."""
+        if not isinstance(text, str):
+            raise TypeError(f"tag_text() takes a str; got {type(text).__name__} (bytes: decode them first)")
+        lines = tokenize(text, pretokenized)
+        sentences = [[t.text for t in line] for line in lines]
+        tags = self.tags
+        if top is None:
+            return [[t._replace(tag=tags[k], prob=p) for t, k, p in zip(line, best, probs.tolist())]
+                    for line, (best, probs) in zip(lines, self.best(sentences))]
+        k = self._top(top)
+        return [[t._replace(tag=tags[row[0]], prob=p[0], top=tuple(zip([tags[j] for j in row], p)))
+                 for t, row, p in zip(line, order.tolist(), probs.tolist())]
+                for line, (order, probs) in zip(lines, self.ranked(sentences, k))]
 
     def tag_lines(self, lines: Iterable[str | bytes], format: str = "slash", pretokenized: bool = False, *,
                   source: str | os.PathLike | None = None, first_line: int = 1) -> Iterator[str]:
@@ -115,8 +160,9 @@ class Tagger:
         and conllu. ``"".join`` of the items is byte for byte what ``rnncli tag`` writes for the
         same lines. A bad line (bytes that are not UTF-8, a NUL) raises ``CorpusError`` with the
         message ``rnncli tag`` gives, naming ``source`` and the line (numbered from ``first_line``),
-        after the items of the lines before it. A file opened in text mode ends lines at a lone
-        "\r" too, where ``rnncli tag`` ends them at "\n" alone: open it in binary mode ("rb")."""
+        after the items of the lines before it. A file opened in text mode also ends a line at a
+        lone carriage return, where ``rnncli tag`` ends lines at line feeds alone: open it in
+        binary mode ("rb")."""
         from .tagging import tag_lines
 
         if isinstance(lines, (str, bytes)):  # one string would be tagged a character at a time

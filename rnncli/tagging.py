@@ -26,9 +26,9 @@ class ChunkTagger:
         if pretokenized:
             self.split = str.split
         else:
-            from .tokenize import tokenize
+            from .tokenizer import line_tokens
 
-            self.split = tokenize
+            self.split = line_tokens
         self.column = tagger.record.tag_column
         self.slash = ["/" + t for t in tagger.tags]
 

@@ -57,7 +57,7 @@ from common import ROOT, ewt_file, read_texts  # also puts the repository on sys
 import rnncli  # noqa: E402
 from rnncli.shipping import content  # noqa: E402
 from rnncli.tagger import Tagger  # noqa: E402
-from rnncli.tokenize import tokenize  # noqa: E402
+from rnncli.tokenizer import line_tokens  # noqa: E402
 
 TWO_WORKERS = "Dask recipe, 2 worker processes"
 
@@ -84,7 +84,7 @@ def texts(tokens: int) -> tuple[list[str], int]:
         log(f"{dev} not found: the sample corpus's sentences stand in")
         sentences = [" ".join(t.rsplit("/", 1)[0] for t in line.split())
                      for line in (ROOT / "sample_corpora" / "tutorial.txt").read_text(encoding="utf-8").splitlines()]
-    per_pass = sum(len(tokenize(s)) for s in sentences)
+    per_pass = sum(len(line_tokens(s)) for s in sentences)
     passes = math.ceil(tokens / per_pass)
     return sentences * passes, per_pass * passes
 

@@ -144,7 +144,7 @@ from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
 from rnncli import rnn  # noqa: E402
 from rnncli.tagger import default_model_path  # noqa: E402
-from rnncli.tokenize import tokenize  # noqa: E402
+from rnncli.tokenizer import line_tokens  # noqa: E402
 from rnncli.train import train  # noqa: E402
 
 SECTIONS = ("training", "tagging", "startup", "memory", "scaling", "load", "train-load")
@@ -378,7 +378,7 @@ class Bench:
                 block_tokens = sum(len(line.split()) for line in lines)
             else:
                 lines = self.dev_texts
-                block_tokens = sum(len(tokenize(line)) for line in lines)
+                block_tokens = sum(len(line_tokens(line)) for line in lines)
             repeats = math.ceil(self.sizes.tag_tokens / block_tokens) * factor
             block = "\n".join(lines) + "\n"
             path = self.tmp / f"{'words' if pretokenized else 'text'}-x{factor}.txt"

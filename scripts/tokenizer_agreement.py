@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measure how closely ``rnncli.tokenize.tokenize`` reproduces UD English EWT tokens.
+"""Measure how closely ``rnncli.tokenizer.line_tokens`` reproduces UD English EWT tokens.
 
 For every sentence of a CoNLL-U file, the raw ``# text = ...`` line is tokenized
 and compared with the gold syntactic words, as rnncli reads them (FORM of every
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ewt_dir, ewt_file, read_texts  # noqa: E402  (also puts the repo on sys.path)
 
 from rnncli.errors import CorpusError  # noqa: E402
-from rnncli.tokenize import tokenize  # noqa: E402
+from rnncli.tokenizer import line_tokens  # noqa: E402
 
 
 def resolve_path(arg: str | None) -> Path:
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     examples: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     shown = 0
     for text, gold in sents:
-        pred = tokenize(text)
+        pred = line_tokens(text)
         if "".join(pred) != "".join(text.split()):
             broken_invariant += 1
         if "".join(gold) != "".join(text.split()):
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         n_tok = 0
         for t in texts:
-            n_tok += len(tokenize(t))
+            n_tok += len(line_tokens(t))
         best = min(best, time.perf_counter() - t0)
 
     p = n_match / n_pred if n_pred else 0.0

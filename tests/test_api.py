@@ -37,8 +37,8 @@ def test_import_rnncli_stays_cheap():
 
 
 def test_all_lists_the_public_names_and_each_is_there():
-    assert rnncli.__all__ == ["load", "Tagger", "RnncliError", "CorpusError", "ModelFileError", "OptionError",
-                              "TaggingError"]
+    assert rnncli.__all__ == ["load", "Tagger", "tokenize", "Token", "RnncliError", "CorpusError", "ModelFileError",
+                              "OptionError", "TaggingError"]
     assert rnncli.load("tutorial").__class__ is rnncli.Tagger is Tagger
     assert rnncli.RnncliError is RnncliError and issubclass(rnncli.CorpusError, rnncli.RnncliError)
     assert set(rnncli.__all__) <= set(dir(rnncli))
@@ -48,7 +48,7 @@ def test_all_lists_the_public_names_and_each_is_there():
 
 def test_every_public_name_is_documented():
     text = (ROOT / "docs" / "python.md").read_text(encoding="utf-8")
-    for name in rnncli.__all__ + ["tag", "tag_lines"]:
+    for name in rnncli.__all__ + ["tag", "tag_lines", "tag_text"]:
         assert f"`{name}" in text or f"rnncli.{name}" in text or f".{name}(" in text, name
     assert "docs/python.md" in (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -100,6 +100,64 @@ def test_tag_gives_tags_and_with_probs_their_probabilities():
     assert [[p for _, p in s] for s in pairs] == [b[1].tolist() for b in best]
     o = tagger.predict([["they", "fish"]])[0]  # (L, n_tags)
     assert [p for _, p in pairs[0]] == o.max(axis=1).tolist() and all(isinstance(p, float) for _, p in pairs[0])
+
+
+def test_top_k_ranks_every_tag_by_its_probability_and_starts_with_the_tag_chosen():
+    tagger = rnncli.load("tutorial")
+    sentences = [["they", "fish"], ["the", "fish", "swims", "in", "a", "pond"]]
+    ranked = tagger.tag(sentences, top=3)
+    chosen = tagger.tag(sentences, probs=True)
+    full = tagger.predict(sentences)
+    for sentence, pairs, o in zip(ranked, chosen, full):
+        for token, (tag, p), row in zip(sentence, pairs, o):
+            assert len(token) == 3 and token[0][0] == tag and token[0][1] == pytest.approx(p, abs=1e-6)
+            probs = [q for _, q in token]
+            assert probs == sorted(probs, reverse=True)
+            expected = sorted(range(len(row)), key=lambda k: -row[k])[:3]
+            assert [t for t, _ in token] == [tagger.tags[k] for k in expected]  # o_t's three largest
+            np.testing.assert_allclose(probs, row[expected], atol=1e-6)
+    everything = tagger.tag([["fish"]], top=100)[0][0]
+    assert len(everything) == len(tagger.tags) and sum(p for _, p in everything) == pytest.approx(1, abs=1e-5)
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="top must be a whole number"):
+            tagger.tag([["fish"]], top=bad)
+
+
+def test_tag_text_gives_tokens_with_offsets_tags_and_probabilities():
+    tagger = rnncli.load("tutorial")
+    text = "they fish\r\n\n  I don't eat apples.\nthe fish"
+    lines = tagger.tag_text(text)
+    assert [[t.text for t in line] for line in lines] == [["they", "fish"], [], ["I", "do", "n't", "eat", "apples", "."],
+                                                         ["the", "fish"]]
+    for line in lines:
+        assert all(text[t.start:t.end] == t.text for t in line)
+        assert [t.tag for t in line] == tagger.tag([[t.text for t in line]])[0]
+    assert [t.tag for t in lines[0]] == ["nn", "v"] and 0.5 < lines[0][1].prob <= 1 and lines[0][1].top is None
+    with_top = tagger.tag_text(text, top=2)
+    assert [[t._replace(top=None) for t in line] for line in with_top] == lines
+    assert with_top[0][1].top[0] == ("v", lines[0][1].prob) and len(with_top[0][1].top) == 2
+    assert rnncli.Token("fish", 5, 9) == ("fish", 5, 9, None, None, None)  # immutable, a tuple
+    with pytest.raises(AttributeError):
+        lines[0][0].tag = "v"
+    with pytest.raises(TypeError, match="takes a str"):
+        tagger.tag_text(b"they fish")
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=80))
+def test_tokenize_cuts_each_line_as_rnncli_tag_does_and_says_where_each_token_is(text):
+    from rnncli.tokenizer import line_tokens
+
+    lines = rnncli.tokenize(text)
+    assert len(lines) == len(text.removesuffix("\n").split("\n"))
+    for tokens, line in zip(lines, text.removesuffix("\n").split("\n")):
+        assert [t.text for t in tokens] == line_tokens(line.removesuffix("\r"))
+        assert all(text[t.start:t.end] == t.text for t in tokens)
+        assert all(a.end <= b.start for a, b in zip(tokens, tokens[1:]))
+    pretokenized = rnncli.tokenize(text, pretokenized=True)
+    assert [[t.text for t in ts] for ts in pretokenized] == [
+        line.removesuffix("\r").split() for line in text.removesuffix("\n").split("\n")]
+    assert all(text[t.start:t.end] == t.text for ts in pretokenized for t in ts)
 
 
 def test_tag_refuses_text_where_it_wants_tokens():

@@ -6,7 +6,7 @@ import pytest
 
 from rnncli import backprop, rnn
 from rnncli.errors import RnncliError
-from rnncli.tokenize import tokenize
+from rnncli.tokenizer import line_tokens
 
 from test_rnn import SHAPES, char_loop_reference, numerical_gradient, random_problem, relative_error
 
@@ -261,7 +261,7 @@ def test_sentence_parsing():
     tags = ["nn", "v", "det"]
     assert backprop.parse_sentence("I/nn eat/v", tags) == (["I", "eat"], ["nn", "v"])
     assert backprop.parse_sentence("a/b/nn", tags) == (["a/b"], ["nn"])  # split at the last slash
-    assert backprop.parse_sentence("I eat 1/2 apples.", tags) == (tokenize("I eat 1/2 apples."), None)
+    assert backprop.parse_sentence("I eat 1/2 apples.", tags) == (line_tokens("I eat 1/2 apples."), None)
     assert backprop.parse_sentence("I eat apples.", tags, pretokenized=True) == (["I", "eat", "apples."], None)
     with pytest.raises(RnncliError) as e:
         backprop.parse_sentence("I/nn eat/VERB", tags)

@@ -1,11 +1,11 @@
-"""Tests for rnncli.tokenize: EWT-style tokenization of raw text."""
+"""Tests for rnncli.tokenizer: EWT-style tokenization of raw text."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnncli import tokenize as tokmod
-from rnncli.tokenize import tokenize
+from rnncli import tokenizer as tokmod
+from rnncli.tokenizer import line_tokens
 
 from conftest import examples
 
@@ -38,7 +38,7 @@ def no_space(text: str) -> str:
     ("the workers' union", ["the", "workers", "'", "union"]),
 ])
 def test_clitics_are_split(text, expected):
-    assert tokenize(text) == expected
+    assert line_tokens(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -52,7 +52,7 @@ def test_clitics_are_split(text, expected):
     ("thats it", ["that", "s", "it"]),
 ])
 def test_fused_forms_split_like_ewt(text, expected):
-    assert tokenize(text) == expected
+    assert line_tokens(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -65,7 +65,7 @@ def test_fused_forms_split_like_ewt(text, expected):
     ("cannoli", ["cannoli"]),
 ])
 def test_apostrophes_and_lookalikes_kept(text, expected):
-    assert tokenize(text) == expected
+    assert line_tokens(text) == expected
 
 
 # --- punctuation -------------------------------------------------------------
@@ -85,7 +85,7 @@ def test_apostrophes_and_lookalikes_kept(text, expected):
     ("w/o sugar", ["w/o", "sugar"]),
 ])
 def test_punctuation(text, expected):
-    assert tokenize(text) == expected
+    assert line_tokens(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -97,7 +97,7 @@ def test_punctuation(text, expected):
     ("co-workers.", ["co-workers", "."]),
 ])
 def test_hyphens_follow_ewt(text, expected):
-    assert tokenize(text) == expected
+    assert line_tokens(text) == expected
 
 
 # --- abbreviations -----------------------------------------------------------
@@ -114,7 +114,7 @@ def test_hyphens_follow_ewt(text, expected):
     ("the end. Next", ["the", "end", ".", "Next"]),
 ])
 def test_abbreviations_keep_their_period(text, expected):
-    assert tokenize(text) == expected
+    assert line_tokens(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -124,7 +124,7 @@ def test_abbreviations_keep_their_period(text, expected):
 ])
 def test_sentence_final_abbreviation_period_is_split(text, expected):
     # EWT gives the final period to the sentence, not to the abbreviation.
-    assert tokenize(text) == expected
+    assert line_tokens(text) == expected
 
 
 # --- numbers -----------------------------------------------------------------
@@ -146,7 +146,7 @@ def test_sentence_final_abbreviation_period_is_split(text, expected):
     ("1980s", ["1980s"]),
 ])
 def test_numbers(text, expected):
-    assert tokenize(text) == expected
+    assert line_tokens(text) == expected
 
 
 # --- URLs, e-mail and friends -----------------------------------------------
@@ -163,14 +163,14 @@ def test_numbers(text, expected):
     ("comp.sources.unix", ["comp.sources.unix"]),
 ])
 def test_urls_emails_names_kept_whole(text, expected):
-    assert tokenize(text) == expected
+    assert line_tokens(text) == expected
 
 
 # --- blank and odd input -----------------------------------------------------
 
 @pytest.mark.parametrize("text", ["", " ", "\t\n", "\u3000\u00a0\u2003", "\r\n  \x1c"])
 def test_blank_text_gives_no_tokens(text):
-    assert tokenize(text) == []
+    assert line_tokens(text) == []
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -185,7 +185,7 @@ def test_blank_text_gives_no_tokens(text):
     ("£5", ["£", "5"]),
 ])
 def test_unicode_passes_through(text, expected):
-    assert tokenize(text) == expected
+    assert line_tokens(text) == expected
 
 
 ODD = ["\u0301", "\u200d", "\u200f", "\u202e", "\ufeff", "\x00", "\x7f", "\ud800", "😀", "🇺",
@@ -202,7 +202,7 @@ ODD = ["\u0301", "\u200d", "\u200f", "\u202e", "\ufeff", "\x00", "\x7f", "\ud800
     "\ud800n't",
 ])
 def test_odd_unicode_never_raises_and_keeps_every_character(text):
-    tokens = tokenize(text)
+    tokens = line_tokens(text)
     assert "".join(tokens) == no_space(text)
     assert all(tok and not any(c.isspace() for c in tok) for tok in tokens)
 
@@ -228,7 +228,7 @@ texts = st.one_of(
 @settings(max_examples=examples(400), deadline=None)
 @given(texts)
 def test_tokens_cover_all_non_space_characters_in_order(text):
-    tokens = tokenize(text)
+    tokens = line_tokens(text)
     assert isinstance(tokens, list)
     assert "".join(tokens) == no_space(text)
     assert all(isinstance(tok, str) and tok for tok in tokens)
@@ -240,9 +240,9 @@ def test_tokens_cover_all_non_space_characters_in_order(text):
 def test_only_the_position_of_whitespace_matters(text):
     # Leading/trailing whitespace and the kind and amount of inner whitespace
     # are irrelevant: only where the gaps are counts.
-    expected = tokenize(" ".join(text.split()))
-    assert tokenize("  \t" + text + " \n ") == expected
-    assert tokenize("\u3000\n".join(text.split())) == expected
+    expected = line_tokens(" ".join(text.split()))
+    assert line_tokens("  \t" + text + " \n ") == expected
+    assert line_tokens("\u3000\n".join(text.split())) == expected
 
 
 @settings(max_examples=examples(400), deadline=None)
@@ -251,7 +251,7 @@ def test_fast_path_changes_nothing(text):
     # The fast-path rules are only a speed-up: without them the result must
     # be identical.
     slow = tokmod._compile(tokmod._FUSED_RULES + tokmod._MAIN_RULES)
-    assert tokenize(text) == slow.findall(text.rstrip())
+    assert line_tokens(text) == slow.findall(text.rstrip())
 
 
 @settings(max_examples=examples(300), deadline=None)
@@ -259,7 +259,7 @@ def test_fast_path_changes_nothing(text):
                           st.sampled_from(["I", "eat", "apple", "DONT", "Cannot", "x.", "it's"])), max_size=8))
 def test_plain_word_shortcut_changes_nothing(words):
     text = " ".join(words)
-    assert tokenize(text) == tokmod._token().findall(text.rstrip())
+    assert line_tokens(text) == tokmod._token().findall(text.rstrip())
 
 
 @pytest.mark.parametrize("unit", ["a-", "-a", "a.a-", "a#", "5_", " ", "a ", "x@"])
@@ -268,7 +268,7 @@ def test_pathological_input_keeps_every_character(unit):
     # "a-a-a-...") once made this take ~30 s; it is linear now (measured by
     # scripts/tokenizer_agreement.py, not here).
     text = unit * 20000
-    assert "".join(tokenize(text)) == no_space(text)
+    assert "".join(line_tokens(text)) == no_space(text)
 
 
 # --- agreement with the treebank --------------------------------------------
@@ -294,6 +294,6 @@ def read_texts_and_words(path):
 def test_agrees_with_ewt_dev(ewt):
     sents = read_texts_and_words(ewt / "en_ewt-ud-dev.conllu")
     assert len(sents) > 1000
-    exact = sum(tokenize(text) == words for text, words in sents)
+    exact = sum(line_tokens(text) == words for text, words in sents)
     # 96.2% when written; the rest are mostly typos EWT splits ("its" as "it s").
     assert exact / len(sents) > 0.95

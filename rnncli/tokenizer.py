@@ -1,13 +1,15 @@
-"""Split one line of raw English text into UD English EWT tokens.
+"""Split raw English text into UD English EWT tokens, with where each one stands.
 
 The tagger is trained on the syntactic words of UD English EWT, so raw input
-has to be cut the same way before tagging.  ``tokenize`` does it with a single
-precompiled regular expression (``re.findall``).  The rules were derived from
+has to be cut the same way before tagging.  ``line_tokens`` does it for one
+line with a single precompiled regular expression (``re.findall``);
+``tokenize`` gives the same tokens of every line of a text as ``Token``s, with
+their character offsets.  The rules were derived from
 the EWT training split and follow the treebank where it is consistent:
 
 * Whitespace separates tokens and is dropped.  Every other character ends up
   in exactly one token, in order, for any input whatsoever:
-  ``"".join(tokenize(t)) == "".join(t.split())``.  Letters of any script,
+  ``"".join(line_tokens(t)) == "".join(t.split())``.  Letters of any script,
   digits and combining marks form words; emoji, symbols and punctuation that no
   rule knows become one-character tokens.  Blank text gives ``[]``.
 * Clitics are split off: ``n't`` (``don't`` -> ``do n't``, ``can't`` ->
@@ -47,8 +49,26 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import NamedTuple
 
-__all__ = ["tokenize"]
+__all__ = ["Token", "tokenize", "line_tokens"]
+
+
+class Token(NamedTuple):
+    """A token of a text and where it stands in it: ``text[token.start:token.end] ==
+    token.text``, offsets counted in characters as Python indexes a ``str``.
+
+    From ``Tagger.tag_text`` it also carries its ``tag`` and that tag's probability ``prob``
+    (o_t of the tag), and with ``top=K`` the K most probable ``(tag, probability)`` pairs,
+    best first; from ``tokenize`` these are None.
+    """
+
+    text: str
+    start: int
+    end: int
+    tag: str | None = None
+    prob: float | None = None
+    top: tuple[tuple[str, float], ...] | None = None
 
 # Characters that never belong to an ordinary word.  Everything else
 # (letters of any script, digits, combining marks, format and control
@@ -238,7 +258,7 @@ def _plain(chunk: str) -> bool:
     return chunk.isascii() and chunk.isalpha() and chunk.lower() not in _FUSED_WORDS
 
 
-def tokenize(text: str) -> list[str]:
+def line_tokens(text: str) -> list[str]:
     """Return the EWT-style tokens of one line of raw text (``[]`` if blank)."""
     chunks = text.split()
     if all(map(_plain, chunks)):
@@ -246,3 +266,28 @@ def tokenize(text: str) -> list[str]:
     # rstrip: trailing spaces would make findall rescan them from every
     # position (quadratic); no rule depends on them.
     return _token().findall(text.rstrip())
+
+
+def line_spans(text: str, pretokenized: bool = False) -> list[tuple[int, int]]:
+    """(start, end) in ``text`` of each of its tokens: those of ``line_tokens``, or with
+    ``pretokenized`` those of ``text.split()``."""
+    if pretokenized or all(map(_plain, text.split())):
+        return [m.span() for m in _NOT_SPACE.finditer(text)]
+    return [m.span(1) for m in _token().finditer(text.rstrip())]
+
+
+_NOT_SPACE = re.compile(r"\S+")  # str.split's words: both take white space as str.isspace does
+
+
+def tokenize(text: str, pretokenized: bool = False) -> list[list[Token]]:
+    """The tokens of each line of ``text``, as ``rnncli tag`` cuts them (a line is a sentence;
+    lines end at "\\n", and a "\\r" before it is no part of the line), with their offsets in
+    ``text``: ``[[Token('I', 0, 1), Token('do', 2, 4), Token("n't", 4, 7)]]`` for "I don't".
+    ``pretokenized``: split on white space only, as ``--pretokenized`` does."""
+    out, at = [], 0
+    for line in text.split("\n"):
+        out.append([Token(line[s:e], at + s, at + e) for s, e in line_spans(line.removesuffix("\r"), pretokenized)])
+        at += len(line) + 1
+    if text.endswith("\n"):  # a line ending ends a line; it does not begin another
+        out.pop()
+    return out
