@@ -486,30 +486,18 @@ def evaluate(
     """
     _one_blas_thread()
     from .corpus import check_tag_column, read_corpora
-    from .metrics import score
-    from .tagger import LARGE_INPUT
+    from .metrics import evaluate
 
     tagger = _load(model)
     column = tag_column.value if tag_column else tagger.record.tag_column
     if tag_column is TagColumn.xpos:  # given by the user: it must name a column of the file
         check_tag_column([corpus], fmt and fmt.value, "xpos")
     gold = read_corpora([corpus], fmt and fmt.value, column, strict, "gold", _warn)
-    unseen = {t for s in gold for t in s.tags} - set(tagger.tags)
-    if unseen:
+    report = evaluate(tagger, gold, corpus, case and case.value, without_memory)
+    if report["unseen_tags"]:
+        unseen = report["unseen_tags"]
         _warn(f"{len(unseen)} gold tag(s) the model does not have, so never predicts: "
               f"{' '.join(sorted(unseen)[:8])}{' ...' if len(unseen) > 8 else ''}")
-    words = [s.words for s in gold]
-    given = words
-    if case is not None:
-        from .vocab import recased
-
-        given = recased(words, case.value)
-    if sum(map(len, words)) >= LARGE_INPUT:
-        tagger.widen_lookups()
-    report = score([s.tags for s in gold], tagger.tag(given), words, tagger.vocab.is_known)
-    if without_memory:
-        alone = tagger.without_memory()
-        report["without_memory"] = score([s.tags for s in gold], alone.tag(given), words, tagger.vocab.is_known)
     if as_json:
         _print_json(report)
         return

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+from .errors import CorpusError, shown
+
 
 def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], words: Sequence[Sequence[str]],
           is_known: Callable[[str], bool], n_confusions: int = 10) -> dict:
@@ -55,3 +57,37 @@ def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], wor
         "per_tag": per_tag,
         "confusions": [{"gold": g, "predicted": p, "count": n} for (g, p), n in confusions.most_common(n_confusions)],
     }
+
+
+def evaluate(tagger, gold: Sequence, source: str = "<gold>", case: str | None = None,
+             without_memory: bool = False) -> dict:
+    """``score`` of a tagger on gold ``Sentence``s, as ``rnncli eval`` reports it: the words
+    recased first with ``case`` ('lower', 'title'; known and unknown words counted as written),
+    and with ``without_memory`` a second score, ``report["without_memory"]``, of the network
+    with every W s_{t-1} dropped. ``report["unseen_tags"]`` lists the gold tags the model does
+    not have, and so never predicts. Gold whose tags are mostly not the model's (XPOS gold for a
+    UPOS model, another tag set) raises ``CorpusError`` naming them: its accuracy would say
+    nothing of the model."""
+    counts = Counter(t for s in gold for t in s.tags)
+    unseen = sorted(set(counts) - set(tagger.tags), key=lambda t: (-counts[t], t))
+    share = sum(counts[t] for t in unseen) / max(sum(counts.values()), 1)
+    if share > 0.5:
+        raise CorpusError(f"{shown(source)}: {share:.0%} of the gold tags are not tags of the model "
+                          f"({_some(unseen)}; the model's: {_some(tagger.tags)}): another tag set?")
+    words = [s.words for s in gold]
+    given = words
+    if case is not None:
+        from .vocab import recased
+
+        given = recased(words, case)
+    tagger.widen_lookups(sum(map(len, words)))
+    tags = [s.tags for s in gold]
+    report = score(tags, tagger.tag(given), words, tagger.vocab.is_known)
+    report["unseen_tags"] = unseen
+    if without_memory:
+        report["without_memory"] = score(tags, tagger.without_memory().tag(given), words, tagger.vocab.is_known)
+    return report
+
+
+def _some(tags: Sequence[str], n: int = 8) -> str:
+    return " ".join(tags[:n]) + (" ..." if len(tags) > n else "")

@@ -190,11 +190,14 @@ class Tagger:
         """The same tagger with W s_{t-1} dropped in every chain: each word tagged from its own x_t."""
         return Tagger(self.shape, rnn.without_memory(self.params), self.vocab, self.tags, self.record)
 
-    def widen_lookups(self) -> None:
+    def widen_lookups(self, tokens: int | None = None) -> None:
         """Float16 lookup tables to float32, for a large input (``LARGE_INPUT`` tokens or more),
         where it pays: a few tens of milliseconds here save more on every batch. Results are the
         same to the bit (the columns are summed in float32 either way). A model is loaded with
-        its tables as stored, so that a short input starts quickly."""
+        its tables as stored, so that a short input starts quickly. Given the ``tokens`` to come,
+        it widens them only if that many pay for it."""
+        if tokens is not None and tokens < LARGE_INPUT:
+            return
         for name in rnn.LOOKUPS:
             if name in self.params and self.params[name].dtype == np.float16:
                 self.params[name] = np.asfortranarray(self.params[name].astype(np.float32))

@@ -492,3 +492,17 @@ def test_shell_completion_offers_the_bundled_models_and_model_files(tmp_path):
     assert complete("mi") == ["mine.npz"]
     help_text = subprocess.run([sys.executable, "-m", "rnncli", "--help"], capture_output=True, text=True).stdout
     assert "--install-completion" in help_text
+
+
+def test_eval_of_gold_in_another_tag_set_is_an_error_naming_the_tags(runner, tmp_path):
+    gold = tmp_path / "gold.conllu"
+    gold.write_text("".join(f"{i}\t{w}\t_\t{u}\t{x}\t_\t_\t_\t_\t_\n" for i, (w, u, x) in enumerate(
+        [("I", "nn", "PRP"), ("eat", "v", "VBP"), ("fish", "nn", "NN")], 1)) + "\n")
+    r = runner.invoke(app, ["eval", str(gold), "--model", "tutorial", "--tag-column", "xpos"])
+    assert r.exit_code == 1 and r.stdout == ""
+    assert r.stderr == (f"rnncli: error: {gold}: 100% of the gold tags are not tags of the model (NN PRP VBP; "
+                        "the model's: nn v det punct adj prep adv num ...): another tag set?\n")
+    gold.write_text(gold.read_text().replace("\tv\t", "\tVERB\t"))  # one tag in three: a warning, and a score
+    r = runner.invoke(app, ["eval", str(gold), "--model", "tutorial", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["unseen_tags"] == ["VERB"]
+    assert r.stderr == "rnncli: warning: 1 gold tag(s) the model does not have, so never predicts: VERB\n"

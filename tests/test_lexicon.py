@@ -227,14 +227,14 @@ def test_cases_are_lower_case_and_a_capital_first_letter():
 
 def test_eval_case_scores_the_recased_corpus(tutorial_model, runner, tmp_path):
     gold = tmp_path / "gold.txt"
-    gold.write_text("I/pron eat/v apple/n\nyou/pron see/v me/pron\n")
+    gold.write_text("I/nn eat/v apple/nn\nyou/nn see/adv me/nn\n")
     tagger = Tagger.load(tutorial_model)
     for case in ("lower", "title"):
         r = runner.invoke(app, ["eval", str(gold), "--model", str(tutorial_model), "--case", case, "--json"])
         assert r.exit_code == 0, r.stderr
         recased = [[CASES[case](w) for w in s] for s in (["I", "eat", "apple"], ["you", "see", "me"])]
         predicted = sum(tagger.tag(recased), [])
-        gold_tags = ["pron", "v", "n", "pron", "v", "pron"]
+        gold_tags = ["nn", "v", "nn", "nn", "adv", "nn"]
         assert json.loads(r.stdout)["accuracy"] == sum(p == g for p, g in zip(predicted, gold_tags)) / 6
 
 
