@@ -334,11 +334,20 @@ def tag(
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.slash,
     pretokenized: Annotated[bool, typer.Option(help="Split on whitespace only; no tokeniser.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, help="Worker processes for large inputs.")] = 1,
+    top: Annotated[Optional[int], typer.Option(
+        min=1, metavar="K", help="With --format jsonl: each token's K most probable tags and their "
+                                 "probabilities, best first (\"top\").")] = None,
 ):
     """Tag text: arguments, files, or stdin, one output sentence per input line.
 
-    Example: rnncli tag "I eat apple"    or    cat text.txt | rnncli tag --format jsonl
+    Input that can pause (a pipe, a terminal) is tagged as it comes: each line is answered as soon
+    as no more follows it at once.
+
+    Example: rnncli tag "I eat apple"    or    cat text.txt | rnncli tag --format jsonl --top 3
     """
+    if top is not None and fmt is not OutputFormat.jsonl:
+        raise typer.BadParameter("needs --format jsonl, where each token has room for its best tags",
+                                 param_hint="--top")
     _one_blas_thread()
     from .tagging import tag_stream
 
@@ -348,7 +357,20 @@ def tag(
             raise typer.BadParameter("nothing to tag: give TEXT, --input FILE, or pipe text in", param_hint="TEXT")
         files = [Path("-")]
     tagger = _load(model)
-    tag_stream(tagger, _read_lines(texts, files), sys.stdout, fmt.value, pretokenized, jobs=jobs)
+    tag_stream(tagger, _read_lines(texts, files), sys.stdout, fmt.value, pretokenized, jobs=jobs,
+               paced=any(map(_can_pause, files)), top=top, warn=_warn)
+
+
+def _can_pause(path: Path) -> bool:
+    """Whether an input can keep rnncli waiting for its next line (a pipe, a terminal, a
+    socket), so that what came before is worth tagging meanwhile. A regular file never does."""
+    import stat
+
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode if str(path) == "-" else os.stat(path).st_mode
+    except (OSError, ValueError):  # no descriptor (a test's stdin), or a file that reading will name
+        return str(path) == "-"
+    return not stat.S_ISREG(mode)
 
 
 @app.command()

@@ -154,7 +154,8 @@ class Tagger:
                 for line, (order, probs) in zip(lines, self.ranked(sentences, k))]
 
     def tag_lines(self, lines: Iterable[str | bytes], format: str = "slash", pretokenized: bool = False, *,
-                  source: str | os.PathLike | None = None, first_line: int = 1) -> Iterator[str]:
+                  source: str | os.PathLike | None = None, first_line: int = 1,
+                  top: int | None = None) -> Iterator[str]:
         """What ``rnncli tag`` prints for each line (text, or UTF-8 bytes), one item per line, in
         order: a line of output for slash and jsonl, the sentence's rows and its blank line for tsv
         and conllu. ``"".join`` of the items is byte for byte what ``rnncli tag`` writes for the
@@ -162,12 +163,14 @@ class Tagger:
         message ``rnncli tag`` gives, naming ``source`` and the line (numbered from ``first_line``),
         after the items of the lines before it. A file opened in text mode also ends a line at a
         lone carriage return, where ``rnncli tag`` ends lines at line feeds alone: open it in
-        binary mode ("rb")."""
+        binary mode ("rb"). Lines that are not a list or a tuple (a file, a generator, a queue)
+        are tagged as they come: what has arrived is tagged when no more comes for a moment.
+        ``top=K`` with ``format="jsonl"``: each token's K best tags, as ``rnncli tag --top K``."""
         from .tagging import tag_lines
 
         if isinstance(lines, (str, bytes)):  # one string would be tagged a character at a time
             raise TypeError("tag_lines takes an iterable of lines, not one str or bytes: [text] or text.splitlines()")
-        return tag_lines(self, lines, format, pretokenized, source, first_line)
+        return tag_lines(self, lines, format, pretokenized, source, first_line, top=top)
 
     # -- other processes (``shipping``) --------------------------------------------------------
 

@@ -1,59 +1,122 @@
 """Tagging a stream of lines: tokenise, tag in large batches, write in input order.
 
 Lines are read and tagged a chunk at a time, so memory stays flat however long the input.
-With ``jobs`` > 1, chunks are tagged by worker processes (a few in flight at a time) and
-written in input order.
+Input that can pause (a pipe, a terminal, a generator) is read by a thread of its own, so that
+what has arrived is tagged as soon as no more comes for a moment (``PAUSE``): a line typed or
+piped slowly is answered at once, and a file still goes in large chunks. With ``jobs`` > 1,
+chunks are tagged by worker processes (a few in flight at a time) and written in input order.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from typing import TextIO
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple, TextIO
 
 from .corpus import format_sentence
 from .errors import RnncliError, TaggingError
-from .tagger import LARGE_INPUT, Tagger
+from .tagger import Tagger
 
 CHUNK_CHARS = 1 << 19  # about 100,000 tokens of text: big batches for the matrix products, flat memory
+PAUSE = 0.005  # seconds without a new line after which the lines that arrived are tagged
+LATEST = 0.1  # seconds at most that a line waits for others while the input keeps trickling in
+
+
+class Chunk(NamedTuple):
+    """Lines tagged together, and the number of the first among all the input's lines."""
+
+    lines: list[str]
+    first: int = 1
+
+
+class Tagged(NamedTuple):
+    """A chunk tagged: its output, its tokens, and of those looked up for ``unknown_share``,
+    how many and how many the model has no entry for."""
+
+    text: str
+    tokens: int
+    looked: int = 0
+    unknown: int = 0
+
+
+LOOK = 1000  # tokens that a ChunkTagger checks against the vocabulary, at the start of its input
 
 
 class ChunkTagger:
-    """Turns a list of raw lines into the text of their tagged sentences."""
+    """Turns a chunk of raw lines into the text of their tagged sentences."""
 
-    def __init__(self, tagger: Tagger, fmt: str = "slash", pretokenized: bool = False):
-        self.tagger, self.fmt = tagger, fmt
-        if pretokenized:
-            self.split = str.split
-        else:
-            from .tokenizer import line_tokens
+    def __init__(self, tagger: Tagger, fmt: str = "slash", pretokenized: bool = False, top: int | None = None):
+        from .tokenizer import line_tokens
 
-            self.split = line_tokens
+        self.tagger, self.fmt, self.pretokenized = tagger, fmt, pretokenized
+        self.top = None if top is None else tagger._top(top)
+        self.split = str.split if pretokenized else line_tokens
         self.column = tagger.record.tag_column
         self.slash = ["/" + t for t in tagger.tags]
+        self.looked = 0
 
-    def __call__(self, lines: list[str]) -> tuple[str, int]:
-        sentences = [self.split(line) for line in lines]
-        if sum(map(len, sentences)) >= LARGE_INPUT:
-            self.tagger.widen_lookups()  # once: a stream this long pays for it
-        results = self.tagger.best(sentences, probs=self.fmt == "jsonl")
+    def __call__(self, chunk: Chunk) -> Tagged:
+        if self.fmt == "jsonl":
+            return self._jsonl(chunk.lines)
+        sentences = [self.split(line) for line in chunk.lines]
+        self.tagger.widen_lookups(sum(map(len, sentences)))  # once: a stream this long pays for it
+        results = self.tagger.best(sentences, probs=False)
         tags = self.tagger.tags
         if self.fmt == "slash":  # the common case, kept lean: "word" + "/TAG" per token
             slash = self.slash
             parts = [" ".join(map(str.__add__, words, [slash[k] for k in best])) + "\n"
                      for words, (best, _) in zip(sentences, results)]
-        elif self.fmt == "jsonl":
-            parts = [json.dumps({"tokens": words, "tags": [tags[k] for k in best],
-                                 "probs": [round(float(x), 4) for x in p]}, ensure_ascii=False) + "\n"
-                     for words, (best, p) in zip(sentences, results)]
+        elif self.fmt == "conllu":  # each sentence with its number (the input line's) and its text
+            parts = [f"# sent_id = {n}\n# text = {line.strip()}\n" + format_sentence(
+                     words, [tags[k] for k in best], "conllu", self.column) if words else "\n"
+                     for n, (line, words, (best, _)) in enumerate(zip(chunk.lines, sentences, results), chunk.first)]
         else:
             parts = [format_sentence(words, [tags[k] for k in best], self.fmt, self.column) if words else "\n"
                      for words, (best, _) in zip(sentences, results)]
-        return "".join(parts), sum(map(len, sentences))
+        return self._tagged("".join(parts), sentences)
+
+    def _tagged(self, text: str, sentences: list[list[str]]) -> Tagged:
+        """The output, with the first ``LOOK`` tokens' count of words the model has no entry for."""
+        tokens = sum(map(len, sentences))
+        if self.looked >= LOOK:
+            return Tagged(text, tokens)
+        words = [w for s in sentences for w in s][:LOOK - self.looked]
+        self.looked += len(words)
+        known = self.tagger.vocab.is_known
+        return Tagged(text, tokens, len(words), sum(not known(w) for w in words))
+
+    def _jsonl(self, lines: list[str]) -> Tagged:
+        """One JSON object per line: tokens, tags, o_t of each tag (rounded to 4 places), each
+        token's (start, end) in its line, and with ``top`` the best (tag, o_t) pairs of each."""
+        from .tokenizer import line_spans
+
+        spans = [line_spans(line, self.pretokenized) for line in lines]
+        sentences = [[line[s:e] for s, e in where] for line, where in zip(lines, spans)]
+        self.tagger.widen_lookups(sum(map(len, sentences)))
+        tags = self.tagger.tags
+        parts = []
+        if self.top is None:
+            for words, where, (best, p) in zip(sentences, spans, self.tagger.best(sentences)):
+                parts.append({"tokens": words, "tags": [tags[k] for k in best],
+                              "probs": [round(x, 4) for x in p.tolist()], "offsets": where})
+        else:
+            for words, where, (order, p) in zip(sentences, spans, self.tagger.ranked(sentences, self.top)):
+                ranked = [[[tags[k], round(x, 4)] for k, x in zip(row, q)] for row, q in zip(order.tolist(), p.tolist())]
+                parts.append({"tokens": words, "tags": [r[0][0] for r in ranked], "probs": [r[0][1] for r in ranked],
+                              "offsets": where, "top": ranked})
+        return self._tagged("".join(json.dumps(part, ensure_ascii=False) + "\n" for part in parts), sentences)
 
 
-def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int) -> Iterator[tuple[list[str], str]]:
-    """Lists of lines of about ``chunk_chars`` characters, each with where its last line came from."""
+def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int, paced: bool = False,
+            first: int = 1) -> Iterator[tuple[Chunk, str]]:
+    """Chunks of about ``chunk_chars`` characters of lines, numbered from ``first``, each with
+    where its last line came from. ``paced``: the input can pause, and a chunk is also cut
+    where it does (``_paced``)."""
+    if paced:
+        yield from _paced(lines, chunk_chars, first)
+        return
     chunk: list[str] = []
     size = 0
     where = ""
@@ -63,35 +126,134 @@ def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int) -> Iterator
             size += len(line) + 1
             if size >= chunk_chars:
                 full, chunk, size = chunk, [], 0  # emptied first: a consumer that stops gets nothing twice
-                yield full, f"{source}:{n}"
+                yield Chunk(full, first), f"{source}:{n}"
+                first += len(full)
             where = f"{source}:{n}"
     finally:
         # Also when reading failed part-way (invalid UTF-8): what was read is still tagged
         # and written before the error surfaces.
         if chunk:
-            yield chunk, where
+            yield Chunk(chunk, first), where
+
+
+def _paced(lines: Iterable[tuple[str, int, str]], chunk_chars: int, first: int) -> Iterator[tuple[Chunk, str]]:
+    """``_chunks`` of an input that can pause: a thread reads it, at most two chunks ahead,
+    and a chunk is cut when it is full, when the input ends, or when lines have arrived and no
+    more comes for ``PAUSE`` seconds (or the first of them has waited ``LATEST``). A failure
+    to read comes after the chunks of every line read before it."""
+    ready = threading.Condition(threading.Lock())
+    pending: list[tuple[str, str]] = []  # (line, where) read and not yet taken
+    state = {"size": 0, "ended": False, "error": None, "stop": False}
+
+    def read() -> None:
+        try:
+            for source, n, line in lines:
+                with ready:
+                    while state["size"] >= 2 * chunk_chars and not state["stop"]:
+                        ready.wait()  # the tagging side is behind: memory stays flat
+                    if state["stop"]:
+                        return
+                    pending.append((line, f"{source}:{n}"))
+                    state["size"] += len(line) + 1
+                    if len(pending) == 1 or state["size"] >= chunk_chars:
+                        ready.notify_all()
+        except BaseException as e:  # raised on the tagging side, after what came before it
+            state["error"] = e
+        finally:
+            with ready:
+                state["ended"] = True
+                ready.notify_all()
+
+    threading.Thread(target=read, name="rnncli-reader", daemon=True).start()
+    try:
+        while True:
+            with ready:
+                _wait_for_a_chunk(ready, pending, state, chunk_chars)
+                taken = pending[:]
+                pending.clear()
+                state["size"] = 0
+                ready.notify_all()
+            if taken:
+                yield Chunk([line for line, _ in taken], first), taken[-1][1]
+                first += len(taken)
+            elif state["ended"]:
+                if state["error"] is not None:
+                    raise state["error"]
+                return
+    finally:
+        with ready:  # the consumer stopped: so does the reader, at its next line
+            state["stop"] = True
+            ready.notify_all()
+
+
+def _wait_for_a_chunk(ready: threading.Condition, pending: list, state: dict, chunk_chars: int) -> None:
+    """Holding ``ready``: wait until a chunk is full, the input ended, or it paused with lines
+    pending (no new line for ``PAUSE``, or the first pending one older than ``LATEST``)."""
+    since = time.monotonic()
+    while not state["ended"] and state["size"] < chunk_chars:
+        if not pending:
+            ready.wait()
+            since = time.monotonic()
+            continue
+        count = len(pending)
+        ready.wait(PAUSE)
+        if len(pending) == count or time.monotonic() - since > LATEST:
+            return
 
 
 def tag_stream(tagger: Tagger, lines: Iterable[tuple[str, int, str]], out: TextIO, fmt: str = "slash",
-               pretokenized: bool = False, chunk_chars: int = CHUNK_CHARS, jobs: int = 1) -> int:
+               pretokenized: bool = False, chunk_chars: int = CHUNK_CHARS, jobs: int = 1, paced: bool = False,
+               top: int | None = None, warn: Callable[[str], None] | None = None) -> int:
     """Tag each (source, line number, text) and write one output sentence per line; returns tokens tagged.
 
     An empty or blank line gives an empty output sentence: a blank line (slash, tsv, conllu)
-    or an object with empty lists (jsonl). With ``jobs`` > 1, a worker that fails or dies ends
-    the stream with ``TaggingError`` once every chunk before its own is written.
+    or an object with empty lists (jsonl). ``paced``: the input can pause (a pipe, a terminal),
+    and what has arrived is tagged and written when it does. With ``jobs`` > 1, a worker that
+    fails or dies ends the stream with ``TaggingError`` once every chunk before its own is
+    written. ``warn`` is told once if most words are unknown to the model (``Unknown``).
     """
-    tag_chunk = ChunkTagger(tagger, fmt, pretokenized)
-    chunks = _chunks(lines, chunk_chars)
+    tag_chunk = ChunkTagger(tagger, fmt, pretokenized, top)
+    chunks = _chunks(lines, chunk_chars, paced)
     if jobs > 1:
         results = _in_workers(tag_chunk, chunks, jobs)
     else:
         results = (tag_chunk(chunk) for chunk, _ in chunks)
     total = 0
-    for text, n in results:
-        out.write(text)
+    unknown = Unknown(tagger, warn)
+    for tagged in results:
+        out.write(tagged.text)
         out.flush()
-        total += n
+        total += tagged.tokens
+        unknown.add(tagged)
+    unknown.end()
     return total
+
+
+class Unknown:
+    """Says once, through ``warn``, when most of the words of an input's start are unknown to
+    the model: text in another language (or of another kind than the model was trained on) is
+    tagged all the same, with confidence it has not earned. The model's vocabulary decides, not
+    its lexicon: drawn from English web text, that knows many French and German words too."""
+
+    DECIDE = 100  # tokens after which it is decided; a shorter input is decided at its end
+
+    def __init__(self, tagger: Tagger, warn: Callable[[str], None] | None):
+        self.tagger, self.warn = tagger, warn
+        self.looked = self.unknown = 0
+        self.decided = warn is None
+
+    def add(self, tagged: Tagged) -> None:
+        self.looked += tagged.looked
+        self.unknown += tagged.unknown
+        if not self.decided and self.looked >= self.DECIDE:
+            self.end()
+
+    def end(self) -> None:
+        if not self.decided and self.looked >= 3 and 2 * self.unknown > self.looked:
+            corpus = ", ".join(self.tagger.record.corpus) or "a corpus it does not name"
+            self.warn(f"{self.unknown / self.looked:.0%} of the words are unknown to the model, trained on "
+                      f"{corpus}: text in another language is tagged all the same, and badly")
+        self.decided = True
 
 
 _worker: ChunkTagger | None = None  # each worker process's own copy, set once when it starts
@@ -100,8 +262,6 @@ _worker: ChunkTagger | None = None  # each worker process's own copy, set once w
 def _start_worker(tag_chunk: ChunkTagger, parent: int) -> None:
     import os
     import signal
-    import threading
-    import time
 
     global _worker
     _worker = tag_chunk
@@ -116,11 +276,11 @@ def _start_worker(tag_chunk: ChunkTagger, parent: int) -> None:
     threading.Thread(target=exit_with_parent, daemon=True).start()
 
 
-def _work(lines: list[str]) -> tuple[str, int]:
-    return _worker(lines)
+def _work(chunk: Chunk) -> Tagged:
+    return _worker(chunk)
 
 
-def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[list[str], str]],
+def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]],
                 jobs: int) -> Iterator[tuple[str, int]]:
     """``map(tag_chunk, chunks)`` in worker processes, results in input order. A worker that
     raises or dies ends the results with ``TaggingError`` after the chunks before its own."""
@@ -138,7 +298,7 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[list[str], str]],
 
     from concurrent.futures.process import BrokenProcessPool  # here: a one-process run never needs it
 
-    def result(future, where: str) -> tuple[str, int]:
+    def result(future, where: str) -> Tagged:
         nonlocal written, failed
         try:
             out = future.result()
@@ -172,14 +332,17 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[list[str], str]],
 
 
 def tag_lines(tagger: Tagger, lines: Iterable[str | bytes], fmt: str = "slash", pretokenized: bool = False,
-              source: str | None = None, first_line: int = 1, chunk_chars: int = CHUNK_CHARS) -> Iterator[str]:
+              source: str | None = None, first_line: int = 1, chunk_chars: int = CHUNK_CHARS,
+              top: int | None = None) -> Iterator[str]:
     """The text that ``rnncli tag`` writes for each line, one item per line, in order: a line
     of output for slash and jsonl, a block of rows with its blank line for tsv and conllu (a
     lone newline for an empty line). Joined, the items are what ``rnncli tag`` prints.
 
     Each line is checked as a line of a file is (``corpus.given_line``); the first bad one
     raises ``CorpusError``, named ``source:n`` (``<lines>:n`` without a source, n counted
-    from ``first_line``), once the items of every line before it are out.
+    from ``first_line``), once the items of every line before it are out. Lines that are not a
+    list or a tuple (a file, a generator, a queue) are read as they come: what has arrived is
+    tagged when no more comes for a moment.
     """
     from .corpus import OUTPUT_FORMATS
     from .errors import OptionError, shown
@@ -187,7 +350,8 @@ def tag_lines(tagger: Tagger, lines: Iterable[str | bytes], fmt: str = "slash", 
     if fmt not in OUTPUT_FORMATS:  # said at the call, not at the first item
         raise OptionError("--format", f"unknown output format {fmt!r}; one of {', '.join(OUTPUT_FORMATS)}")
     name = "<lines>" if source is None else shown(source)
-    return _tagged_lines(ChunkTagger(tagger, fmt, pretokenized), lines, fmt, name, first_line, chunk_chars)
+    tag_chunk = ChunkTagger(tagger, fmt, pretokenized, top)  # a bad top is said at the call too
+    return _tagged_lines(tag_chunk, lines, fmt, name, first_line, chunk_chars)
 
 
 def _tagged_lines(tag_chunk: ChunkTagger, lines: Iterable[str | bytes], fmt: str, name: str, first_line: int,
@@ -195,26 +359,24 @@ def _tagged_lines(tag_chunk: ChunkTagger, lines: Iterable[str | bytes], fmt: str
     from .corpus import given_line
 
     split = _slash_items if fmt in ("slash", "jsonl") else _block_items
-    chunk: list[str] = []
-    size = 0
-    numbered = enumerate(lines, first_line)
-    while True:
-        try:
-            n, line = next(numbered)
-            text = given_line(name, n, line, first=n == 1)
-        except StopIteration:
-            break
-        except Exception:
-            if chunk:  # the lines before the bad one are out before the error, as from rnncli tag
-                yield from split(tag_chunk(chunk)[0], len(chunk))
-            raise
-        chunk.append(text)
-        size += len(text) + 1
-        if size >= chunk_chars:
-            yield from split(tag_chunk(chunk)[0], len(chunk))
-            chunk, size = [], 0
-    if chunk:
-        yield from split(tag_chunk(chunk)[0], len(chunk))
+    checked = ((name, n, given_line(name, n, line, first=n == 1)) for n, line in enumerate(lines, first_line))
+    paced = not isinstance(lines, (list, tuple))
+    unknown = Unknown(tag_chunk.tagger, _warning)
+    for chunk, _ in _chunks(checked, chunk_chars, paced, first_line):
+        tagged = tag_chunk(chunk)
+        unknown.add(tagged)
+        yield from split(tagged.text, len(chunk.lines))
+    unknown.end()
+
+
+class UnknownWordsWarning(UserWarning):
+    """Most words of the text are unknown to the model (another language?)."""
+
+
+def _warning(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, UnknownWordsWarning, stacklevel=4)
 
 
 def _slash_items(text: str, n: int) -> list[str]:

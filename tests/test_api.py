@@ -184,10 +184,11 @@ def test_tag_lines_is_rnncli_tag_byte_for_byte_one_item_per_line(runner, tmp_pat
     assert status == 0 and "".join(items).encode("utf-8") == out
     assert len(items) == len(LINES)
     assert all(item.endswith("\n") for item in items)
-    blank = "{\"tokens\": [], \"tags\": [], \"probs\": []}\n" if fmt == "jsonl" else "\n"
+    blank = "{\"tokens\": [], \"tags\": [], \"probs\": [], \"offsets\": []}\n" if fmt == "jsonl" else "\n"
     assert items[1] == items[2] == blank
     if fmt in ("tsv", "conllu"):  # a block of rows per line, ended by its blank line
-        assert items[0].endswith("\n\n") and items[0].count("\n") == 3 + 1
+        comments = 2 if fmt == "conllu" else 0  # its number and text
+        assert items[0].endswith("\n\n") and items[0].count("\n") == comments + 3 + 1
     with open(path, "rb") as f:  # bytes, as read from a file, give the same
         assert list(tagger.tag_lines(f, fmt, pretokenized)) == items
 
@@ -331,3 +332,61 @@ def test_a_copy_is_a_tagger_of_its_own():
 def test_every_error_crosses_to_another_process_whole(error):
     back = pickle.loads(pickle.dumps(error))
     assert (type(back), str(back), back.status, vars(back)) == (type(error), str(error), error.status, vars(error))
+
+
+# -- streaming -------------------------------------------------------------------------------------
+
+def test_tag_lines_answers_each_line_of_a_generator_before_the_next_comes():
+    """A generator that waits for the answer to its first line before it gives the second: tagging
+    that waited for a chunk to fill, or for the end, would wait here for ever (10 s, then fail)."""
+    import threading
+
+    answered = threading.Event()
+
+    def lines():
+        yield "they fish\n"
+        yield "answered in time" if answered.wait(10) else "never answered"
+
+    out = []
+    for item in rnncli.load("tutorial").tag_lines(lines()):
+        out.append(item)
+        answered.set()
+    assert out[0] == "they/nn fish/v\n" and out[1].startswith("answered/")
+
+
+def test_a_bad_line_from_a_generator_comes_after_the_lines_before_it():
+    def lines():
+        yield b"they fish\n"
+        yield b"bad \xff byte\n"
+        yield b"never read\n"
+
+    items = []
+    with pytest.raises(CorpusError, match=r"^<lines>:2: not valid UTF-8"):
+        for item in rnncli.load("tutorial").tag_lines(lines()):
+            items.append(item)
+    assert items == ["they/nn fish/v\n"]
+
+
+def test_a_generator_is_tagged_as_a_list_is_whatever_its_pace():
+    lines = [f"they fish {n}" if n % 5 else "" for n in range(300)]
+    tagger = rnncli.load("tutorial")
+    assert list(tagger.tag_lines(iter(lines), "conllu")) == list(tagger.tag_lines(lines, "conllu"))
+
+
+def test_rnncli_tag_answers_a_line_on_a_pipe_while_the_pipe_stays_open(tmp_path):
+    import select
+
+    p = subprocess.Popen([sys.executable, "-m", "rnncli", "tag", "-m", "tutorial"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        p.stdin.write(b"they fish\n")
+        p.stdin.flush()
+        ready, _, _ = select.select([p.stdout], [], [], 30)  # the pipe is still open: no end of input yet
+        assert ready, "no answer while the input stayed open"
+        assert p.stdout.readline() == b"they/nn fish/v\n"
+        p.stdin.write(b"the fish\n")
+        p.stdin.close()
+        assert p.stdout.read() == b"the/det fish/nn\n" and p.wait(30) == 0
+    finally:
+        p.kill()
+        p.wait()

@@ -83,11 +83,13 @@ def test_tag_model_from_environment(runner, tutorial_model):
 def test_tag_output_formats(runner, tutorial_model):
     args = ["tag", "I eat apple", "--model", str(tutorial_model), "--format"]
     assert ok(runner.invoke(app, args + ["tsv"])).stdout == "I\tnn\neat\tv\napple\tnn\n\n"
-    conllu = ok(runner.invoke(app, args + ["conllu"])).stdout
-    assert conllu.splitlines()[1] == "2\teat\t_\tv\t_\t_\t_\t_\t_\t_"
+    conllu = ok(runner.invoke(app, args + ["conllu", "they  fish "])).stdout.splitlines()
+    assert conllu[:2] == ["# sent_id = 1", "# text = I eat apple"] and conllu[3] == "2\teat\t_\tv\t_\t_\t_\t_\t_\t_"
+    assert conllu[6:8] == ["# sent_id = 2", "# text = they  fish"]  # the line as given, less its outer spaces
     obj = json.loads(ok(runner.invoke(app, args + ["jsonl"])).stdout)
     assert obj["tokens"] == ["I", "eat", "apple"] and obj["tags"] == ["nn", "v", "nn"]
     assert all(0.0 < p <= 1.0 for p in obj["probs"])
+    assert obj["offsets"] == [[0, 1], [2, 5], [6, 11]] and "top" not in obj
 
 
 def test_tag_pretokenized_splits_on_whitespace_only(runner, tutorial_model):

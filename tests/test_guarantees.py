@@ -131,10 +131,12 @@ def test_every_guarantee_names_tests_that_exist():
 
 # -- promises no other module tested -------------------------------------------------------------
 
+@pytest.mark.parametrize("paced", [False, True], ids=["file", "pipe"])
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_tagging_reads_a_bounded_stretch_ahead_of_what_it_has_written(tutorial_model, jobs):
+def test_tagging_reads_a_bounded_stretch_ahead_of_what_it_has_written(tutorial_model, jobs, paced):
     """Memory stays flat however long the input: at each write, the lines read but not yet
-    written are bounded by a few chunks, not by the length of the input."""
+    written are bounded by a few chunks, not by the length of the input. Input that can pause
+    is read by a thread of its own, at most two chunks ahead, in chunks of up to two."""
     from rnncli.tagging import tag_stream
 
     line, chunk_chars, total = "I eat apple and they fish in the river", 4000, 20_000
@@ -159,9 +161,10 @@ def test_tagging_reads_a_bounded_stretch_ahead_of_what_it_has_written(tutorial_m
             pass
 
     out = Output()
-    tag_stream(Tagger.load(tutorial_model), lines(), out, chunk_chars=chunk_chars, jobs=jobs)
+    tag_stream(Tagger.load(tutorial_model), lines(), out, chunk_chars=chunk_chars, jobs=jobs, paced=paced)
     assert out.written == total and len(out.ahead) > 10
-    assert max(out.ahead) <= (2 * jobs + 1) * per_chunk < total / 10
+    bound = (2 * jobs + 1) * 2 * per_chunk + 2 * per_chunk if paced else (2 * jobs + 1) * per_chunk
+    assert max(out.ahead) <= bound < total / 5
 
 
 @pytest.mark.parametrize("dtype, value", [(np.float32, np.nan), (np.float32, -np.inf), (np.float16, np.inf)])
