@@ -1,0 +1,187 @@
+"""Hard to break, part three: output never lost in silence, a good model never spoiled, any
+terminal and locale, numbers that are not numbers, the Python API given the wrong things.
+
+Each case ends in one line on stderr and a non-zero status, or in every byte written; never in
+a traceback, a status of 0 with output missing, or a model file that rnncli would refuse.
+"""
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnncli import modelfile
+from rnncli.cli import app
+from rnncli.tagger import Tagger
+
+from conftest import ROOT, SAMPLES
+
+TUTORIAL = SAMPLES / "tutorial.txt"
+RNNCLI = [sys.executable, "-m", "rnncli"]
+HAS_DEV_FULL = Path("/dev/full").exists()
+
+
+def one_line_error(r, status=1):
+    assert r.exit_code == status, (r.exit_code, r.stdout, r.stderr)
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    return r.stderr
+
+
+def run(args, timeout=60, **kwargs):
+    return subprocess.run([*RNNCLI, *args], capture_output=True, timeout=timeout, **kwargs)
+
+
+def long_sentence(words=700):
+    return " ".join(["they fish"] * (words // 2))
+
+
+# -- output that fails, blocks or is cut short ---------------------------------------------------
+
+@pytest.mark.skipif(not HAS_DEV_FULL, reason="needs /dev/full")
+@pytest.mark.parametrize("args", [
+    ["tag", "they fish"], ["tag", "they fish", "-f", "jsonl"], ["tag", "they fish", "-f", "conllu"],
+    ["unroll", "they fish"], ["unroll", "they fish", "--json"],
+    ["backprop", "they/nn fish/nn"], ["backprop", "they/nn fish/nn", "--json"],
+    ["inspect"], ["inspect", "--json"],
+    ["eval", str(TUTORIAL)], ["eval", str(TUTORIAL), "--json"],
+    ["--version"], ["tag", "--help"],
+])
+def test_a_standard_output_that_fails_is_one_line_and_status_1_for_every_command(tutorial_model, args):
+    model = ["--model", str(tutorial_model)] if args[0] not in ("--version",) and "--help" not in args else []
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([*RNNCLI, *args, *model], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert (r.returncode, r.stderr) == (1, "rnncli: error: cannot write the output: No space left on device\n")
+
+
+def _nonblocking_pipe():
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETFL, fcntl.fcntl(write_end, fcntl.F_GETFL) | os.O_NONBLOCK)
+    return read_end, write_end
+
+
+def _read_slowly(fd, proc, nap=0.003, interrupt_after=None):
+    """Everything from ``fd``, 4 KiB at a time with a nap between reads: a reader slower than
+    rnncli, so that its pipe fills. With ``interrupt_after`` bytes read, SIGINT goes to rnncli."""
+    got = bytearray()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(nap)
+        block = os.read(fd, 4096)
+        if not block:
+            break
+        got += block
+        if interrupt_after is not None and len(got) >= interrupt_after:
+            proc.send_signal(signal.SIGINT)
+            interrupt_after = None
+    os.close(fd)
+    return bytes(got)
+
+
+@pytest.mark.parametrize("unbuffered", ["1", None])
+def test_a_non_blocking_pipe_with_a_slow_reader_gets_every_line(tutorial_model, tmp_path, unbuffered):
+    lines = 20_000  # about 600 KB, ten times a pipe's buffer
+    text = tmp_path / "in.txt"
+    text.write_text("I eat apple\nthey fish in the river\n" * (lines // 2))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = unbuffered  # Python's stdout then writes straight through, short writes lost
+    read_end, write_end = _nonblocking_pipe()
+    proc = subprocess.Popen([*RNNCLI, "tag", "-i", str(text), "--model", str(tutorial_model)], stdout=write_end,
+                            stderr=subprocess.PIPE, env=env)
+    os.close(write_end)
+    try:
+        got = _read_slowly(read_end, proc)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    assert (proc.returncode, err) == (0, b"")
+    assert got == b"I/nn eat/v apple/nn\nthey/nn fish/v in/prep the/det river/nn\n" * (lines // 2)
+
+
+def test_a_table_view_into_a_non_blocking_pipe_is_written_whole(tutorial_model):
+    args = ["unroll", long_sentence(), "--model", str(tutorial_model)]
+    whole = run(args).stdout
+    assert len(whole) > 100_000  # twice a pipe's buffer
+    read_end, write_end = _nonblocking_pipe()
+    proc = subprocess.Popen([*RNNCLI, *args], stdout=write_end, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    os.close(write_end)
+    try:
+        got = _read_slowly(read_end, proc, nap=0.001)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    assert (proc.returncode, err, got) == (0, b"", whole)
+
+
+def test_ctrl_c_while_tagging_into_a_pipe_ends_on_a_whole_line(tutorial_model, tmp_path):
+    text = tmp_path / "in.txt"
+    text.write_text("I eat apple\nthey fish in the river and duck\n" * 20_000)
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([*RNNCLI, "tag", "-i", str(text), "--model", str(tutorial_model)], stdout=write_end,
+                            stderr=subprocess.PIPE)
+    os.close(write_end)
+    try:
+        got = _read_slowly(read_end, proc, interrupt_after=100_000)  # inside the first chunk's write
+        proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert 100_000 <= len(got) < 1_000_000 and got.endswith(b"\n")
+    lines = got.split(b"\n")[:-1]  # the two sentences in turn, each whole, the last one too
+    assert all(line == lines[n % 2] for n, line in enumerate(lines)) and lines[0].endswith(b"apple/nn")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGPIPE"), reason="no SIGPIPE on this platform")
+@pytest.mark.parametrize("command", ["unroll", "backprop"])
+def test_a_closed_pipe_ends_a_table_view_with_status_141(tutorial_model, command):
+    sentence = long_sentence(300 if command == "backprop" else 700)  # well over a pipe's buffer
+    shell = f'"$@" | head -n 1; echo ${{PIPESTATUS[0]}} >&2'
+    r = subprocess.run(["bash", "-c", shell, "rnncli", *RNNCLI, command, sentence, "--model", str(tutorial_model)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout.startswith("s_t = tanh(") and r.stdout.count("\n") == 1
+    assert r.stderr == f"{128 + signal.SIGPIPE}\n"
+
+
+def test_every_table_view_ends_a_closed_pipe_as_other_commands_do():
+    from rnncli.cli import _stdout_console
+
+    with pytest.raises(BrokenPipeError):  # not Rich's own handler, which exits with status 1
+        _stdout_console().on_broken_pipe()
+
+
+# -- terminals and locales ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("columns", ["0", "20"])
+@pytest.mark.parametrize("command", [["unroll", "they fish"], ["inspect"]])
+def test_a_terminal_too_narrow_gets_tables_of_a_minimum_width(tutorial_model, columns, command):
+    r = run([*command, "--model", str(tutorial_model)], text=True, env={**os.environ, "COLUMNS": columns})
+    assert (r.returncode, r.stderr) == (0, "")
+    wide = run([*command, "--model", str(tutorial_model)], text=True, env={**os.environ, "COLUMNS": "200"}).stdout
+    width = max(map(len, r.stdout.splitlines()))
+    assert 60 <= width <= 80
+    for word in ("they", "fish") if command[0] == "unroll" else ("parameters", "arrays"):
+        assert word in r.stdout and word in wide
+
+
+@pytest.mark.parametrize("env", [{"LC_ALL": "C", "PYTHONUTF8": "0"}, {"PYTHONIOENCODING": "ascii"},
+                                 {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "latin-1"}])
+def test_input_and_output_are_utf8_whatever_the_locale(tutorial_model, tmp_path, env):
+    text = tmp_path / "café.txt"
+    text.write_text("café crème\n", encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("LC_")}, **env}
+    for args in (["tag", "café crème"], ["tag", "-i", str(text)], ["tag", "-f", "jsonl", "café crème"]):
+        r = run([*args, "--model", str(tutorial_model)], env=env)
+        assert (r.returncode, r.stderr) == (0, b""), args
+        assert "café" in r.stdout.decode("utf-8") and "crème" in r.stdout.decode("utf-8")
+    r = run(["unroll", "café", "--model", str(tutorial_model)], env=env)
+    assert r.returncode == 0 and "café" in r.stdout.decode("utf-8") and "━" in r.stdout.decode("utf-8")
+    r = run(["tag", b"caf\xe9", "--model", str(tutorial_model)], env=env)  # Latin-1 bytes: not UTF-8 whatever the locale
+    assert (r.returncode, r.stderr) == (1, b"rnncli: error: argument 1: not valid UTF-8 (byte 0xe9)\n")
