@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import modelfile, rnn
+from .corpus import plain_tag
 from .errors import ModelFileError, shown
 from .lexicon import ARRAYS as LEXICON_ARRAYS
 from .lexicon import Lexicon
@@ -181,9 +182,12 @@ class Tagger:
 
     def save(self, path: str | os.PathLike, dtype=np.float32) -> None:
         """Write the model file; ``dtype=np.float16`` halves it (the arrays are float32 again on load)."""
-        arrays = {name: p.astype(dtype) if name in self.params else p for name, p in self.arrays().items()}
+        with np.errstate(over="ignore"):  # a weight float16 cannot hold becomes infinity, refused below
+            arrays = {name: p.astype(dtype) if name in self.params else p for name, p in self.arrays().items()}
         self.record.stored_dtype = np.dtype(dtype).name
-        modelfile.save(path, arrays, self.metadata())
+        # Read back before it replaces the file there: a good model is never replaced by one that
+        # rnncli would refuse (NaN weights, a tag no file may hold, float16 overflowing to infinity).
+        modelfile.save(path, arrays, self.metadata(), check=lambda written: Tagger.load(written, shown(path)))
 
     @classmethod
     def load(cls, path: str | os.PathLike, name: str | None = None) -> Tagger:
@@ -239,7 +243,7 @@ def _parts(meta: dict, label: str) -> dict:
     if (vocab.n_inputs != shape.n_inputs or len(tags) != shape.n_tags or len(set(tags)) != len(tags)
             or vocab.n_chars != shape.n_chars):
         raise ModelFileError(f"{label}: metadata disagrees with itself (vocabulary or tag set size)")
-    bad = next((t for t in tags if not _plain_tag(t)), None)
+    bad = next((t for t in tags if not plain_tag(t)), None)
     if bad is not None:
         raise ModelFileError(f"{label}: tag {_shorter(bad)} is not one word of printable text "
                              f"(empty, or white space or a control character in it)")
@@ -252,12 +256,6 @@ def _with_lexicon(parts: dict, arrays: dict[str, np.ndarray], label: str) -> dic
     if parts["lexicon"] is not None:
         parts["vocab"].lexicon = Lexicon.from_arrays(arrays, parts["lexicon"], label)
     return {name: a for name, a in arrays.items() if name not in LEXICON_ARRAYS}
-
-
-def _plain_tag(tag: str) -> bool:
-    """A tag is written after a word, one token per line or per space: it must be one
-    non-empty word of printable characters."""
-    return bool(tag) and tag.isprintable() and not any(c.isspace() for c in tag)
 
 
 def _shorter(text: str, limit: int = 40) -> str:

@@ -31,6 +31,8 @@ class ChunkTagger:
             self.split = tokenize
         self.column = tagger.record.tag_column
         self.slash = ["/" + t for t in tagger.tags]
+        if fmt == "slash":
+            _check_slash_tags(tagger.tags)
 
     def __call__(self, lines: list[str]) -> tuple[str, int]:
         sentences = [self.split(line) for line in lines]
@@ -50,6 +52,17 @@ class ChunkTagger:
             parts = [format_sentence(words, [tags[k] for k in best], self.fmt, self.column) if words else "\n"
                      for words, (best, _) in zip(sentences, results)]
         return "".join(parts), sum(map(len, sentences))
+
+
+def _check_slash_tags(tags: list[str]) -> None:
+    """Slash output is read back split at each token's last slash (``1/2/NUM`` is the word
+    ``1/2``): a tag holding a slash would read back as part of its word, so it is refused."""
+    bad = next((t for t in tags if "/" in t), None)
+    if bad is not None:
+        from .errors import OptionError
+
+        raise OptionError("--format", f"the model's tag {bad!r} holds a '/', which slash output cannot "
+                                      f"show so that it reads back; use tsv, conllu or jsonl")
 
 
 def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int) -> Iterator[tuple[list[str], str]]:

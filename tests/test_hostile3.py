@@ -19,6 +19,7 @@ import pytest
 
 from rnncli import modelfile
 from rnncli.cli import app
+from rnncli.errors import ModelFileError, OptionError
 from rnncli.tagger import Tagger
 
 from conftest import ROOT, SAMPLES
@@ -185,3 +186,79 @@ def test_input_and_output_are_utf8_whatever_the_locale(tutorial_model, tmp_path,
     assert r.returncode == 0 and "café" in r.stdout.decode("utf-8") and "━" in r.stdout.decode("utf-8")
     r = run(["tag", b"caf\xe9", "--model", str(tutorial_model)], env=env)  # Latin-1 bytes: not UTF-8 whatever the locale
     assert (r.returncode, r.stderr) == (1, b"rnncli: error: argument 1: not valid UTF-8 (byte 0xe9)\n")
+
+
+# -- a good model never spoiled --------------------------------------------------------------------
+
+def test_a_checkpoint_holding_nan_is_refused_and_the_model_is_kept(runner, tutorial_model, tmp_path, monkeypatch):
+    from test_robustness import _interrupted_checkpoint
+
+    ckpt = _interrupted_checkpoint(runner, tmp_path, monkeypatch)
+    keep = tmp_path / "keep.npz"
+    before = tutorial_model.read_bytes()
+    keep.write_bytes(before)
+    arrays, meta = modelfile.load(ckpt)
+    for name, value in (("params.W", np.nan), ("optimizer.m.V", np.inf)):
+        spoiled = {k: a.copy() for k, a in arrays.items()}
+        spoiled[name].flat[3] = value
+        path = tmp_path / "nan.ckpt.npz"
+        np.savez(path, metadata=np.frombuffer(json.dumps(meta).encode(), np.uint8), **spoiled)
+        r = runner.invoke(app, ["train", str(TUTORIAL), "-o", str(keep), "--hidden", "8", "-q", "--resume", str(path)])
+        assert one_line_error(r) == f"rnncli: error: {path}: array {name} holds NaN or infinite values\n"
+        assert keep.read_bytes() == before
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (lambda t: t.params["V"].__setitem__((0, 0), np.nan), "array V holds NaN or infinite values"),
+    (lambda t: t.params["V"].__setitem__((0, 0), 1e6), "array V holds NaN or infinite values"),  # float16: inf
+    (lambda t: t.tags.__setitem__(0, "N\u200dN"), "tag 'N\\u200dN' is not one word of printable text"),
+])
+def test_a_model_rnncli_would_refuse_never_replaces_a_good_one(tutorial_model, tmp_path, spoil, message):
+    target = tmp_path / "good.npz"
+    target.write_bytes(tutorial_model.read_bytes())
+    tagger = Tagger.load(tutorial_model)
+    spoil(tagger)
+    with pytest.raises(ModelFileError) as e:
+        tagger.save(target, dtype=np.float16)
+    assert str(e.value).startswith(f"{target}: {message}")
+    assert str(e.value).endswith("; not written, the previous file, if any, is unchanged")
+    assert target.read_bytes() == tutorial_model.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.npz"]  # no temporary file left
+
+
+@pytest.mark.parametrize("tag", ["\U0001F469\u200d\U0001F4BB", "N\u202eN", "NO\u2028UN"])
+def test_a_tag_no_model_may_hold_is_refused_by_training_naming_file_and_line(runner, tmp_path, tag):
+    corpus = tmp_path / "c.tsv"
+    corpus.write_text(f"They\tPRON\nfish\tVERB\n\nI\tPRON\neat\t{tag}\n\nwe\tPRON\nswim\tVERB\n", encoding="utf-8")
+    out = tmp_path / "m.npz"
+    r = runner.invoke(app, ["train", str(corpus), "-o", str(out), "--hidden", "8", "--epochs", "1", "-q", "--strict"])
+    err = one_line_error(r)
+    assert err.startswith(f"rnncli: error: {corpus}:5: tag ") and "is not one word of printable text" in err
+    assert err.isprintable() or err[:-1].isprintable()  # the format character is shown escaped
+    assert not out.exists()
+    r = runner.invoke(app, ["train", str(corpus), "-o", str(out), "--hidden", "8", "--epochs", "1", "-q"])
+    assert r.exit_code == 0 and f"skipped 1 malformed training sentence; first: {corpus}:5: tag" in r.stderr
+    assert Tagger.load(out).tags == ["PRON", "VERB"]  # what training writes, the loader reads
+
+
+def test_a_tag_holding_a_slash_is_refused_for_slash_output_and_written_in_the_others(runner, tmp_path):
+    corpus = tmp_path / "c.tsv"
+    corpus.write_text("They\tPRON\nfish\tVERB/N\n\nI\tPRON\neat\tVERB/N\n", encoding="utf-8")
+    model = tmp_path / "m.npz"
+    assert runner.invoke(app, ["train", str(corpus), "-o", str(model), "--hidden", "8", "--epochs", "2", "-q"]).exit_code == 0
+    err = one_line_error(runner.invoke(app, ["tag", "they fish", "--model", str(model)]), status=2)
+    assert "tag 'VERB/N' holds a '/', which slash output cannot show" in err
+    with pytest.raises(OptionError):
+        Tagger.load(model).tag_lines(["they fish"])
+    r = runner.invoke(app, ["tag", "they fish", "--model", str(model), "-f", "tsv"])
+    assert r.exit_code == 0 and "VERB/N" in r.stdout
+
+
+def test_eval_of_rnncli_s_own_slash_output_reads_back_what_was_written(runner, tutorial_model, tmp_path):
+    text = "I eat 1/2 apple and/or fish\nthey fish in the river //\n"
+    r = runner.invoke(app, ["tag", "--pretokenized", "--model", str(tutorial_model)], input=text)
+    own = tmp_path / "own.txt"
+    own.write_text(r.stdout, encoding="utf-8")
+    r = runner.invoke(app, ["eval", str(own), "--model", str(tutorial_model), "--json"])
+    report = json.loads(r.stdout)
+    assert report["accuracy"] == 1.0 and report["tokens"] == len(text.split())
