@@ -89,8 +89,10 @@ def given_line(name: str, n: int, line: str | bytes, first: bool = False) -> str
                 b = line.encode("utf-8", "surrogateescape")
             except UnicodeEncodeError as e:
                 raise _lone_surrogate(name, n, line, e.start) from None
-    else:
+    elif isinstance(line, (bytes, bytearray, memoryview)):
         b, text = bytes(line), None
+    else:  # bytes(10**9) would be a gigabyte of zeros, refused only as a NUL byte
+        raise TypeError(f"{name}:{n}: lines are str or bytes, not {type(line).__name__}")
     _check_bytes(name, n, b)
     if first and b.startswith(b"\xef\xbb\xbf"):
         b, text = b[3:], text and text[1:]

@@ -38,7 +38,19 @@ class Tagger:
     def forward(self, sentences: list[list[str]], params: dict[str, np.ndarray] | None = None) -> rnn.Trace:
         """One padded batch through the network (all sentences non-empty)."""
         types, lengths = self.types(sentences)
-        return rnn.forward(self.params if params is None else params, self.shape, None, lengths, types=types)
+        with np.errstate(over="ignore", invalid="ignore"):  # said once, below, not as NumPy's warnings
+            trace = rnn.forward(self.params if params is None else params, self.shape, None, lengths, types=types)
+        self._check_finite(trace.probs)
+        return trace
+
+    def _check_finite(self, out: np.ndarray) -> None:
+        """The loader refuses NaN and infinity in the weights, but finite weights can still be too
+        large to compute with (V = 3e38 overflows V s_t + c): such a model is refused here, before
+        its meaningless tags or a NaN probability are written."""
+        if not np.isfinite(out).all():
+            name = getattr(self, "_name", "the model")  # as the file was named when loaded
+            raise ModelFileError(f"{name}: weights too large to compute with: the network's outputs "
+                                 f"overflow to infinity or NaN")
 
     def types(self, sentences: list[list[str]]) -> tuple[rnn.WordTypes, np.ndarray]:
         """The batch's distinct words with their input ids (and letters), and the sentence lengths."""
@@ -66,7 +78,8 @@ class Tagger:
         distinct, flat = _numbered(map(self.vocab.keyed, sentences))
         lengths = np.fromiter((len(sentences[i]) for i in present), np.int64, count=len(present))
         starts = np.cumsum(lengths) - lengths  # where each sentence's words begin in ``flat``
-        inputs = rnn.word_inputs(self.params, self.shape, self._inputs_of(distinct, None))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is found in the scores, below
+            inputs = rnn.word_inputs(self.params, self.shape, self._inputs_of(distinct, None))
         order = np.argsort(lengths, kind="stable")
         for group in np.split(order, np.flatnonzero(np.diff(lengths[order])) + 1):  # one length each
             length = int(lengths[group[0]])
@@ -74,7 +87,10 @@ class Tagger:
             for k in range(0, len(group), size):
                 batch = group[k:k + size]
                 words = flat[starts[batch][None, :] + np.arange(length)[:, None]]  # (T, B)
-                yield [present[j] for j in batch], rnn.logits(self.params, self.shape, inputs, words)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    scores = rnn.logits(self.params, self.shape, inputs, words)  # (T, B, n_tags)
+                self._check_finite(scores)
+                yield [present[j] for j in batch], scores
 
     def predict(self, sentences: list[list[str]], batch_tokens: int = BATCH_TOKENS) -> list[np.ndarray]:
         """o_t for every word: one (L, n_tags) array per sentence, in input order."""
@@ -104,6 +120,7 @@ class Tagger:
             sentences = list(sentences)
         if any(isinstance(s, str) for s in sentences):
             raise TypeError("tag() takes sentences as lists of tokens; tag_lines() takes lines of text")
+        _check_tokens(sentences)
         tags = self.tags
         if probs:
             return [[(tags[k], x) for k, x in zip(best, p.tolist())] for best, p in self.best(sentences)]
@@ -217,7 +234,21 @@ class Tagger:
                 params[key] = np.array(a, dtype=np.float32, order="C")
         tagger = cls(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"])
         tagger._origin = origin(path, before)
+        tagger._name = label
         return tagger
+
+
+def _check_tokens(sentences: list) -> None:
+    """Every sentence a list or tuple of str: an int, None or bytes would otherwise be looked up
+    as an unknown word and tagged, silently. TypeError names the first other thing by its
+    sentence and position (from 0)."""
+    for i, sentence in enumerate(sentences):
+        if not isinstance(sentence, (list, tuple)):
+            raise TypeError(f"sentence {i} is {type(sentence).__name__}: a sentence is a list or tuple of str tokens")
+        kinds = set(map(type, sentence))  # at C speed: one pass, a set of one type as a rule
+        if kinds - {str} and not all(issubclass(k, str) for k in kinds):
+            j, w = next((j, w) for j, w in enumerate(sentence) if not isinstance(w, str))
+            raise TypeError(f"sentence {i}, token {j} is {type(w).__name__} ({w!r:.40}): tokens are str")
 
 
 def _numbered(sentences: Iterable[list]) -> tuple[list, np.ndarray]:

@@ -262,3 +262,86 @@ def test_eval_of_rnncli_s_own_slash_output_reads_back_what_was_written(runner, t
     r = runner.invoke(app, ["eval", str(own), "--model", str(tutorial_model), "--json"])
     report = json.loads(r.stdout)
     assert report["accuracy"] == 1.0 and report["tokens"] == len(text.split())
+
+
+# -- numbers that are not numbers -----------------------------------------------------------------
+
+def _with_weights(tutorial_model, tmp_path, name, change):
+    arrays, meta = modelfile.load(tutorial_model)
+    arrays = {k: a.astype(np.float32) for k, a in arrays.items()}
+    change(arrays)
+    meta["stored_dtype"] = "float32"
+    path = tmp_path / name
+    np.savez(path, metadata=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+    return path
+
+
+def _huge_v(arrays):
+    arrays["V"][...] = 3e38  # finite, passes the loader; V s_t + c overflows
+    arrays["V"][1::2] *= -1
+
+
+@pytest.mark.parametrize("args", [["tag", "they fish", "-f", "jsonl"], ["tag", "they fish"], ["unroll", "they fish"],
+                                  ["unroll", "they fish", "--json"], ["eval", str(TUTORIAL)],
+                                  ["eval", str(TUTORIAL), "--json", "--without-memory"]])
+def test_weights_too_large_to_compute_with_are_one_line(tutorial_model, tmp_path, args):
+    path = _with_weights(tutorial_model, tmp_path, "huge.npz", _huge_v)
+    r = run([*args, "--model", str(path)], text=True)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == (f"rnncli: error: {path}: weights too large to compute with: the network's outputs "
+                        f"overflow to infinity or NaN\n")  # and no NumPy warning
+
+
+def test_scores_far_apart_give_probabilities_and_valid_json(tutorial_model, tmp_path):
+    def far_apart(arrays):
+        arrays["V"][...] = 0
+        arrays["c"][...] = 3e38
+        arrays["c"][0] = -3e38  # the difference overflows float32: its exp is 0, not a NaN
+
+    path = _with_weights(tutorial_model, tmp_path, "far.npz", far_apart)
+    r = run(["tag", "they fish", "-f", "jsonl", "--model", str(path)], text=True)
+    assert (r.returncode, r.stderr) == (0, "")
+
+    def no_constants(name):
+        raise AssertionError(f"{name} in JSON output")
+
+    record = json.loads(r.stdout, parse_constant=no_constants)
+    n = len(record["tags"])
+    assert record["probs"] == pytest.approx([1 / 8] * n, abs=1e-4)  # eight tags tie, the ninth has none
+    assert record["tags"][0] != Tagger.load(path).tags[0]
+    tagger = Tagger.load(path)
+    probs = tagger.predict([["they", "fish"]])[0]
+    assert np.isfinite(probs).all() and probs.sum(axis=1) == pytest.approx([1, 1], abs=1e-6)
+
+
+def test_a_result_that_is_not_finite_is_never_written_as_json(monkeypatch, capsys):
+    from rnncli.cli import _print_json
+    from rnncli.errors import RnncliError
+
+    with pytest.raises(RnncliError, match="not finite"):
+        _print_json({"loss": float("nan")})
+    assert capsys.readouterr().out == ""
+
+
+# -- the Python API given the wrong things --------------------------------------------------------
+
+@pytest.mark.parametrize("sentences, where", [
+    ([[1, 2, 3]], "sentence 0, token 0 is int"),
+    ([["they", "fish"], ["I", None]], "sentence 1, token 1 is NoneType"),
+    ([["they", b"fish"]], "sentence 0, token 1 is bytes"),
+    ([["they", 1.5]], "sentence 0, token 1 is float"),
+    ([["they"], None], "sentence 1 is NoneType"),
+])
+def test_tokens_that_are_not_str_are_a_type_error_naming_sentence_and_position(tutorial_model, sentences, where):
+    tagger = Tagger.load(tutorial_model)
+    with pytest.raises(TypeError, match=where):
+        tagger.tag(sentences)
+    assert tagger.tag([["they", "fish"], ("the", "fish"), []]) == [["nn", "v"], ["det", "nn"], []]
+
+
+@pytest.mark.parametrize("line", [10**9, None, 1.5, ["they", "fish"]])
+def test_lines_that_are_neither_str_nor_bytes_are_a_type_error(tutorial_model, line):
+    lines = Tagger.load(tutorial_model).tag_lines(["they fish", line])
+    assert next(lines) == "they/nn fish/v\n"  # the lines before it are out first, as with a bad line
+    with pytest.raises(TypeError, match="<lines>:2: lines are str or bytes, not "):
+        next(lines)
