@@ -269,7 +269,8 @@ def train(
     tag_column: TagColumnOption = TagColumn.upos,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed sentence instead of skipping it.")] = False,
     checkpoint: Annotated[Optional[Path], typer.Option(
-        help="Where Ctrl-C or SIGTERM saves a checkpoint. Default: the output file with .ckpt.npz.", dir_okay=False)] = None,
+        help="Where Ctrl-C, SIGTERM, SIGHUP or SIGQUIT, or a model that cannot be written, saves a checkpoint. "
+             "Default: the output file with .ckpt.npz.", dir_okay=False)] = None,
     resume: Annotated[Optional[Path], typer.Option(
         help="Continue from a checkpoint written when training was interrupted.", dir_okay=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
@@ -281,7 +282,7 @@ def train(
 ):
     """Train a tagger on tagged corpora and write one model file.
 
-    Malformed sentences are skipped with a warning (--strict: an error). Ctrl-C or SIGTERM stops at once, leaves the output file as it was and saves a checkpoint for --resume.
+    Malformed sentences are skipped with a warning (--strict: an error). Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops at once, leaves the output file as it was and saves a checkpoint for --resume; so does a model that cannot be written (a full disk).
 
     Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz
 

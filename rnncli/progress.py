@@ -30,7 +30,11 @@ class TrainingDisplay:
 
     def __exit__(self, *exc) -> None:
         if self.live:
-            self.progress.__exit__(*exc)
+            try:
+                self.progress.__exit__(*exc)
+            except OSError:  # the terminal went away (SIGHUP): the error on its way says more
+                if exc[0] is None:
+                    raise
 
     def update(self, p) -> None:
         if p.kind == "batch":

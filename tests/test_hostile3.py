@@ -345,3 +345,50 @@ def test_lines_that_are_neither_str_nor_bytes_are_a_type_error(tutorial_model, l
     assert next(lines) == "they/nn fish/v\n"  # the lines before it are out first, as with a bad line
     with pytest.raises(TypeError, match="<lines>:2: lines are str or bytes, not "):
         next(lines)
+
+
+# -- signals and a final write that fails ----------------------------------------------------------
+
+@pytest.mark.parametrize("name, word", [("SIGHUP", "hung up (SIGHUP)"), ("SIGQUIT", "quit (SIGQUIT)")])
+def test_sighup_and_sigquit_during_training_save_a_checkpoint_as_sigterm_does(tmp_path, name, word):
+    from test_robustness import signalled_training
+
+    if not hasattr(signal, name):
+        pytest.skip(f"no {name} on this platform")
+    number = getattr(signal, name)
+    status, rest, _ = signalled_training(tmp_path, number, 2)
+    ckpt = tmp_path / "m.ckpt.npz"
+    assert status == 128 + number, rest
+    assert f"rnncli: error: {word} in epoch " in rest and "Traceback" not in rest
+    assert f"not written; checkpoint saved to {ckpt}; continue with the same command and --resume {ckpt}" in rest
+    assert (tmp_path / "m.npz").read_bytes() == b"the previous model file" and ckpt.exists()
+
+
+@pytest.mark.parametrize("extra", [[], ["--dev", str(TUTORIAL), "--patience", "1", "--epochs", "30"]])
+def test_a_model_that_cannot_be_written_leaves_a_checkpoint_that_resume_writes(runner, tmp_path, monkeypatch, extra):
+    args = ["train", str(TUTORIAL), "--hidden", "8", "--epochs", "3", "-q", *extra]
+    reference = tmp_path / "reference.npz"
+    assert runner.invoke(app, [*args, "-o", str(reference)]).exit_code == 0
+    out, ckpt = tmp_path / "m.npz", tmp_path / "m.ckpt.npz"
+    real = Tagger.save
+
+    def disk_full(self, path, dtype=np.float32):
+        if Path(path) == out:
+            raise ModelFileError(f"{path}: disk full; the previous file, if any, is unchanged")
+        return real(self, path, dtype)
+
+    monkeypatch.setattr(Tagger, "save", disk_full)
+    r = runner.invoke(app, [*args, "-o", str(out)])
+    assert one_line_error(r) == (f"rnncli: error: {out}: disk full; the previous file, if any, is unchanged; the "
+                                 f"trained run is kept in {ckpt}: write the model with the same command and "
+                                 f"--resume {ckpt}\n")
+    assert not out.exists() and ckpt.exists()
+    monkeypatch.setattr(Tagger, "save", real)
+    r = runner.invoke(app, [*args, "-o", str(out), "--resume", str(ckpt)])
+    assert r.exit_code == 0, r.stderr
+    assert not ckpt.exists()  # used up
+    written, expected = Tagger.load(out), Tagger.load(reference)
+    assert written.record.training.best_epoch == expected.record.training.best_epoch
+    assert len(written.record.training.history) == len(expected.record.training.history)
+    for name, a in expected.params.items():  # computed twice in this process: the same bits
+        assert np.array_equal(written.params[name], a), name
