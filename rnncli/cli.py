@@ -151,9 +151,6 @@ def _load(model: str | None):
     return open_model(model)
 
 
-MIN_WIDTH = 60  # columns: narrower (COLUMNS=0 or 20), the tables lose their words or draw nothing
-
-
 def _stdout_console(record: bool = False):
     from rich.console import Console
 
@@ -161,10 +158,9 @@ def _stdout_console(record: bool = False):
         def on_broken_pipe(self) -> None:
             raise BrokenPipeError  # ended as every command's closed pipe is (141), not by Rich's exit(1)
 
-    console = StdoutConsole(highlight=False, markup=False, record=record)  # tags and paths are data, never markup
-    if console.width < MIN_WIDTH:
-        console.width = MIN_WIDTH  # wider than the terminal: it wraps the lines, and every word stays
-    return console
+    from .output import widened
+
+    return widened(StdoutConsole(highlight=False, markup=False, record=record))  # tags and paths are data, never markup
 
 
 def _print_json(obj) -> None:
@@ -551,14 +547,12 @@ def evaluate(
 def main() -> None:
     if sys.stdin is None:  # started with stdin closed: reading it finds nothing, as from /dev/null
         sys.stdin = open(os.devnull)
-    from .output import utf8_stream
-
     if sys.stdout is None:  # started with stdout closed: writing to it is the error it would be
         sys.stdout = _Closed()
     else:  # UTF-8 whatever the locale or PYTHONIOENCODING, every byte written (output.py)
-        sys.stdout = utf8_stream(sys.stdout.fileno())
+        sys.stdout = _own(sys.stdout)
     if sys.stderr is not None:  # messages too; a character the terminal cannot take is escaped
-        sys.stderr = utf8_stream(sys.stderr.fileno(), "backslashreplace", interactive=True)
+        sys.stderr = _own(sys.stderr, "backslashreplace", interactive=True)
     try:
         app(prog_name="rnncli")
     finally:
@@ -571,6 +565,18 @@ def main() -> None:
             _err(f"cannot write the output: {e.strerror or e}")
             _discard_output()
             raise SystemExit(1) from None
+
+
+def _own(stream, errors: str = "strict", interactive: bool = False):
+    """rnncli's own stream on the descriptor of ``stream``; ``stream`` itself if it has none
+    (a harness that put a stream of its own in place)."""
+    from .output import utf8_stream
+
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return stream
+    return utf8_stream(fd, errors, interactive)
 
 
 class _Closed:

@@ -1,6 +1,6 @@
 """Standard output and error as rnncli writes them: UTF-8 whatever the locale, every byte
-written even when the descriptor is non-blocking, and, for streams of lines, a Ctrl-C that
-takes effect at the end of a line.
+written even when the descriptor is non-blocking, for streams of lines a Ctrl-C that takes
+effect at the end of a line, and tables never drawn narrower than they can be read.
 
 A parent process (Node, an event loop) may set O_NONBLOCK on a pipe it shares with rnncli;
 Python's own streams then lose output or fail with EAGAIN. The file description is shared,
@@ -106,6 +106,17 @@ def utf8_stream(fd: int, errors: str = "strict", interactive: bool = False) -> i
     line_buffered = interactive or raw.isatty()
     return io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8", errors=errors,
                             line_buffering=line_buffered, write_through=interactive)
+
+
+MIN_WIDTH = 60  # columns: narrower (COLUMNS=0 or 20), Rich's tables lose their words or draw nothing
+
+
+def widened(console):
+    """A Rich console at least ``MIN_WIDTH`` wide: on a narrower terminal the lines wrap, and
+    every word stays."""
+    if console.width < MIN_WIDTH:
+        console.width = MIN_WIDTH
+    return console
 
 
 def raw_of(stream) -> FullWriter | None:

@@ -110,6 +110,7 @@ GUARANTEES = {
     "Any terminal, any locale": [
         "test_hostile3::test_input_and_output_are_utf8_whatever_the_locale",
         "test_hostile3::test_a_terminal_too_narrow_gets_tables_of_a_minimum_width",
+        "test_hostile3::test_training_progress_on_a_terminal_too_narrow_is_still_shown",
     ],
     "Numbers are numbers": [
         "test_hostile3::test_weights_too_large_to_compute_with_are_one_line",

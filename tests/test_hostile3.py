@@ -5,7 +5,6 @@ Each case ends in one line on stderr and a non-zero status, or in every byte wri
 a traceback, a status of 0 with output missing, or a model file that rnncli would refuse.
 """
 
-import fcntl
 import json
 import os
 import signal
@@ -62,6 +61,7 @@ def test_a_standard_output_that_fails_is_one_line_and_status_1_for_every_command
 
 
 def _nonblocking_pipe():
+    fcntl = pytest.importorskip("fcntl")  # O_NONBLOCK on a pipe: POSIX
     read_end, write_end = os.pipe()
     fcntl.fcntl(write_end, fcntl.F_SETFL, fcntl.fcntl(write_end, fcntl.F_GETFL) | os.O_NONBLOCK)
     return read_end, write_end
@@ -170,6 +170,12 @@ def test_a_terminal_too_narrow_gets_tables_of_a_minimum_width(tutorial_model, co
     assert 60 <= width <= 80
     for word in ("they", "fish") if command[0] == "unroll" else ("parameters", "arrays"):
         assert word in r.stdout and word in wide
+
+
+def test_training_progress_on_a_terminal_too_narrow_is_still_shown(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "0")
+    r = runner.invoke(app, ["train", str(TUTORIAL), "-o", str(tmp_path / "m.npz"), "--hidden", "8", "--epochs", "2"])
+    assert r.exit_code == 0 and "epoch 2/2" in r.stderr and "training history" in r.stderr
 
 
 @pytest.mark.parametrize("env", [{"LC_ALL": "C", "PYTHONUTF8": "0"}, {"PYTHONIOENCODING": "ascii"},
