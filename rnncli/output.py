@@ -101,11 +101,12 @@ class Lines:
 
 def utf8_stream(fd: int, errors: str = "strict", interactive: bool = False) -> io.TextIOWrapper:
     """A text stream on ``fd`` that writes UTF-8 through a ``FullWriter``: line by line on a
-    terminal or with ``interactive``, else in blocks."""
+    terminal, else in blocks. With ``interactive`` (messages) each write goes straight out, with
+    no buffer that could keep a failed write for Python to try again, and fail, at exit."""
     raw = FullWriter(fd)
-    line_buffered = interactive or raw.isatty()
-    return io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8", errors=errors,
-                            line_buffering=line_buffered, write_through=interactive)
+    if interactive:
+        return io.TextIOWrapper(raw, encoding="utf-8", errors=errors, line_buffering=True, write_through=True)
+    return io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8", errors=errors, line_buffering=raw.isatty())
 
 
 MIN_WIDTH = 60  # columns: narrower (COLUMNS=0 or 20), Rich's tables lose their words or draw nothing
@@ -121,5 +122,6 @@ def widened(console):
 
 def raw_of(stream) -> FullWriter | None:
     """The ``FullWriter`` beneath a stream made by ``utf8_stream``, else None."""
-    raw = getattr(getattr(stream, "buffer", None), "raw", None)
+    buffer = getattr(stream, "buffer", None)
+    raw = getattr(buffer, "raw", buffer)
     return raw if isinstance(raw, FullWriter) else None

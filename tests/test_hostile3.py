@@ -60,6 +60,14 @@ def test_a_standard_output_that_fails_is_one_line_and_status_1_for_every_command
     assert (r.returncode, r.stderr) == (1, "rnncli: error: cannot write the output: No space left on device\n")
 
 
+@pytest.mark.skipif(not HAS_DEV_FULL, reason="needs /dev/full")
+def test_an_error_that_cannot_be_written_still_ends_with_its_status(tmp_path):
+    with open("/dev/full", "w") as full:  # stderr too is written once, never again at exit (status 120)
+        r = subprocess.run([*RNNCLI, "tag", "x", "--model", str(tmp_path / "none.npz")], stdout=subprocess.PIPE,
+                           stderr=full, timeout=60)
+    assert (r.returncode, r.stdout) == (1, b"")
+
+
 def _nonblocking_pipe():
     fcntl = pytest.importorskip("fcntl")  # O_NONBLOCK on a pipe: POSIX
     read_end, write_end = os.pipe()
