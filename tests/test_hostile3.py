@@ -130,12 +130,13 @@ def test_a_table_view_into_a_non_blocking_pipe_is_written_whole(tutorial_model):
     assert (proc.returncode, err, got) == (0, b"", whole)
 
 
-def test_ctrl_c_while_tagging_into_a_pipe_ends_on_a_whole_line(tutorial_model, tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_while_tagging_into_a_pipe_ends_on_a_whole_line(tutorial_model, tmp_path, jobs):
     text = tmp_path / "in.txt"
     text.write_text("I eat apple\nthey fish in the river and duck\n" * 20_000)
     read_end, write_end = os.pipe()
-    proc = subprocess.Popen([*RNNCLI, "tag", "-i", str(text), "--model", str(tutorial_model)], stdout=write_end,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen([*RNNCLI, "tag", "-j", jobs, "-i", str(text), "--model", str(tutorial_model)],
+                            stdout=write_end, stderr=subprocess.PIPE)
     os.close(write_end)
     try:
         got = _read_slowly(read_end, proc, interrupt_after=100_000)  # inside the first chunk's write
