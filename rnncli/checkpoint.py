@@ -66,7 +66,8 @@ def save(path: str | os.PathLike, state: TrainState, config, data_fingerprint: s
     modelfile.save(path, arrays, {
         "kind": KIND, "checkpoint_version": VERSION, "config": asdict(config), "data": data_fingerprint,
         "epoch": state.epoch, "rng_state": state.rng_state, "history": state.history,
-        "best_epoch": state.best_epoch, "arrays": sorted(arrays)})
+        "best_epoch": state.best_epoch, "arrays": sorted(arrays)},
+        check=lambda written: load(written, shown(path)))  # never one that --resume would refuse
 
 
 def load(path: str | os.PathLike, name: str | None = None):

@@ -42,7 +42,9 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # here, so that a failing write is reported as every other error is
+            return result
         except OptionError as e:  # found by the library: reported like Click's own usage errors
             _err(f"Invalid value for {e.option}: {e} (see '{ctx.command_path} {ctx.invoked_subcommand} --help')")
             raise typer.Exit(e.status) from None
@@ -56,6 +58,7 @@ class _Group(TyperGroup):
             raise typer.Exit(1) from None
         except OSError as e:  # the library wraps its own I/O errors: this is writing the results
             _err(f"cannot write the output: {e.strerror or e}")
+            _discard_output()
             raise typer.Exit(1) from None
         except UsageError as e:
             # One line, like every other error; the command's --help has the details.
@@ -93,18 +96,28 @@ def _closed_pipe() -> None:
     SIGPIPE as a Unix filter is, so that the shell sees status 141. SIGPIPE is ignored until
     now (Python's default) so that a broken pipe between rnncli's own processes is an error that
     the code sees, not a silent death."""
-    try:  # nothing more reaches the closed pipe, not even Python's last flush
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+    _discard_output()
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGPIPE)
     raise typer.Exit(141)
 
 
+def _discard_output() -> None:
+    """After standard output failed, what is still buffered for it goes nowhere: Python's last
+    flush at exit would fail again, with a traceback-like warning and status 120."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def _err(message: str) -> None:
-    sys.stderr.write(f"rnncli: error: {printable(message)}\n")
+    try:  # a terminal that hung up (SIGHUP) cannot show the message; the status still says it
+        sys.stderr.write(f"rnncli: error: {printable(message)}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def _choices(name: str, values) -> type[Enum]:
@@ -151,11 +164,21 @@ def _load(model: str | None):
 def _stdout_console(record: bool = False):
     from rich.console import Console
 
-    return Console(highlight=False, markup=False, record=record)  # tags and paths are data, never markup
+    class StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError  # ended as every command's closed pipe is (141), not by Rich's exit(1)
+
+    from .output import widened
+
+    return widened(StdoutConsole(highlight=False, markup=False, record=record))  # tags and paths are data, never markup
 
 
 def _print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    try:  # NaN or infinity would make it JavaScript, not JSON
+        text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise RnncliError("the result holds numbers that are not finite (NaN or infinity); no JSON written") from None
+    sys.stdout.write(text + "\n")
 
 
 def _step_size(value: float | None) -> float | None:
@@ -225,7 +248,7 @@ def _hyper_parameters(command):
 
 def _sentence(text: Optional[str]) -> Optional[str]:
     if text is not None:
-        _check_argument(text, "--watch")
+        text = _text_argument(text, "--watch")
         if not text.split():
             raise typer.BadParameter("the sentence has no words")
     return text
@@ -252,7 +275,8 @@ def train(
     tag_column: TagColumnOption = TagColumn.upos,
     strict: Annotated[bool, typer.Option(help="Stop at the first malformed sentence instead of skipping it.")] = False,
     checkpoint: Annotated[Optional[Path], typer.Option(
-        help="Where Ctrl-C or SIGTERM saves a checkpoint. Default: the output file with .ckpt.npz.", dir_okay=False)] = None,
+        help="Where Ctrl-C, SIGTERM, SIGHUP or SIGQUIT, or a model that cannot be written, saves a checkpoint. "
+             "Default: the output file with .ckpt.npz.", dir_okay=False)] = None,
     resume: Annotated[Optional[Path], typer.Option(
         help="Continue from a checkpoint written when training was interrupted.", dir_okay=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
@@ -264,7 +288,7 @@ def train(
 ):
     """Train a tagger on tagged corpora and write one model file.
 
-    Malformed sentences are skipped with a warning (--strict: an error). Ctrl-C or SIGTERM stops at once, leaves the output file as it was and saves a checkpoint for --resume.
+    Malformed sentences are skipped with a warning (--strict: an error). Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops at once, leaves the output file as it was and saves a checkpoint for --resume; so does a model that cannot be written (a full disk).
 
     Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz
 
@@ -285,13 +309,21 @@ def train(
     display.summary(tagger, output)
 
 
-def _check_argument(text: str, what: str) -> None:
-    """Python hands on bytes of an argument that are not UTF-8 as lone surrogates; refuse them
-    as a file's invalid bytes are refused, rather than write them out."""
+def _text_argument(text: str, what: str) -> str:
+    """An argument's text, read as UTF-8 whatever the locale. Python decodes arguments with the
+    locale's encoding and keeps each byte it cannot decode as a lone surrogate: under LC_ALL=C
+    (ASCII) that is every byte of "café"'s é, which the same bytes read as UTF-8 give back.
+    Bytes that are not UTF-8 either are refused, as a file's invalid bytes are."""
     try:
         text.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise RnncliError(f"{what}: not valid UTF-8 (byte 0x{ord(text[e.start]) & 0xFF:02x})") from None
+        return text
+    except UnicodeEncodeError:
+        pass
+    raw = os.fsencode(text)  # the argument's bytes as they were given
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RnncliError(f"{what}: not valid UTF-8 (byte 0x{raw[e.start]:02x})") from None
 
 
 def _one_blas_thread() -> None:
@@ -308,7 +340,7 @@ def _one_blas_thread() -> None:
 def _read_lines(texts: list[str], inputs: list[Path]):
     """(source, line number, text) from the arguments, then the files ('-': stdin)."""
     for n, text in enumerate(texts, 1):
-        _check_argument(text, f"argument {n}")
+        text = _text_argument(text, f"argument {n}")
         for line in text.removesuffix("\n").split("\n"):  # as in files: no other Unicode line breaks
             yield "argument", n, line.removesuffix("\r")
     from .corpus import open_corpus, text_lines
@@ -357,7 +389,11 @@ def tag(
             raise typer.BadParameter("nothing to tag: give TEXT, --input FILE, or pipe text in", param_hint="TEXT")
         files = [Path("-")]
     tagger = _load(model)
-    tag_stream(tagger, _read_lines(texts, files), sys.stdout, fmt.value, pretokenized, jobs=jobs,
+    from .output import Lines, raw_of
+
+    raw = raw_of(sys.stdout)  # rnncli's own standard output (main), else one given in its place (tests)
+    out = Lines(raw) if raw is not None else sys.stdout
+    tag_stream(tagger, _read_lines(texts, files), out, fmt.value, pretokenized, jobs=jobs,
                paced=any(map(_can_pause, files)), top=top, warn=_warn)
 
 
@@ -391,7 +427,7 @@ def unroll(
     from .explain import unroll as run
     from .tokenizer import line_tokens
 
-    _check_argument(sentence, "SENTENCE")
+    sentence = _text_argument(sentence, "SENTENCE")
     words = sentence.split() if pretokenized else line_tokens(sentence)
     if not words:
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
@@ -432,7 +468,7 @@ def backprop(
     from .backprop import backprop as run
     from .backprop import parse_sentence, record
 
-    _check_argument(sentence, "SENTENCE")
+    sentence = _text_argument(sentence, "SENTENCE")
     if not sentence.split():
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
     if svg:
@@ -533,7 +569,34 @@ def main() -> None:
         sys.stdin = open(os.devnull)
     if sys.stdout is None:  # started with stdout closed: writing to it is the error it would be
         sys.stdout = _Closed()
-    app(prog_name="rnncli")
+    else:  # UTF-8 whatever the locale or PYTHONIOENCODING, every byte written (output.py)
+        sys.stdout = _own(sys.stdout)
+    if sys.stderr is not None:  # messages too; a character the terminal cannot take is escaped
+        sys.stderr = _own(sys.stderr, "backslashreplace", interactive=True)
+    try:
+        app(prog_name="rnncli")
+    finally:
+        # Help and --version are written outside the commands: a failing write is one line here.
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _closed_pipe()
+        except OSError as e:
+            _err(f"cannot write the output: {e.strerror or e}")
+            _discard_output()
+            raise SystemExit(1) from None
+
+
+def _own(stream, errors: str = "strict", interactive: bool = False):
+    """rnncli's own stream on the descriptor of ``stream``; ``stream`` itself if it has none
+    (a harness that put a stream of its own in place)."""
+    from .output import utf8_stream
+
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return stream
+    return utf8_stream(fd, errors, interactive)
 
 
 class _Closed:

@@ -97,8 +97,10 @@ def given_line(name: str, n: int, line: str | bytes, first: bool = False) -> str
                 b = line.encode("utf-8", "surrogateescape")
             except UnicodeEncodeError as e:
                 raise _lone_surrogate(name, n, line, e.start) from None
-    else:
+    elif isinstance(line, (bytes, bytearray, memoryview)):
         b, text = bytes(line), None
+    else:  # bytes(10**9) would be a gigabyte of zeros, refused only as a NUL byte
+        raise TypeError(f"{name}:{n}: lines are str or bytes, not {type(line).__name__}")
     _check_bytes(name, n, b)
     if first and b.startswith(b"\xef\xbb\xbf"):
         b, text = b[3:], text and text[1:]
@@ -116,17 +118,37 @@ def _lone_surrogate(name: str, n: int, line: str, i: int) -> CorpusError:
     return CorpusError(f"{name}:{n}: not valid Unicode (a lone surrogate, U+{ord(line[i]):04X}, at character {i + 1})")
 
 
+def plain_tag(tag: str) -> bool:
+    """A tag is written after a word, one token per line or per space: it must be one
+    non-empty word of printable characters (no format character such as U+200D or U+202E)."""
+    return bool(tag) and tag.isprintable() and not any(c.isspace() for c in tag)
+
+
 class _Reader:
     """Shared bookkeeping: the file's name and what to do with a bad sentence."""
 
     def __init__(self, path: Path, problems: list[str] | None):
         self.path, self.problems = shown(path), problems
+        self.plain: set[str] = set()  # the tags found plain so far: each distinct tag is checked once
 
     def fail(self, n: int, message: str) -> None:
         error = f"{self.path}:{n}: {message}"
         if self.problems is None:
             raise CorpusError(error)
         self.problems.append(error)
+
+    def bad_tag(self, n: int, tag: str) -> bool:
+        """A tag that no model file may hold (``plain_tag``) makes its sentence malformed: a
+        model trained on it would be refused by its own loader."""
+        if tag in self.plain:
+            return False
+        if plain_tag(tag):
+            self.plain.add(tag)
+            return False
+        shorter = tag if len(tag) <= 40 else tag[:40] + "..."
+        self.fail(n, f"tag {shorter!r} is not one word of printable text (white space, a control or "
+                     f"format character in it)")
+        return True
 
 
 def _read_slash(r: _Reader, lines) -> Iterator[Sentence]:
@@ -140,6 +162,8 @@ def _read_slash(r: _Reader, lines) -> Iterator[Sentence]:
             if not sep or not word or not tag:
                 why = "has no tag" if not sep else "has an empty tag" if not tag else "has an empty word"
                 r.fail(n, f"token {tok!r} {why} (expected word/TAG)")
+                break
+            if r.bad_tag(n, tag):
                 break
             words.append(intern(word))  # a big corpus repeats its words: one string object each
             tags.append(intern(tag))
@@ -169,6 +193,8 @@ def _read_tsv(r: _Reader, lines) -> Iterator[Sentence]:
                 got = f"{len(cols)} columns" if len(cols) != 2 else "an empty column"
                 r.fail(n, f"expected word<TAB>tag, got {got}")
                 break
+            if r.bad_tag(n, cols[1].strip()):
+                break
             words.append(intern(cols[0].strip()))
             tags.append(intern(cols[1].strip()))
         else:
@@ -191,6 +217,8 @@ def _read_conllu(r: _Reader, lines, tag_column: str) -> Iterator[Sentence]:
                 continue  # multiword-token range or empty node: not a word of the sentence
             if not cols[1] or cols[col] in ("", "_"):
                 r.fail(n, f"token {cols[1]!r} has no {tag_column.upper()}")
+                break
+            if r.bad_tag(n, cols[col]):
                 break
             words.append(intern(cols[1]))
             tags.append(intern(cols[col]))

@@ -34,8 +34,10 @@ FORMAT_VERSION = 1
 METADATA_KEY = "metadata"
 
 
-def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], metadata: dict) -> None:
-    """Write ``arrays`` and ``metadata`` atomically to ``path``."""
+def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], metadata: dict,
+         check: Callable[[Path], object] | None = None) -> None:
+    """Write ``arrays`` and ``metadata`` atomically to ``path``; ``check(written)`` reads the
+    file written before it replaces the old one (``write_atomically``)."""
     path = Path(path)
     if METADATA_KEY in arrays:
         raise ValueError(f"{METADATA_KEY!r} is reserved")
@@ -43,16 +45,17 @@ def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], metadata: dict)
                       ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     payload = dict(arrays)
     payload[METADATA_KEY] = np.frombuffer(meta, dtype=np.uint8)
-    write_atomically(path, lambda f: np.savez(f, **payload), ModelFileError)
+    write_atomically(path, lambda f: np.savez(f, **payload), ModelFileError, check)
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], object],
-                     error: type[RnncliError] = RnncliError) -> None:
+                     error: type[RnncliError] = RnncliError, check: Callable[[Path], object] | None = None) -> None:
     """Write a file through ``write(f)`` into a temporary file beside it, flushed to disk, then
     renamed over it: an interrupted or failed write leaves the previous file, if any, as it
-    was. A failure is ``error`` naming the file. A symbolic link is followed (the file it
-    names is replaced, the link stays); a device, a FIFO or a directory there is refused, never
-    replaced by a file."""
+    was. A failure is ``error`` naming the file. ``check(temporary file)``, if given, reads
+    what was written before the rename: a file it refuses (raising ``RnncliError``) never
+    replaces the old one. A symbolic link is followed (the file it names is replaced, the link
+    stays); a device, a FIFO or a directory there is refused, never replaced by a file."""
     named, path = path, _target(path, error)
     directory = path.parent if str(path.parent) else Path(".")
     _remove_stale(directory, path.name)
@@ -66,6 +69,11 @@ def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], objec
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        if check is not None:
+            try:
+                check(Path(tmp_name))
+            except RnncliError as e:
+                raise error(f"{e}; not written, the previous file, if any, is unchanged") from None
         os.replace(tmp_name, path)
         tmp_name = None
     except OSError as e:
@@ -198,7 +206,7 @@ def _read(archive: zipfile.ZipFile, label: str, size: int, expected) -> tuple[di
                if info.filename.endswith(".npy")}
     if METADATA_KEY not in members:
         raise ModelFileError(f"{label}: not an rnncli model file (no metadata)")
-    raw = _member(archive, members[METADATA_KEY], METADATA_KEY, label, size, None)
+    raw = _member(archive, members[METADATA_KEY], METADATA_KEY, label, size, None, False)
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise ModelFileError(f"{label}: not an rnncli model file (no metadata)")
     try:
@@ -228,12 +236,14 @@ def _read(archive: zipfile.ZipFile, label: str, size: int, expected) -> tuple[di
     missing = sorted(set(shapes) - set(members))
     if missing:
         raise ModelFileError(f"{label}: missing array(s) {', '.join(missing)}")
-    return {key: _member(archive, members[key], key, label, size, dims) for key, dims in shapes.items()}, meta
+    return {key: _member(archive, members[key], key, label, size, dims, expected is not None)
+            for key, dims in shapes.items()}, meta
 
 
 def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, label: str, size: int,
-            dims: tuple[int, ...] | None) -> np.ndarray:
-    """One ``.npy`` member, its header checked before any of its data is read."""
+            dims: tuple[int, ...] | None, finite: bool) -> np.ndarray:
+    """One ``.npy`` member, its header checked before any of its data is read; with ``finite``
+    an array of floating point is refused if it holds NaN or infinity."""
     if info.file_size > MAX_INFLATION * max(size, 1 << 20):
         raise ModelFileError(f"{label}: damaged (member {key} would unpack to {info.file_size:,} bytes)")
     with archive.open(info) as f:
@@ -265,7 +275,7 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, label: st
             got += n
         f.read(1)  # at the end: the archive checks the member's checksum
     a = np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
-    if dims is not None and not _finite(a):
+    if finite and a.dtype.kind == "f" and not _finite(a):
         raise ModelFileError(f"{label}: array {key} holds NaN or infinite values")
     return a
 

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .errors import shown
+from .output import widened
 from .render import history_table
 
 
@@ -17,7 +18,7 @@ class TrainingDisplay:
     a sentence that cannot be watched."""
 
     def __init__(self, quiet: bool = False, watch: str | None = None, warn=None):
-        self.console = Console(stderr=True, highlight=False, markup=False, quiet=quiet)
+        self.console = widened(Console(stderr=True, highlight=False, markup=False, quiet=quiet))
         self.watch, self.watched, self.warn = watch, None, warn
         self.progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
@@ -30,7 +31,11 @@ class TrainingDisplay:
 
     def __exit__(self, *exc) -> None:
         if self.live:
-            self.progress.__exit__(*exc)
+            try:
+                self.progress.__exit__(*exc)
+            except OSError:  # the terminal went away (SIGHUP): the error on its way says more
+                if exc[0] is None:
+                    raise
 
     def update(self, p) -> None:
         if p.kind == "batch":

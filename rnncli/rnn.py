@@ -419,7 +419,10 @@ def logits(params: dict[str, np.ndarray], shape: Shape, inputs: dict[str, np.nda
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    # Shifted by the largest score (log-sum-exp), so exp never overflows. Of scores far apart
+    # (3e38 and -3e38) the difference may round to -inf, whose exp is 0: the right limit.
+    with np.errstate(over="ignore"):
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
     e /= e.sum(axis=-1, keepdims=True)
     return e
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import modelfile, rnn
+from .corpus import plain_tag
 from .errors import ModelFileError, shown
 from .lexicon import ARRAYS as LEXICON_ARRAYS
 from .lexicon import Lexicon
@@ -38,7 +39,19 @@ class Tagger:
     def forward(self, sentences: list[list[str]], params: dict[str, np.ndarray] | None = None) -> rnn.Trace:
         """One padded batch through the network (all sentences non-empty)."""
         types, lengths = self.types(sentences)
-        return rnn.forward(self.params if params is None else params, self.shape, None, lengths, types=types)
+        with np.errstate(over="ignore", invalid="ignore"):  # said once, below, not as NumPy's warnings
+            trace = rnn.forward(self.params if params is None else params, self.shape, None, lengths, types=types)
+        self._check_finite(trace.probs)
+        return trace
+
+    def _check_finite(self, out: np.ndarray) -> None:
+        """The loader refuses NaN and infinity in the weights, but finite weights can still be too
+        large to compute with (V = 3e38 overflows V s_t + c): such a model is refused here, before
+        its meaningless tags or a NaN probability are written."""
+        if not np.isfinite(out).all():
+            name = getattr(self, "_name", "the model")  # as the file was named when loaded
+            raise ModelFileError(f"{name}: weights too large to compute with: the network's outputs "
+                                 f"overflow to infinity or NaN")
 
     def types(self, sentences: list[list[str]]) -> tuple[rnn.WordTypes, np.ndarray]:
         """The batch's distinct words with their input ids (and letters), and the sentence lengths."""
@@ -66,7 +79,8 @@ class Tagger:
         distinct, flat = _numbered(map(self.vocab.keyed, sentences))
         lengths = np.fromiter((len(sentences[i]) for i in present), np.int64, count=len(present))
         starts = np.cumsum(lengths) - lengths  # where each sentence's words begin in ``flat``
-        inputs = rnn.word_inputs(self.params, self.shape, self._inputs_of(distinct, None))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is found in the scores, below
+            inputs = rnn.word_inputs(self.params, self.shape, self._inputs_of(distinct, None))
         order = np.argsort(lengths, kind="stable")
         for group in np.split(order, np.flatnonzero(np.diff(lengths[order])) + 1):  # one length each
             length = int(lengths[group[0]])
@@ -74,7 +88,10 @@ class Tagger:
             for k in range(0, len(group), size):
                 batch = group[k:k + size]
                 words = flat[starts[batch][None, :] + np.arange(length)[:, None]]  # (T, B)
-                yield [present[j] for j in batch], rnn.logits(self.params, self.shape, inputs, words)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    scores = rnn.logits(self.params, self.shape, inputs, words)  # (T, B, n_tags)
+                self._check_finite(scores)
+                yield [present[j] for j in batch], scores
 
     def predict(self, sentences: list[list[str]], batch_tokens: int = BATCH_TOKENS) -> list[np.ndarray]:
         """o_t for every word: one (L, n_tags) array per sentence, in input order."""
@@ -119,6 +136,7 @@ class Tagger:
             sentences = list(sentences)
         if any(isinstance(s, str) for s in sentences):
             raise TypeError("tag() takes sentences as lists of tokens; tag_lines() takes lines of text")
+        _check_tokens(sentences)
         tags = self.tags
         if top is not None:
             k = self._top(top)
@@ -233,9 +251,12 @@ class Tagger:
 
     def save(self, path: str | os.PathLike, dtype=np.float32) -> None:
         """Write the model file; ``dtype=np.float16`` halves it (the arrays are float32 again on load)."""
-        arrays = {name: p.astype(dtype) if name in self.params else p for name, p in self.arrays().items()}
+        with np.errstate(over="ignore"):  # a weight float16 cannot hold becomes infinity, refused below
+            arrays = {name: p.astype(dtype) if name in self.params else p for name, p in self.arrays().items()}
         self.record.stored_dtype = np.dtype(dtype).name
-        modelfile.save(path, arrays, self.metadata())
+        # Read back before it replaces the file there: a good model is never replaced by one that
+        # rnncli would refuse (NaN weights, a tag no file may hold, float16 overflowing to infinity).
+        modelfile.save(path, arrays, self.metadata(), check=lambda written: Tagger.load(written, shown(path)))
 
     @classmethod
     def load(cls, path: str | os.PathLike, name: str | None = None) -> Tagger:
@@ -265,7 +286,21 @@ class Tagger:
                 params[key] = np.array(a, dtype=np.float32, order="C")
         tagger = cls(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"])
         tagger._origin = origin(path, before)
+        tagger._name = label
         return tagger
+
+
+def _check_tokens(sentences: list) -> None:
+    """Every sentence a list or tuple of str: an int, None or bytes would otherwise be looked up
+    as an unknown word and tagged, silently. TypeError names the first other thing by its
+    sentence and position (from 0)."""
+    for i, sentence in enumerate(sentences):
+        if not isinstance(sentence, (list, tuple)):
+            raise TypeError(f"sentence {i} is {type(sentence).__name__}: a sentence is a list or tuple of str tokens")
+        kinds = set(map(type, sentence))  # at C speed: one pass, a set of one type as a rule
+        if kinds - {str} and not all(issubclass(k, str) for k in kinds):
+            j, w = next((j, w) for j, w in enumerate(sentence) if not isinstance(w, str))
+            raise TypeError(f"sentence {i}, token {j} is {type(w).__name__} ({w!r:.40}): tokens are str")
 
 
 def _numbered(sentences: Iterable[list]) -> tuple[list, np.ndarray]:
@@ -291,7 +326,7 @@ def _parts(meta: dict, label: str) -> dict:
     if (vocab.n_inputs != shape.n_inputs or len(tags) != shape.n_tags or len(set(tags)) != len(tags)
             or vocab.n_chars != shape.n_chars):
         raise ModelFileError(f"{label}: metadata disagrees with itself (vocabulary or tag set size)")
-    bad = next((t for t in tags if not _plain_tag(t)), None)
+    bad = next((t for t in tags if not plain_tag(t)), None)
     if bad is not None:
         raise ModelFileError(f"{label}: tag {_shorter(bad)} is not one word of printable text "
                              f"(empty, or white space or a control character in it)")
@@ -304,12 +339,6 @@ def _with_lexicon(parts: dict, arrays: dict[str, np.ndarray], label: str) -> dic
     if parts["lexicon"] is not None:
         parts["vocab"].lexicon = Lexicon.from_arrays(arrays, parts["lexicon"], label)
     return {name: a for name, a in arrays.items() if name not in LEXICON_ARRAYS}
-
-
-def _plain_tag(tag: str) -> bool:
-    """A tag is written after a word, one token per line or per space: it must be one
-    non-empty word of printable characters."""
-    return bool(tag) and tag.isprintable() and not any(c.isspace() for c in tag)
 
 
 def _shorter(text: str, limit: int = 40) -> str:

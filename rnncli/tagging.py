@@ -56,6 +56,8 @@ class ChunkTagger:
         self.column = tagger.record.tag_column
         self.slash = ["/" + t for t in tagger.tags]
         self.looked = 0
+        if fmt == "slash":
+            _check_slash_tags(tagger.tags)
 
     def __call__(self, chunk: Chunk) -> Tagged:
         if self.fmt == "jsonl":
@@ -107,6 +109,17 @@ class ChunkTagger:
                 parts.append({"tokens": words, "tags": [r[0][0] for r in ranked], "probs": [r[0][1] for r in ranked],
                               "offsets": where, "top": ranked})
         return self._tagged("".join(json.dumps(part, ensure_ascii=False) + "\n" for part in parts), sentences)
+
+
+def _check_slash_tags(tags: list[str]) -> None:
+    """Slash output is read back split at each token's last slash (``1/2/NUM`` is the word
+    ``1/2``): a tag holding a slash would read back as part of its word, so it is refused."""
+    bad = next((t for t in tags if "/" in t), None)
+    if bad is not None:
+        from .errors import OptionError
+
+        raise OptionError("--format", f"the model's tag {bad!r} holds a '/', which slash output cannot "
+                                      f"show so that it reads back; use tsv, conllu or jsonl")
 
 
 def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int, paced: bool = False,

@@ -26,7 +26,7 @@ from . import checkpoint, modelfile, rnn
 from .checkpoint import TrainState, _copied
 from .config import CHECKPOINTED, FEATURE_SETS, TrainConfig
 from .corpus import Sentence, check_tag_column, read_corpora
-from .errors import OptionError, RnncliError, Stopped, TrainingError, shown
+from .errors import ModelFileError, OptionError, RnncliError, Stopped, TrainingError, shown
 from .record import Record, Training
 from .optim import OPTIMIZERS, WeightAverage, clip_gradients, mean_gradients
 from .tagger import Tagger
@@ -180,11 +180,17 @@ def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainCo
     returned. Ctrl-C raises ``Interrupted`` with a state to resume from, a loss that is not a
     number ``Diverged`` with the best tagger so far. ``lexicon``: the table the 'lexicon'
     features read (default: ``lexicon.english()``)."""
+    return _train(sentences, dev, config, callback, resume, lexicon).best_tagger()
+
+
+def _train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainConfig,
+           callback: Callable[[Progress], None] | None, resume: TrainState | None, lexicon: Lexicon | None) -> _Run:
+    """``train``, returning the run itself: its state is the checkpoint of a finished run."""
     if not sentences:
         raise TrainingError("no training sentences")
     run = _Run(sentences, dev, config, callback or (lambda p: None), resume, lexicon)
     snapshot = None
-    while run.state.epoch < config.epochs:
+    while run.state.epoch < config.epochs and not run.out_of_patience():  # resumed: it may be done
         try:
             # Interrupted while this snapshot is taken, the previous one (an epoch earlier) is
             # still a valid place to resume from.
@@ -197,7 +203,7 @@ def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainCo
             raise Interrupted(snapshot) from None
         if stop:
             break
-    return run.best_tagger()
+    return run
 
 
 class _Run:
@@ -333,7 +339,12 @@ class _Run:
         state.epoch += 1
         self.report(Progress("epoch", epoch, config.epochs, len(batches), len(batches), mean_loss, dev_acc,
                              seconds, better, Tagger(self.shape, weights, self.vocab, self.tags)))
-        return bool(config.patience and dev_acc is not None and state.epoch - state.best_epoch >= config.patience)
+        return self.out_of_patience()
+
+    def out_of_patience(self) -> bool:
+        """--patience epochs without a better dev score: training is over."""
+        state, patience = self.state, self.config.patience
+        return bool(patience and self.dev_data is not None and state.epoch - state.best_epoch >= patience)
 
 
 def _training_record(config: TrainConfig, state: TrainState, tag_counts: Counter, unlearnable: list[str]) -> Training:
@@ -350,8 +361,9 @@ def _training_record(config: TrainConfig, state: TrainState, tag_counts: Counter
 class Trainer:
     """One training run to a model file, through its whole life: it checks that the outputs
     can be written, resumes from a checkpoint, reads the corpora, trains, and writes the model.
-    Ctrl-C or SIGTERM stops it with a checkpoint and the output untouched; a loss that is not
-    a number stops it with the best model so far written. Each ends in an ``RnncliError``
+    Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops it with a checkpoint and the output untouched; a
+    model that cannot be written (a full disk) leaves the finished run in a checkpoint; a loss
+    that is not a number stops it with the best model so far written. Each ends in an ``RnncliError``
     whose message says what happened (``Stopped`` for a signal, with the shell's status).
 
     ``given`` names the hyper-parameters the user chose: resuming, those must agree with the
@@ -376,7 +388,7 @@ class Trainer:
         output, inputs = Path(self.output), [*self.corpora, *([self.dev] if self.dev else [])]
         ckpt = Path(self.checkpoint or output.with_name(output.name.removesuffix(".npz") + ".ckpt.npz"))
         self._check_outputs(inputs, ckpt)
-        config, state, data_id = self.config, None, None
+        config, state, data_id, run = self.config, None, None, None
         if self.resume:
             state, saved, data_id = checkpoint.load(self.resume)
             config = self._resumed_config(saved, state.epoch)
@@ -388,7 +400,8 @@ class Trainer:
                 data_now = f"{checkpoint.fingerprint(sentences)}/{checkpoint.fingerprint(dev) if dev else 'no dev'}"
                 if self.resume and data_id != data_now:
                     raise RnncliError(f"{shown(self.resume)}: this checkpoint was made from other training or dev data")
-                tagger = train(sentences, dev, config, self.callback, resume=state)
+                run = _train(sentences, dev, config, self.callback, state, None)
+                tagger = run.best_tagger()
                 stopped.phase = "writing"
                 self._write(tagger)
             except Interrupted as e:
@@ -402,10 +415,16 @@ class Trainer:
                               f"--resume {shown(ckpt)}", stopped.status) from None
             except KeyboardInterrupt:
                 if stopped.phase == "writing":
-                    raise Stopped(f"{stopped.word} while writing {shown(output)}; it is unchanged",
-                                  stopped.status) from None
+                    stopped.hold()
+                    raise Stopped(self._kept(f"{stopped.word} while writing {shown(output)}; it is unchanged",
+                                             run, ckpt, config, data_now), stopped.status) from None
                 raise Stopped(f"{stopped.word} before training began; {shown(output)} not written",
                               stopped.status) from None
+            except ModelFileError as e:
+                if stopped.phase != "writing":
+                    raise
+                stopped.hold()
+                raise TrainingError(self._kept(str(e), run, ckpt, config, data_now)) from None
             except Diverged as e:
                 if e.best is None:
                     raise
@@ -416,6 +435,17 @@ class Trainer:
         if self.resume and ckpt.resolve() == Path(self.resume).resolve():
             ckpt.unlink(missing_ok=True)  # used up
         return tagger
+
+    @staticmethod
+    def _kept(what: str, run: _Run, ckpt: Path, config: TrainConfig, data: str) -> str:
+        """The trained model could not be written (``what``): the finished run is saved as a
+        checkpoint, so that --resume writes the model without training again. The message."""
+        try:
+            checkpoint.save(ckpt, run.snapshot(), config, data)
+        except RnncliError as failed:
+            return f"{what}; no checkpoint either: {failed}"
+        return f"{what}; the trained run is kept in {shown(ckpt)}: write the model with the same command and " \
+               f"--resume {shown(ckpt)}"
 
     def _check_outputs(self, inputs: list[Path], ckpt: Path) -> None:
         """Found out now, not after the training it would lose."""
@@ -450,6 +480,14 @@ class Trainer:
         tagger.save(self.output)
 
 
+# The signals that stop training with a checkpoint, as said in messages: Ctrl-C; SIGTERM (timeout,
+# kill, systemd, batch schedulers); SIGHUP (the terminal closed, an ssh session lost); SIGQUIT
+# (Ctrl-\, whose core dump would be of no use to anyone). Not every platform has all four.
+STOP_SIGNALS = {name: word for name, word in (("SIGINT", "interrupted"), ("SIGTERM", "terminated (SIGTERM)"),
+                                              ("SIGHUP", "hung up (SIGHUP)"), ("SIGQUIT", "quit (SIGQUIT)"))
+                if hasattr(signal, name)}
+
+
 class _Signals:
     """Which signal stopped training, and what it was doing then."""
 
@@ -458,22 +496,22 @@ class _Signals:
 
     @property
     def word(self) -> str:
-        return "terminated (SIGTERM)" if self.signal == signal.SIGTERM else "interrupted"
+        return STOP_SIGNALS[signal.Signals(self.signal or signal.SIGINT).name]
 
     @property
     def status(self) -> int:
         return 128 + (self.signal or signal.SIGINT)  # 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them
 
     def hold(self) -> None:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, signal.SIG_IGN)
+        for name in STOP_SIGNALS:
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
 @contextlib.contextmanager
 def _stop_signals():
-    """Ctrl-C and SIGTERM (what timeout, kill, systemd and batch schedulers send) stop training
-    the same way: a KeyboardInterrupt where it stands, so that the loop saves a checkpoint and
-    a file being written is left as it was. The handlers before are put back after."""
+    """Every one of ``STOP_SIGNALS`` stops training the same way: a KeyboardInterrupt where it
+    stands, so that the loop saves a checkpoint and a file being written is left as it was. The
+    handlers before are put back after."""
     stopped = _Signals()
 
     def stop(number, _frame):
@@ -483,7 +521,7 @@ def _stop_signals():
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield stopped
         return
-    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    previous = {number: signal.signal(number, stop) for number in (getattr(signal, name) for name in STOP_SIGNALS)}
     try:
         yield stopped
     finally:

@@ -201,6 +201,7 @@ def test_tag_lines_is_the_same_whatever_the_chunks():
     assert list(tag_lines(tagger, lines, "tsv", chunk_chars=37)) == list(tagger.tag_lines(lines, "tsv"))
 
 
+@pytest.mark.filterwarnings("ignore::rnncli.tagging.UnknownWordsWarning")  # random text is no English
 @settings(max_examples=examples(25), deadline=None)
 @given(st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\0"), max_size=30),
                 max_size=12),
@@ -390,3 +391,20 @@ def test_rnncli_tag_answers_a_line_on_a_pipe_while_the_pipe_stays_open(tmp_path)
     finally:
         p.kill()
         p.wait()
+
+
+def test_text_most_of_whose_words_the_model_does_not_know_is_tagged_with_one_warning(runner):
+    french = "Le chat mange une pomme rouge dans le jardin ."
+    r = runner.invoke(app, ["tag", french, french])
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 2  # tagged all the same
+    assert r.stderr == ("rnncli: warning: 90% of the words are unknown to the model, trained on UD English EWT train "
+                        "(en_ewt-ud-train.conllu): text in another language is tagged all the same, and badly\n")
+    english = runner.invoke(app, ["tag", "I eat apple with Zebulon in Ouagadougou", "They fish"])
+    assert english.exit_code == 0 and english.stderr == ""
+    with pytest.warns(rnncli.tagging.UnknownWordsWarning, match="^90% of the words are unknown to the model"):
+        assert len(list(rnncli.load().tag_lines([french]))) == 1
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        list(rnncli.load().tag_lines(["I eat apple", "Obama wins the election ."]))

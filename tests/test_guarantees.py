@@ -33,6 +33,7 @@ GUARANTEES = {
         "test_robustness::test_a_file_that_fails_while_being_read_is_named",  # a bad disk
         "test_robustness::test_an_output_that_cannot_be_written_is_found_before_training",
         "test_hostile::test_an_error_about_a_model_named_by_the_environment_says_so",
+        "test_hostile3::test_sighup_and_sigquit_during_training_save_a_checkpoint_as_sigterm_does",  # 129, 131
     ],
     "Names are shown safely": [
         "test_hostile::test_file_names_with_control_characters_are_quoted_in_messages",
@@ -43,6 +44,13 @@ GUARANTEES = {
         "test_hostile::test_a_worker_that_dies_ends_the_output_after_whole_chunks_with_one_error",
         "test_hostile::test_kill_9_on_a_tagging_worker_is_an_error_not_a_closed_pipe",
         "test_robustness::test_closed_stdout_ends_quietly_like_a_unix_filter",  # 141: the reader went away
+        "test_hostile3::test_a_standard_output_that_fails_is_one_line_and_status_1_for_every_command",
+        "test_hostile3::test_an_error_that_cannot_be_written_still_ends_with_its_status",
+        "test_hostile3::test_a_non_blocking_pipe_with_a_slow_reader_gets_every_line",
+        "test_hostile3::test_a_table_view_into_a_non_blocking_pipe_is_written_whole",
+        "test_hostile3::test_ctrl_c_while_tagging_into_a_pipe_ends_on_a_whole_line",
+        "test_hostile3::test_a_closed_pipe_ends_a_table_view_with_status_141",
+        "test_hostile3::test_every_table_view_ends_a_closed_pipe_as_other_commands_do",
     ],
     "Model files are never half-written": [
         "test_modelfile::test_write_replaces_atomically_and_leaves_no_temporary_file",
@@ -51,6 +59,7 @@ GUARANTEES = {
         "test_hostile::test_a_write_killed_outright_leaves_a_temporary_that_the_next_write_removes",
         "test_cli::test_a_picture_that_cannot_be_written_leaves_the_old_one",  # --svg
         "test_cli::test_svg_is_the_same_view_as_a_picture",  # no temporary file left behind
+        "test_hostile3::test_a_model_rnncli_would_refuse_never_replaces_a_good_one",  # read back before the rename
     ],
     "Model files never run code, and cannot exhaust the loader": [
         "test_modelfile::test_object_arrays_are_refused_not_unpickled",
@@ -68,6 +77,7 @@ GUARANTEES = {
         "test_hostile::test_a_checkpoint_with_a_damaged_record_is_one_line",
         "test_hostile::test_a_checkpoint_array_of_the_wrong_kind_is_one_line",
         "test_hostile::test_a_checkpoint_of_another_version_is_refused_saying_so",
+        "test_hostile3::test_a_checkpoint_holding_nan_is_refused_and_the_model_is_kept",
         "test_robustness::test_loader_fuzz_mutations_load_the_same_or_are_refused",  # the 300 copies
     ],
     "Interrupted training resumes exactly": [
@@ -77,6 +87,8 @@ GUARANTEES = {
         "test_robustness::test_resume_ends_with_the_same_arrays_as_a_run_never_interrupted",
         "test_robustness::test_divergence_is_reported_with_epoch_and_batch",
         "test_robustness::test_divergence_keeps_the_best_model_so_far",
+        "test_hostile3::test_sighup_and_sigquit_during_training_save_a_checkpoint_as_sigterm_does",
+        "test_hostile3::test_a_model_that_cannot_be_written_leaves_a_checkpoint_that_resume_writes",
     ],
     "Same seed, same model on one machine; the same tags on any": [
         "test_train::test_same_seed_same_arrays_to_the_bit",
@@ -96,6 +108,23 @@ GUARANTEES = {
         "test_hostile::test_a_line_of_exactly_the_limit_is_read",
         "test_robustness::test_arguments_that_are_not_utf8_are_refused",
         "test_robustness::test_closed_stdout_ends_quietly_like_a_unix_filter",
+        "test_hostile3::test_a_tag_holding_a_slash_is_refused_for_slash_output_and_written_in_the_others",
+        "test_hostile3::test_eval_of_rnncli_s_own_slash_output_reads_back_what_was_written",
+    ],
+    "Any terminal, any locale": [
+        "test_hostile3::test_input_and_output_are_utf8_whatever_the_locale",
+        "test_hostile3::test_a_terminal_too_narrow_gets_tables_of_a_minimum_width",
+        "test_hostile3::test_training_progress_on_a_terminal_too_narrow_is_still_shown",
+    ],
+    "Numbers are numbers": [
+        "test_hostile3::test_weights_too_large_to_compute_with_are_one_line",
+        "test_hostile3::test_scores_far_apart_give_probabilities_and_valid_json",
+        "test_hostile3::test_a_result_that_is_not_finite_is_never_written_as_json",
+    ],
+    "The Python API checks its input": [
+        "test_hostile3::test_tokens_that_are_not_str_are_a_type_error_naming_sentence_and_position",
+        "test_hostile3::test_lines_that_are_neither_str_nor_bytes_are_a_type_error",
+        "test_hostile::test_tag_lines_refuses_one_string_for_many_lines",
     ],
     "No cliff on a busy machine": [
         "test_robustness::test_tagging_and_training_use_one_blas_thread_unless_told",
@@ -105,6 +134,7 @@ GUARANTEES = {
         "test_robustness::test_only_malformed_sentences_is_an_error_after_the_warning",
         "test_robustness::test_dev_tags_never_seen_in_training_are_reported_as_unlearnable",
         "test_train::test_dev_tags_never_seen_in_training_are_reported",
+        "test_hostile3::test_a_tag_no_model_may_hold_is_refused_by_training_naming_file_and_line",
     ],
 }
 

@@ -321,9 +321,12 @@ def test_a_signal_while_the_model_is_written_leaves_the_old_file_and_no_temporar
 
     monkeypatch.setattr(np, "savez", signalled_mid_write)
     r = runner.invoke(app, ["train", str(TUTORIAL), "--epochs", "1", "--hidden", "8", "-q", "-o", str(out)])
-    assert one_line_error(r, 128 + number) == f"rnncli: error: {word} while writing {out}; it is unchanged\n"
+    ckpt = tmp_path / "m.ckpt.npz"  # the trained run, kept until its model is written
+    assert one_line_error(r, 128 + number) == (f"rnncli: error: {word} while writing {out}; it is unchanged; the "
+                                               f"trained run is kept in {ckpt}: write the model with the same "
+                                               f"command and --resume {ckpt}\n")
     assert out.read_bytes() == b"the previous model file"
-    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ckpt.npz", "m.npz"]  # no temporary file
 
 
 def test_a_write_killed_outright_leaves_a_temporary_that_the_next_write_removes(tmp_path):
@@ -443,7 +446,7 @@ def test_an_output_that_is_a_fifo_is_refused_and_a_link_is_written_through(runne
 
     fifo = tmp_path / "model.fifo"
     os.mkfifo(fifo)
-    monkeypatch.setattr(rnncli.train, "train", lambda *a, **k: pytest.fail("trained before checking the output"))
+    monkeypatch.setattr(rnncli.train, "_train", lambda *a, **k: pytest.fail("trained before checking the output"))
     r = runner.invoke(app, ["train", str(TUTORIAL), "-o", str(fifo), "-q"])
     assert one_line_error(r) == f"rnncli: error: {fifo}: not a regular file; refusing to replace it with a file\n"
     assert fifo.is_fifo()

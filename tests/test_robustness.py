@@ -630,7 +630,7 @@ def test_a_file_that_fails_while_being_read_is_named(runner, tutorial_model, arg
 def test_an_output_that_cannot_be_written_is_found_before_training(runner, tmp_path, monkeypatch, option):
     import rnncli.train
 
-    monkeypatch.setattr(rnncli.train, "train", lambda *a, **k: pytest.fail("trained before checking the output"))
+    monkeypatch.setattr(rnncli.train, "_train", lambda *a, **k: pytest.fail("trained before checking the output"))
     target = tmp_path / "missing" / "x.npz"
     r = runner.invoke(app, [*train_args(TUTORIAL, tmp_path / "m.npz"), option, str(target)])
     assert one_line_error(r) == f"rnncli: error: {target}: cannot write (no directory {target.parent})\n"
@@ -647,7 +647,7 @@ def test_interrupted_with_an_unwritable_checkpoint_says_so(runner, tmp_path, mon
     def full(*args, **kwargs):
         raise ModelFileError("c.npz: disk full; the previous file, if any, is unchanged")
 
-    monkeypatch.setattr(rnncli.train, "train", interrupted)
+    monkeypatch.setattr(rnncli.train, "_train", interrupted)  # what Trainer runs
     monkeypatch.setattr(rnncli.checkpoint, "save", full)
     r = runner.invoke(app, train_args(TUTORIAL, tmp_path / "m.npz"))
     assert one_line_error(r, 130) == ("rnncli: error: interrupted in epoch 1; " + str(tmp_path / "m.npz")
