@@ -103,22 +103,28 @@ def chains(shape: rnn.Shape) -> list[dict]:
     return out
 
 
-def backward_formula(shape: rnn.Shape) -> list[str]:
-    """The backward pass in the tutorial's notation, top layer first, with the real dimensions."""
+def backward_formula(shape: rnn.Shape) -> dict[str, list[str]]:
+    """The backward pass in the tutorial's notation with the real dimensions, in the order a
+    learner builds it up: the loss, the error at the output, back to each chain's state, and
+    the gradients of the arrays."""
     H, n_tags, n_out = shape.n_hidden, shape.n_tags, shape.n_out
     p = str(shape.n_layers) if shape.n_layers > 1 else ""
     top = f"[s{p}_t ; s{p}_bwd_t]" if shape.bidirectional else f"s{p}_t"
-    lines = [f"L = sum_t -log o_t[y_t]    y_t: the target tag at step t, one-hot ({n_tags})",
-             f"dL/d(V {top} + c) = o_t - y_t    ({n_tags})"]
-    dims = shape.param_shapes()
+    out = {
+        "loss": ["L_t = -log o_t[y_t]    L = sum_t L_t"],
+        "output": [f"q_t = V {top} + c    ({n_tags}): the scores, so that o_t = softmax(q_t)",
+                   "L_t = -q_t[y_t] + log sum_j exp(q_t[j])",
+                   "dL_t/dq_t[j] = -y_t[j] + exp(q_t[j]) / sum_i exp(q_t[i]) = o_t[j] - y_t[j]"],
+        "state": [], "params": [],
+    }
     info = {c["suffix"]: c for c in chains(shape)}
-    for layer, d, sfx in reversed(shape.chains()):
+    for _, _, sfx in reversed(shape.chains()):
         c = info[sfx]
-        lines.append(f"dL/ds{sfx}_t = {c['above']} + {c['through']}    ({H})")
-    lines.append(f"dL/dz_t = (1 - s_t^2) * dL/ds_t    ({H}) elementwise, in every chain: s_t = tanh(z_t)")
-    lines.append("Nothing comes back through W to a chain's last step: dL/dz_{T+1} = 0"
-                 + (" (dL/dz_bwd_0 = 0)" if shape.bidirectional else ""))
-    lines.append(f"dL/dV = sum_t (o_t - y_t) {top}^T    dL/dc = sum_t (o_t - y_t)    V: {n_tags} x {n_out}")
+        out["state"].append(f"dL/ds{sfx}_t = {c['above']}  +  {c['through']}    ({H})")
+    out["state"].append(f"dL/dz_t = (1 - s_t^2) * dL/ds_t    ({H}), elementwise:")
+    out["state"].append("    the tanh's slope, since tanh'(z) = 1 - tanh(z)^2")
+    out["params"].append(f"dL/dV = sum_t (o_t - y_t) {top}^T    dL/dc = sum_t (o_t - y_t)    V: {n_tags} x {n_out}")
+    dims = shape.param_shapes()
     for layer, d, sfx in shape.chains():
         prev = "t+1" if d else "t-1"
         if layer == 0:
@@ -127,14 +133,15 @@ def backward_formula(shape: rnn.Shape) -> list[str]:
             q = str(layer) if layer > 1 else ""
             x, note = (f"[s{q}_t ; s{q}_bwd_t]" if shape.bidirectional else f"s{q}_t"), ""
         rows, cols = dims["U" + sfx]
-        lines.append(f"dL/dW{sfx} = sum_t dL/dz{sfx}_t s{sfx}_{{{prev}}}^T    dL/db{sfx} = sum_t dL/dz{sfx}_t    "
-                     f"W{sfx}: {H} x {H}")
-        lines.append(f"dL/dU{sfx} = sum_t dL/dz{sfx}_t {x}^T{note}    U{sfx}: {rows} x {cols}")
+        out["params"].append(f"dL/dW{sfx} = sum_t dL/dz{sfx}_t s{sfx}_{{{prev}}}^T    "
+                             f"dL/db{sfx} = sum_t dL/dz{sfx}_t    W{sfx}: {H} x {H}")
+        out["params"].append(f"dL/dU{sfx} = sum_t dL/dz{sfx}_t {x}^T{note}    U{sfx}: {rows} x {cols}")
     if shape.char_hidden:
         dirs = " + ".join(f"P{d}^T dL/dz{d}_t" for d in shape.directions)
-        lines.append(f"dL/dP = sum_t dL/dz_t h_t^T (h_t: word t's spelling); a word's dL/dh = sum of {dirs} "
-                     f"over its steps, then the same backward pass through its letters gives Uc, Wc, bc")
-    return lines
+        out["params"].append(f"dL/dP = sum_t dL/dz_t h_t^T (h_t: word t's spelling); a word's dL/dh = sum of "
+                             f"{dirs} over its steps, then the same backward pass through its letters gives "
+                             f"Uc, Wc, bc")
+    return out
 
 
 def backprop(tagger: Tagger, words: list[str], targets: list[str] | None = None, lr: float | None = None,
@@ -202,7 +209,8 @@ def _steps(tagger: Tagger, trace, words, y, terms, probs, per_chain: dict) -> li
             "t": t + 1, "word": word, "known": tagger.vocab.is_known(word),
             "x": [int(i) for i in ids[trace.types.words[t, 0]]],
             "target": tagger.tags[k], "loss": float(terms[t]), "p_target": float(probs[t, k]),
-            "predicted": tagger.tags[int(probs[t].argmax())],
+            "predicted": tagger.tags[int(probs[t].argmax())], "p_predicted": float(probs[t].max()),
+            "s": {n: trace.hidden(sfx)[t, 0].tolist() for _, _, sfx in tagger.shape.chains() for n in [_chain_name(sfx)]},
             "dL_ds": {n: v["ds"][t].tolist() for n, v in per_chain.items()},
             "dL_dz": {n: v["dz"][t].tolist() for n, v in per_chain.items()},
             "norms": {n: {key: None if v[key][t] is None else float(v[key][t])

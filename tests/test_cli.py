@@ -236,7 +236,9 @@ def test_the_command_list_is_the_apps():
 
 
 @pytest.mark.parametrize("command, example", [
-    ("unroll", "--svg they-fish.svg"), ("backprop", "--lr 0.05 --svg backprop.svg"), ("inspect", "--svg card.svg"),
+    ("unroll", "--svg they-fish.svg"), ("backprop", "--lr 0.05 --svg backprop.svg"),
+    ("inspect", "--svg-terminal card.svg"), ("unroll", "--scale-w 2"), ("backprop", "--lr 0.05 --steps 5"),
+    ("backprop", "--scale-w 0.5"),
     ("eval", "--model tutorial --without-memory"), ("train", '--watch "they fish"')])
 def test_every_new_option_has_an_example_in_its_commands_help(runner, command, example):
     text = " ".join(ok(runner.invoke(app, [command, "--help"])).stdout.split())
@@ -295,21 +297,24 @@ def test_the_shipped_tutorial_model_is_what_the_build_script_makes(tmp_path, cap
 def test_backprop_on_the_tutorial_model(runner):
     r = ok(runner.invoke(app, ["backprop", "I/nn eat/v apple/nn", "--model", "tutorial"]))
     out = r.stdout
-    assert "dL/ds_t = V^T (o_t - y_t) + W^T dL/dz_{t+1}    (64)" in out
+    assert "dL/ds_t = V^T (o_t - y_t)  +  W^T dL/dz_{t+1}    (64)" in out
+    assert "dL_t/dq_t[j] = -y_t[j] + exp(q_t[j]) / sum_i exp(q_t[i]) = o_t[j] - y_t[j]" in out
     assert "dL/dW = sum_t dL/dz_t s_{t-1}^T    dL/db = sum_t dL/dz_t    W: 64 x 64" in out
     assert "Targets y_t: the tags given with the sentence." in out
     data = json.loads(ok(runner.invoke(app, ["backprop", "I/nn eat/v apple/nn", "-m", "tutorial", "--json"])).stdout)
     terms = " + ".join(f"{s['loss']:.4g}" for s in data["steps"])
-    assert f"L = sum_t -log o_t[y_t] = {terms} = {data['loss']:.6g}" in out
-    rows = [line.split("│")[1:3] for line in out.splitlines() if re.match(r"│ \d │ \w+ +│ (nn|v) ", line)]
-    assert [(t.strip(), w.strip()) for t, w in rows] == [("3", "apple"), ("2", "eat"), ("1", "I")]  # t = T down to 1
-    assert "How far back the error reaches" in out and "Parameter gradients" in out
+    assert f"L = {terms} = {data['loss']:.6g}" in out
+    loss_rows = [line.split("│")[1:3] for line in out.splitlines() if re.match(r"│ \d │ \w+ +│ (nn|v) ", line)]
+    state_rows = [line.split("│")[1:3] for line in out.splitlines() if re.match(r"│ \d │ \w+ +(│ +[\d.e+-]+ ){3}│ +[\d.]+% │", line)]
+    assert [(t.strip(), w.strip()) for t, w in loss_rows] == [("1", "I"), ("2", "eat"), ("3", "apple")]
+    assert [(t.strip(), w.strip()) for t, w in state_rows] == [("3", "apple"), ("2", "eat"), ("1", "I")]  # t = T down
+    assert "Where each loss sends its error" in out and "5. The gradients of the arrays" in out
 
 
 def test_backprop_of_plain_text_says_whose_targets(runner):
     out = ok(runner.invoke(app, ["backprop", "they fish", "--model", "tutorial", "--lr", "0.1"])).stdout
-    assert "no tags were given (word/TAG gives them), so the network's own predictions are the targets" in " ".join(out.split())
-    assert "One gradient step on a copy of the network: every array p <- p - 0.1 dL/dp" in out
+    assert "no tags were given (word/TAG gives them), so the network's own tags are the targets" in " ".join(out.split())
+    assert "One plain step on a copy of the network: every array p <- p - 0.1 dL/dp" in " ".join(out.split())
 
 
 @pytest.fixture(scope="module")
@@ -331,9 +336,8 @@ def test_backprop_names_chains_as_unroll_does(runner, deep_model):
     assert list(steps[0]["dL_ds"]) == ["s", "s_bwd", "s2", "s2_bwd"]
     assert [s["x"] for s in steps] == [u["x"] for u in unrolled]
     out = " ".join(ok(runner.invoke(app, ["backprop", "I eat apple", "--model", str(deep_model)])).stdout.split())
-    assert "s: from above = U2[:, 0:4]^T dL/dz2_t + U2_bwd[:, 0:4]^T dL/dz2_bwd_t" in out
-    assert "s2_bwd: from above = V[:, 4:8]^T (o_t - y_t), this step's output error; through W = W2_bwd^T " \
-           "dL/dz2_bwd_{t-1}, from step t-1" in out
+    assert "dL/ds_t = U2[:, 0:4]^T dL/dz2_t + U2_bwd[:, 0:4]^T dL/dz2_bwd_t + W^T dL/dz_{t+1}" in out
+    assert "dL/ds2_bwd_t = V[:, 4:8]^T (o_t - y_t) + W2_bwd^T dL/dz2_bwd_{t-1}" in out
     grads = json.loads(ok(runner.invoke(app, ["backprop", *args])).stdout)["grad_norms"]
     assert list(grads) == list(Tagger.load(deep_model).params)  # every array, the character RNN's too
 
@@ -361,20 +365,20 @@ def svg_text(path):
 
 @pytest.mark.parametrize("args, seen", [
     (["unroll", "they fish", "--show-hidden"], "without memory"),
-    (["backprop", "they/nn fish/v"], "How far back the error reaches"),
+    (["backprop", "they/nn fish/v"], "Where each loss sends its error"),
     (["inspect"], "spectral radius"),
 ])
-def test_svg_is_the_same_view_as_a_picture(runner, tmp_path, args, seen):
+def test_svg_terminal_is_the_same_view_as_a_picture(runner, tmp_path, args, seen):
     picture = tmp_path / "view.svg"
     picture.write_text("an older picture")
     plain = ok(runner.invoke(app, [*args, "--model", "tutorial"])).stdout
-    r = ok(runner.invoke(app, [*args, "--model", "tutorial", "--svg", str(picture)]))
+    r = ok(runner.invoke(app, [*args, "--model", "tutorial", "--svg-terminal", str(picture)]))
     assert r.stdout == plain
     text = svg_text(picture)
     assert seen in text and "s_t = tanh(U x_t + W s_{t-1} + b)" in text
     assert 'fill="#' in picture.read_text() or "fill: #" in picture.read_text()  # colours kept
     assert [p.name for p in tmp_path.iterdir()] == ["view.svg"]  # no temporary file left behind
-    r = ok(runner.invoke(app, [*args, "--model", "tutorial", "--json", "--svg", str(picture)]))
+    r = ok(runner.invoke(app, [*args, "--model", "tutorial", "--json", "--svg-terminal", str(picture)]))
     json.loads(r.stdout)  # --json still prints JSON; the picture is of the view
     assert seen in svg_text(picture)
 

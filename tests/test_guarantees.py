@@ -50,7 +50,7 @@ GUARANTEES = {
         "test_hostile::test_a_signal_while_the_model_is_written_leaves_the_old_file_and_no_temporary",
         "test_hostile::test_a_write_killed_outright_leaves_a_temporary_that_the_next_write_removes",
         "test_cli::test_a_picture_that_cannot_be_written_leaves_the_old_one",  # --svg
-        "test_cli::test_svg_is_the_same_view_as_a_picture",  # no temporary file left behind
+        "test_cli::test_svg_terminal_is_the_same_view_as_a_picture",  # no temporary file left behind
     ],
     "Model files never run code, and cannot exhaust the loader": [
         "test_modelfile::test_object_arrays_are_refused_not_unpickled",
