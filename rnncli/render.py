@@ -88,44 +88,68 @@ def memory_sentence(name: str, m: dict) -> str:
 
 
 def unroll_view(data: dict, show_hidden: bool) -> Group:
-    """The tutorial's unrolled network: one row per time step."""
+    """The tutorial's unrolled network: one row per time step; then, each in a table of its own
+    so that it has the width to be read whole, x_t's other slots (a model with features) and,
+    with ``show_hidden``, each s_t unit by unit."""
     data = shown_words(data)
-    formula = Text("\n".join(data["formula"]), style="bold")
-    table = Table(title=f"\"{' '.join(data['words'])}\" unrolled over {len(data['steps'])} steps",
-                  title_justify="left", show_lines=show_hidden)
+    steps = data["steps"]
+    parts = [Text("\n".join(data["formula"]), style="bold"), Text("")]
+    if data.get("scale_w") is not None:
+        parts.append(Text(f"Every W multiplied by {data['scale_w']:g} (--scale-w), in a copy of the network; "
+                          "'without memory' drops W altogether.", style="magenta"))
+    table = Table(title=f"\"{' '.join(data['words'])}\" unrolled over {len(steps)} steps", title_justify="left")
     table.add_column("t", justify="right")
-    table.add_column("x_t (word, index in U)", overflow="fold")  # a feature value wraps, never cut short
-    table.add_column("s_t" if show_hidden else "|s_t|")
+    table.add_column("x_t (word, index in U)", overflow="fold")
+    table.add_column("|s_t|")
     table.add_column("o_t (top tags)")
     table.add_column("tag", style="bold")
     table.add_column("without memory")
-    multi = len(data["steps"][0]["s"]) > 1 if data["steps"] else False
-    for step in data["steps"]:
-        x = Text(step["word"], style="bold")
-        x.append(f"  #{step['index']}")
-        if not step["known"]:
-            x.append("  unknown", style="yellow")
-        extra = [f"{f['slot']}={f['value']}" for f in step["features"][1:]]
-        if extra:
-            x.append("\n" + " ".join(extra), style="dim")
-        hidden = Text()
-        for k, (name, vec) in enumerate(step["s"].items()):
-            if k:
-                hidden.append("\n")
-            label = f"{name}: " if multi else ""
-            if show_hidden:
-                hidden.append(f"{label}|s|={_norm(vec):.2f}\n", style="dim")
-                hidden.append_text(heat_strip(vec))
-            else:
-                hidden.append(f"{label}{_norm(vec):.2f}")
+    multi = len(steps[0]["s"]) > 1 if steps else False
+    for step in steps:
+        norms = "\n".join(f"{name + ': ' if multi else ''}{_norm(vec):.2f}" for name, vec in step["s"].items())
         o = Text(" ".join(f"{e['tag']} {e['p']:.2f}" for e in step["top"]))
         alone = step["without_memory"]
         differs = alone["tag"] != step["tag"]
         wm = Text(f"{alone['tag']} {alone['p']:.2f}", style="magenta" if differs else "dim")
         if differs:
             wm.append("  (memory changes it)", style="magenta")
-        table.add_row(str(step["t"]), x, hidden, o, step["tag"], wm)
-    return Group(formula, Text(""), table)
+        table.add_row(str(step["t"]), _x_cell(step), norms, o, step["tag"], wm)
+    parts.append(table)
+    if any(len(step["features"]) > 1 for step in steps):
+        slots = Table(title="x_t's other slots: the entries of x_t besides the word's own", title_justify="left")
+        for col in ("t", "x_t", "slot=value (index in U)"):
+            column(slots, col, right=col == "t")
+        for step in steps:
+            slots.add_row(str(step["t"]), step["word"],
+                          " ".join(f"{f['slot']}={f['value']} #{f['index']}" for f in step["features"][1:]))
+        parts += [Text(""), slots]
+    if show_hidden:
+        parts += [Text(""), _hidden_table(steps, multi)]
+    return Group(*parts)
+
+
+def _x_cell(step: dict) -> Text:
+    x = Text(step["word"], style="bold")
+    x.append(f"  #{step['index']}")
+    if not step["known"]:
+        x.append("  unknown", style="yellow")
+    return x
+
+
+def _hidden_table(steps: list[dict], multi: bool) -> Table:
+    """Each s_t unit by unit, 32 units a line, folded further where the column is narrower."""
+    table = Table(title="s_t unit by unit: red +, blue -, height the value in [-1, 1]", title_justify="left",
+                  show_lines=True)
+    for col in ("t", "x_t", "s_t"):
+        column(table, col, right=col == "t")
+    for step in steps:
+        cell = Text()
+        for k, (name, vec) in enumerate(step["s"].items()):
+            cell.append(("\n" if k else "") + (f"{name}: " if multi else "") + f"|s|={_norm(vec):.2f}\n",
+                        style="dim")
+            cell.append_text(heat_strip(vec))
+        table.add_row(str(step["t"]), step["word"], cell)
+    return table
 
 
 def history_table(history: list[dict], best_epoch: int | None) -> Table:

@@ -447,3 +447,49 @@ def test_train_watch_prints_the_sentence_after_every_epoch(runner, tmp_path):
            "nn v det punct adj prep adv num conj; not watched\n" in r.stderr
     assert "watch: they" not in r.stderr
     assert sum(line.startswith("epoch ") for line in r.stderr.splitlines()) == 2  # training went on
+
+
+# -- every view at 80 columns ------------------------------------------------------------------
+
+NUMBER = re.compile(r"\d[\d.,]*(?:e[+-]\d+)?")
+
+
+def split_numbers(narrow: str, wide: str) -> list[str]:
+    """Numbers a narrow view broke across lines ('1.89e-0' over '8'): the numbers of the same
+    view drawn wide, where nothing needs to wrap, that the narrow one does not show whole."""
+    from collections import Counter
+
+    missing = Counter(NUMBER.findall(wide)) - Counter(NUMBER.findall(narrow))
+    return sorted(missing)
+
+
+@pytest.mark.parametrize("args", [
+    ["unroll", "they fish", "--model", "tutorial", "--show-hidden"],
+    ["unroll", "I eat apple"], ["unroll", "I eat apple", "--show-hidden"],
+    ["backprop", "they/nn fish/nn", "--model", "tutorial", "--lr", "0.05", "--steps", "3"],
+    ["backprop", "we like to watch the fish in the park and they love to play in the water", "--model", "tutorial",
+     "--scale-w", "2"],
+    ["backprop", "I/PRON eat/VERB the/DET qwertyuiop/NOUN ./PUNCT", "--lr", "0.01"],
+    ["backprop", "fish", "--model", "tutorial"],
+    ["inspect", "tutorial"], ["inspect", "default"],
+    ["eval", str(SAMPLES / "tutorial.txt"), "--model", "tutorial", "--without-memory"],
+], ids=lambda a: " ".join(a[:2])[:40])
+def test_every_view_reads_at_80_columns(runner, args):
+    out = ok(runner.invoke(app, args, env={"COLUMNS": "80"})).stdout
+    too_long = [line for line in out.splitlines() if len(line) > 80]
+    assert not too_long, too_long[:3]
+    wide = ok(runner.invoke(app, args, env={"COLUMNS": "400"})).stdout
+    assert not split_numbers(out, wide), split_numbers(out, wide)[:5]
+    assert "…" not in out  # nothing cut short: a strip that does not fit folds
+
+
+def test_the_split_number_finder_finds_one():
+    broken = "│ 1 │ I    │ 1.89e-0 │\n│   │      │ 8       │\n"
+    assert split_numbers(broken, "│ 1 │ I │ 1.89e-08 │\n") == ["1.89e-08"]
+    assert split_numbers("│ 1 │ nn 0.99 v │\n│   │ 0.00      │\n", "│ 1 │ nn 0.99 v 0.00 │\n") == []
+
+
+def test_backprop_marks_unknown_words_as_unroll_does(runner):
+    out = ok(runner.invoke(app, ["backprop", "they qwertyuiop", "--model", "tutorial"], env={"COLUMNS": "80"})).stdout
+    assert re.search(r"│ 2 │ qwertyuiop +unknown", out)
+    assert "-0.0%" not in out
