@@ -76,15 +76,15 @@ def shown_words(data: dict) -> dict:
     return {**data, "words": [printable(w) for w in data["words"]], "steps": steps}
 
 
-def memory_sentence(name: str, m: dict) -> str:
+def memory_sentence(m: dict) -> str:
     """The verdict on a chain's gradient (``explain.verdict``) in words, as backprop and inspect
     both say it."""
     if m["verdict"] == "too short to tell":
-        return f"{name}: too short to tell; the verdict needs a sentence of 4 words or more."
+        return "too short to tell: the verdict needs a sentence of 4 words or more."
     meaning = {"vanishing": "the error vanishes on its way back, so far steps learn little from it",
                "exploding": "the error explodes on its way back, so one step of training can throw W far",
                "neither": "the error neither vanishes nor explodes"}[m["verdict"]]
-    return f"{name}: per step back the error is multiplied by about {m['per_step']:.2f}: {meaning}."
+    return f"per step back the error is multiplied by about {m['per_step']:.2f}: {meaning}."
 
 
 def unroll_view(data: dict, show_hidden: bool) -> Group:
@@ -207,11 +207,22 @@ def card_view(card: dict) -> Group:
                         "" if rho is None else f"{rho:.3f}")
     parts += [Text(""), weights]
     if card.get("memory"):
-        parts.append(Text(f"Over the sentence \"{card['memory']['sentence']}\" (its own tags as targets), as "
-                          "rnncli backprop judges it:", style="dim"))
-        for name, m in card["memory"]["chains"].items():
-            parts.append(Text("  " + memory_sentence(name, m), style="dim"))
+        parts += [Text(""), _memory_table(card["memory"])]
     return Group(*parts)
+
+
+def _memory_table(memory: dict) -> Group:
+    """Each chain's verdict over the lesson's sentence, as ``backprop`` gives it."""
+    table = Table(title="the error on its way back through W", title_justify="left")
+    for col in ("chain", "largest singular value", "spectral radius", "per step back", "verdict"):
+        column(table, col, right=col not in ("chain", "verdict"), narrow=col not in ("chain", "verdict"))
+    for name, m in memory["chains"].items():
+        rate = "-" if m["per_step"] is None else f"{m['per_step']:.2f}"
+        table.add_row(name, f"{m['largest_singular_value']:.3f}", f"{m['spectral_radius']:.3f}", rate, m["verdict"])
+    note = Text(f"Over \"{memory['sentence']}\", the network's own tags as targets: how much the error "
+                "is multiplied by per step back, fitted over every pair of steps, and the verdict that "
+                "rnncli backprop gives.", style="dim")
+    return Group(table, note)
 
 
 def eval_view(report: dict, title: str) -> Group:

@@ -214,13 +214,13 @@ def _flow_part(data: dict) -> list:
     for c in data["chains"]:
         name = c["name"]
         parts.append(Text(f"Where each loss sends its error, chain {name}: ||dL_t/ds_k||, the part of dL/ds_k "
-                          f"that L_t sends back (rows: step k that receives it; columns: the loss L_t). Blank: "
+                          f"that L_t sends back (rows: the step k that receives it; columns: the loss L_t that sends it). Blank: "
                           "L_t does not depend on s_k. Each row, added as vectors, is dL/ds_k."))
         parts += _flow_tables(data, name)
         if len(data["steps"]) > 1:
             parts += _reach_table(data, name)
-        parts.append(Text("Fitted over every pair of steps: " + memory_sentence(name, data["memory"][name]),
-                          style="bold"))
+        parts.append(Text(f"The verdict on chain {name}, fitted over every pair of steps: "
+                          + memory_sentence(data["memory"][name]), style="bold"))
         parts.append(Text(""))
     return parts
 

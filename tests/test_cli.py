@@ -1,6 +1,7 @@
 """Every subcommand through the real Typer app."""
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -493,3 +494,63 @@ def test_backprop_marks_unknown_words_as_unroll_does(runner):
     out = ok(runner.invoke(app, ["backprop", "they qwertyuiop", "--model", "tutorial"], env={"COLUMNS": "80"})).stdout
     assert re.search(r"│ 2 │ qwertyuiop +unknown", out)
     assert "-0.0%" not in out
+
+
+# -- the tutorial's figure ----------------------------------------------------------------------
+
+def figure(path):
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = [("".join(e.itertext())) for e in root.iter("{http://www.w3.org/2000/svg}text")]
+    polygons = list(root.iter("{http://www.w3.org/2000/svg}polygon"))
+    return root, texts, polygons
+
+
+@pytest.mark.parametrize("command, sentence", [("unroll", "they fish"), ("backprop", "they/nn fish/nn")])
+def test_the_figure_is_the_unrolled_network(runner, tmp_path, command, sentence):
+    picture = tmp_path / "figure.svg"
+    r = ok(runner.invoke(app, [command, sentence, "--model", "tutorial", "--svg", str(picture)]))
+    assert r.stdout == ok(runner.invoke(app, [command, sentence, "--model", "tutorial"])).stdout
+    root, texts, arrows = figure(picture)
+    assert {"they", "fish"} <= set(texts)  # x_t
+    assert texts.count("U") == 2 and texts.count("V") == 2 and texts.count("W") == 1  # each label its own element
+    assert {"s_1", "s_2", "o_1", "o_2", "x_1", "x_2"} <= set(texts)
+    assert "v 0.98" in texts or any(t.startswith("v 0.98") for t in texts)  # o_2's top tag
+    assert len([a for a in arrows if a.get("class") == "arrow"]) == 5  # 2 U, 2 V, 1 W
+    assert len(root.findall(".//{http://www.w3.org/2000/svg}g[@class='state']")) == 2
+    assert 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"' in picture.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["figure.svg"]  # written whole, no temporary file left
+
+
+def test_the_error_arrows_are_as_wide_as_the_error_they_carry(runner, tmp_path):
+    picture = tmp_path / "flow.svg"
+    sentence = "we like to watch the fish in the park"
+    ok(runner.invoke(app, ["backprop", sentence, "--model", "tutorial", "--scale-w", "2", "--svg", str(picture)]))
+    data = json.loads(ok(runner.invoke(app, ["backprop", sentence, "--model", "tutorial", "--scale-w", "2",
+                                              "--json"])).stdout)
+    _, _, arrows = figure(picture)
+    errors = [a for a in arrows if "error" in a.get("class", "").split()]
+    through = [a for a in errors if "through-w" in a.get("class")]
+    assert len(through) == 8 and len([a for a in errors if "from-output" in a.get("class")]) == 9
+
+    def width(arrow):  # the shaft: the distance between the polygon's first and last points
+        (x1, y1), *_, (x2, y2) = [tuple(map(float, p.split(","))) for p in arrow.get("points").split()]
+        return math.hypot(x2 - x1, y2 - y1)
+
+    pairs = sorted((float(a.get("data-norm")), width(a), float(a.get("fill-opacity"))) for a in errors)
+    assert all(w1 <= w2 + 1e-9 and o1 <= o2 + 0.011 for (_, w1, o1), (_, w2, o2) in zip(pairs, pairs[1:]))
+    assert pairs[-1][1] > 5 * pairs[0][1]  # the error grows on its way back at 2: the widths show it
+    # The arrow back along W into s_k carries the part of dL/ds_k that came from step k+1.
+    ds = [np.linalg.norm(s["dL_ds"]["s"]) for s in data["steps"]]
+    assert max(float(a.get("data-norm")) for a in through) >= max(ds[:-1]) * 0.5
+
+
+def test_a_figure_shows_any_word_safely(runner, tmp_path):
+    picture = tmp_path / "figure.svg"
+    ok(runner.invoke(app, ["unroll", "a <b> & \x1b[31m\"q\" \x07", "--pretokenized", "--model", "tutorial",
+                           "--svg", str(picture)]))
+    _, texts, _ = figure(picture)  # parsed: well-formed XML
+    assert {"<b>", "&", '\\e[31m"q"', "\\x07"} <= set(texts)  # control characters as their escapes
+    assert "\x1b" not in picture.read_text() and "unknown" in texts
