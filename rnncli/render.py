@@ -124,7 +124,8 @@ def unroll_view(data: dict, show_hidden: bool) -> Group:
                           " ".join(f"{f['slot']}={f['value']} #{f['index']}" for f in step["features"][1:]))
         parts += [Text(""), slots]
     if show_hidden:
-        parts += [Text(""), _hidden_table(steps, multi)]
+        parts += [Text(""), Text("s_t unit by unit: red +, blue -, height the value in [-1, 1]"),
+                  _hidden_table(steps, multi)]
     return Group(*parts)
 
 
@@ -138,8 +139,7 @@ def _x_cell(step: dict) -> Text:
 
 def _hidden_table(steps: list[dict], multi: bool) -> Table:
     """Each s_t unit by unit, 32 units a line, folded further where the column is narrower."""
-    table = Table(title="s_t unit by unit: red +, blue -, height the value in [-1, 1]", title_justify="left",
-                  show_lines=True)
+    table = Table(show_lines=True)
     for col in ("t", "x_t", "s_t"):
         column(table, col, right=col == "t")
     for step in steps:

@@ -115,8 +115,10 @@ def _state_table(data: dict) -> list:
             table.add_row(*first, *([c["name"]] if multi else []), number(n["ds_norm"]), number(n["above_norm"]),
                           number(n["through_norm"]), _share(n["dW_share"]), end_section=multi and k == len(chains) - 1)
     legend = Text(style="dim")
-    legend.append("from this step: what o_t (this step's output) sends back, V^T (o_t - y_t). From the next "
-                  "step: what comes back through W from step t+1 (t-1 for a _bwd chain), W^T dL/dz_{t+1}. "
+    legend.append("from this step: what o_t (this step's output) sends back, V^T (o_t - y_t)"
+                  + ("; in a lower layer, what the layer above sends down at this step" if multi else "")
+                  + ". From the next step: what comes back through W from step t+1 (t-1 for a _bwd chain), "
+                  "W^T dL/dz_{t+1}. "
                   "The vectors add up to dL/ds_t; their norms do not: the norm of a sum is at most the sum "
                   "of the norms, less when the two point different ways.\n")
     legend.append("share of dL/dW: dL/dW = sum_t dL/dz_t s_{t-1}^T adds one term per step; a term's share is "
@@ -243,7 +245,8 @@ def _learning_part(data: dict) -> list:
     what = "one plain step" if step["steps"] == 1 else f"{step['steps']} plain steps"
     parts = [Text("6. Learning", style="bold"),
              Text(f"{what[0].upper() + what[1:]} on a copy of the network: every array p <- p - {step['lr']:g} "
-                  "dL/dp, with the gradient of the copy as it is before each step.")]
+                  "dL/dp" + (", with the gradient of the copy as it is before each step." if step["steps"] > 1
+                             else "."))]
     if step["steps"] > 1:
         history = Table()
         for col in ("step", "L", *(f"o_{s['t']}[y_{s['t']}]" for s in steps[:FLOW_BLOCK])):
