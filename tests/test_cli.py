@@ -283,10 +283,14 @@ def test_the_shipped_tutorial_model_is_what_the_build_script_makes(tmp_path, cap
     build_default_model.build_sample(tmp_path / "t.npz")
     shipped, rebuilt = Tagger.load(shipped_path), Tagger.load(tmp_path / "t.npz")
     assert (shipped.shape, shipped.tags, shipped.vocab.tables) == (rebuilt.shape, rebuilt.tags, rebuilt.vocab.tables)
+    losses = []
     for record in (shipped.record, rebuilt.record):  # all but the seconds each epoch took
         for epoch in record.training.history:
             del epoch["seconds"]
+        # The losses, rounded to 6 digits when written, may round the other way on another CPU.
+        losses.append([epoch.pop("loss") for epoch in record.training.history])
     assert shipped.record == rebuilt.record
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5, abs=2e-6)
     for name, p in shipped.params.items():
         # Bit for bit on the machine that built it; elsewhere BLAS may sum in another order,
         # which float16 storage rounds away or leaves within a unit or two in its last place.
@@ -554,3 +558,27 @@ def test_a_figure_shows_any_word_safely(runner, tmp_path):
     _, texts, _ = figure(picture)  # parsed: well-formed XML
     assert {"<b>", "&", '\\e[31m"q"', "\\x07"} <= set(texts)  # control characters as their escapes
     assert "\x1b" not in picture.read_text() and "unknown" in texts
+
+
+def test_inspect_and_backprop_give_one_verdict(runner):
+    from rnncli.explain import LONG_SENTENCE
+
+    for model, expected in (("tutorial", {"s": "neither"}), ("default", dict.fromkeys(
+            ["s", "s_bwd", "s2", "s2_bwd"], "vanishing"))):
+        card = json.loads(ok(runner.invoke(app, ["inspect", model, "--json"])).stdout)
+        assert card["memory"]["sentence"] == LONG_SENTENCE
+        assert {name: m["verdict"] for name, m in card["memory"]["chains"].items()} == expected
+        out = " ".join(ok(runner.invoke(app, ["backprop", LONG_SENTENCE, "--model", model])).stdout.split())
+        for name, verdict in expected.items():
+            rate = card["memory"]["chains"][name]["per_step"]
+            assert f"The verdict on chain {name}, fitted over every pair of steps: per step back the error is " \
+                   f"multiplied by about {rate:.2f}" in out
+        assert out.count({"neither": "neither vanishes nor explodes", "vanishing": "vanishes on its way back"}[
+            next(iter(expected.values()))]) == len(expected)
+
+
+def test_steps_need_a_step_size(runner):
+    r = runner.invoke(app, ["backprop", "they fish", "--model", "tutorial", "--steps", "3"])
+    assert r.exit_code == 2 and r.stderr.startswith("rnncli: error: Invalid value for '--steps': --steps needs --lr")
+    r = runner.invoke(app, ["unroll", "they fish", "--model", "tutorial", "--scale-w", "nan"])
+    assert r.exit_code == 2 and "must be a finite number" in r.stderr
