@@ -283,14 +283,10 @@ def test_the_shipped_tutorial_model_is_what_the_build_script_makes(tmp_path, cap
     build_default_model.build_sample(tmp_path / "t.npz")
     shipped, rebuilt = Tagger.load(shipped_path), Tagger.load(tmp_path / "t.npz")
     assert (shipped.shape, shipped.tags, shipped.vocab.tables) == (rebuilt.shape, rebuilt.tags, rebuilt.vocab.tables)
-    losses = []
     for record in (shipped.record, rebuilt.record):  # all but the seconds each epoch took
         for epoch in record.training.history:
             del epoch["seconds"]
-        # The losses, rounded to 6 digits when written, may round the other way on another CPU.
-        losses.append([epoch.pop("loss") for epoch in record.training.history])
     assert shipped.record == rebuilt.record
-    assert losses[0] == pytest.approx(losses[1], rel=1e-5, abs=2e-6)
     for name, p in shipped.params.items():
         # Bit for bit on the machine that built it; elsewhere BLAS may sum in another order,
         # which float16 storage rounds away or leaves within a unit or two in its last place.
