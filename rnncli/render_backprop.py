@@ -179,7 +179,7 @@ def _flow_tables(data: dict, name: str) -> list:
         table = Table(title=None if T <= FLOW_BLOCK else f"losses t = {start + 1} to {stop}", title_justify="left")
         column(table, "k")
         for t in range(start, stop):
-            column(table, f"L_{t + 1}", right=True)
+            column(table, f"L_{t + 1}", right=True, narrow=True)
         for k in range(T):
             cells = []
             for t in range(start, stop):
