@@ -379,6 +379,7 @@ def unroll(
 
     Example: rnncli unroll "they fish" --model tutorial --scale-w 2
     """
+    _one_blas_thread()
     from .explain import unroll as run
     from .tokenize import tokenize
 
@@ -438,6 +439,7 @@ def backprop(
 
     Example: rnncli backprop "we like to watch the fish" --model tutorial --scale-w 0.5
     """
+    _one_blas_thread()
     from .backprop import backprop as run
     from .backprop import parse_sentence, record
 
@@ -484,6 +486,7 @@ def inspect(
 
     Example: rnncli inspect tutorial --svg-terminal card.svg
     """
+    _one_blas_thread()
     from .backprop import gradient_memory
     from .explain import LONG_SENTENCE, model_card
 

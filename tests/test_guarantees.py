@@ -95,7 +95,7 @@ GUARANTEES = {
         "test_robustness::test_closed_stdout_ends_quietly_like_a_unix_filter",
     ],
     "No cliff on a busy machine": [
-        "test_robustness::test_tagging_and_training_use_one_blas_thread_unless_told",
+        "test_robustness::test_every_command_uses_one_blas_thread_unless_told",
     ],
     "What training skips, it says": [
         "test_robustness::test_malformed_sentences_are_skipped_with_a_count_or_fatal_with_strict",
