@@ -248,7 +248,9 @@ def _memory(shape: rnn.Shape, params: dict, trace, flow: dict) -> dict:
 def gradient_memory(tagger: Tagger, words: list[str]) -> dict:
     """Each chain's verdict on one sentence (targets: the network's own tags), as ``backprop``
     gives it: what ``inspect`` reports for W."""
-    params = float64(tagger.params)
+    # The lookup tables stay as stored: the forward pass sums their columns in float64 anyway,
+    # and a copy of the English model's in float64 would cost more than the whole pass.
+    params = {k: v if k in rnn.LOOKUPS else np.asarray(v, np.float64) for k, v in tagger.params.items()}
     trace, _, _, _, dlogits = _run(tagger, params, words, None)
     flow = rnn.flow_norms(params, trace, dlogits)
     return {name: {k: m[k] for k in ("per_step", "verdict", "spectral_radius", "largest_singular_value")}
