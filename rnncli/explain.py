@@ -81,7 +81,7 @@ def unroll(tagger: Tagger, words: list[str], top: int = 3, scale_w: float | None
 
 
 # A sentence of the tutorial's words, long enough for the error to fade or grow on its way back:
-# the default of the lesson's `backprop --scale-w` and what `inspect` judges W's memory by.
+# the lesson's sentence for `backprop --scale-w`, and what `inspect` judges each W by.
 LONG_SENTENCE = "we like to watch the fish in the park"
 VANISHING, EXPLODING = 0.85, 1.15  # per step back, fitted over a sentence: below, above
 SHORTEST = 4  # words a chain must read for a verdict: three steps back at least
