@@ -150,9 +150,13 @@ FormatOption = Annotated[Optional[CorpusFormat], typer.Option(
     "--format", "-f", help="Corpus format. Default: from the extension (.conllu, .tsv), else from the content.")]
 TagColumnOption = Annotated[TagColumn, typer.Option(help="CoNLL-U column to read tags from.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
-SvgOption = Annotated[Optional[Path], typer.Option(
+FigureOption = Annotated[Optional[Path], typer.Option(
     "--svg", metavar="FILE", dir_okay=False,
-    help="Also save the view as an SVG picture (with --json: only there). Example: --svg view.svg")]
+    help="Also draw the tutorial's figure of the network unrolled over the sentence into an SVG file: "
+         "x_t, s_t as a strip of units, o_t, and the arrows U, W, V. Example: --svg figure.svg")]
+TerminalSvgOption = Annotated[Optional[Path], typer.Option(
+    "--svg-terminal", metavar="FILE", dir_okay=False,
+    help="Also save the view as the terminal draws it, as an SVG picture (with --json: only there).")]
 
 
 def _load(model: str | None):
@@ -185,6 +189,19 @@ def _step_size(value: float | None) -> float | None:
     if value is not None and not 0 < value < math.inf:
         raise typer.BadParameter(f"must be a finite number greater than 0, not {value}")
     return value
+
+
+def _scale(value: float | None) -> float | None:
+    if value is not None and not -math.inf < value < math.inf:
+        raise typer.BadParameter(f"must be a finite number, not {value}")
+    return value
+
+
+def _save_figure(path: Path, picture: str) -> None:
+    from .modelfile import write_atomically
+
+    data = picture.encode("utf-8")
+    write_atomically(path, lambda f: f.write(data))
 
 
 def _show(view, svg: Path | None, title: str, to_stdout: bool = True) -> None:
@@ -415,7 +432,11 @@ def unroll(
     model: ModelOption = None,
     show_hidden: Annotated[bool, typer.Option(help="Draw each hidden state s_t as a heat strip.")] = False,
     as_json: JsonOption = False,
-    svg: SvgOption = None,
+    svg: FigureOption = None,
+    svg_terminal: TerminalSvgOption = None,
+    scale_w: Annotated[Optional[float], typer.Option(
+        "--scale-w", metavar="X", callback=_scale,
+        help="Run a copy of the network whose every recurrent matrix W is multiplied by X.")] = None,
     pretokenized: Annotated[bool, typer.Option(help="Split on whitespace only; no tokeniser.")] = False,
 ):
     """Unroll the network over a sentence: x_t, s_t and o_t at every time step.
@@ -423,7 +444,10 @@ def unroll(
     Example: rnncli unroll "I eat apple" --show-hidden
 
     Example: rnncli unroll "they fish" --model tutorial --show-hidden --svg they-fish.svg
+
+    Example: rnncli unroll "they fish" --model tutorial --scale-w 2
     """
+    _one_blas_thread()
     from .explain import unroll as run
     from .tokenizer import line_tokens
 
@@ -431,16 +455,21 @@ def unroll(
     words = sentence.split() if pretokenized else line_tokens(sentence)
     if not words:
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
+    for path in (svg, svg_terminal):
+        if path:
+            _check_writable(path)
+    data = run(_load(model), words, scale_w=scale_w)
     if svg:
-        _check_writable(svg)
-    data = run(_load(model), words)
+        from .figure import unroll_figure
+
+        _save_figure(svg, unroll_figure(data))
     if as_json:
         _print_json(data)
-        if not svg:
+        if not svg_terminal:
             return
     from .render import unroll_view
 
-    _show(unroll_view(data, show_hidden), svg, "rnncli unroll", to_stdout=not as_json)
+    _show(unroll_view(data, show_hidden), svg_terminal, "rnncli unroll", to_stdout=not as_json)
 
 
 @app.command()
@@ -450,41 +479,62 @@ def backprop(
              "are then the network's own tags.")],
     model: ModelOption = None,
     as_json: JsonOption = False,
-    svg: SvgOption = None,
+    svg: FigureOption = None,
+    svg_terminal: TerminalSvgOption = None,
     lr: Annotated[Optional[float], typer.Option(
         callback=_step_size,
-        help="Take one plain gradient step of this size on a copy of the network, p <- p - LR dL/dp, and "
+        help="Take a plain gradient step of this size on a copy of the network, p <- p - LR dL/dp, and "
              "show o_t of each target and the loss before and after. Example: --lr 0.05")] = None,
+    steps: Annotated[int, typer.Option(
+        "--steps", metavar="N", min=1, max=10_000,
+        help="With --lr: take N such steps, showing the loss and each o_t[y_t] after each.")] = 1,
+    scale_w: Annotated[Optional[float], typer.Option(
+        "--scale-w", metavar="X", callback=_scale,
+        help="Work on a copy of the network whose every recurrent matrix W is multiplied by X, to watch "
+             "the error through W vanish (0.5) or explode (2). Example: --scale-w 0.5")] = None,
     pretokenized: Annotated[bool, typer.Option(help="Plain text: split on whitespace only; no tokeniser.")] = False,
 ):
-    """Backpropagation through time over one sentence, step by step: the loss, dL/ds_t of every
-    chain (the part from above and the part through W), the Jacobian norms ||ds_t/ds_k||, the
-    spectral radius of W, and the gradient of every array.
+    """Backpropagation through time over one sentence, as a lesson: the loss, the error at the
+    output, dL/ds_t of every chain (the part from this step's output and the part through W from
+    the next step), where each step's loss sends its error (||dL_t/ds_k||), whether it vanishes or
+    explodes, and the gradient of every array.
 
     Example: rnncli backprop "I/nn eat/v apple/nn" --model tutorial
 
     Example: rnncli backprop "they/nn fish/nn" --model tutorial --lr 0.05 --svg backprop.svg
+
+    Example: rnncli backprop "they/nn fish/nn" --model tutorial --lr 0.05 --steps 5
+
+    Example: rnncli backprop "we like to watch the fish" --model tutorial --scale-w 0.5
     """
+    _one_blas_thread()
     from .backprop import backprop as run
     from .backprop import parse_sentence, record
 
     sentence = _text_argument(sentence, "SENTENCE")
     if not sentence.split():
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
-    if svg:
-        _check_writable(svg)
+    if steps != 1 and lr is None:
+        raise typer.BadParameter("--steps needs --lr, the size of each step", param_hint="'--steps'")
+    for path in (svg, svg_terminal):
+        if path:
+            _check_writable(path)
     tagger = _load(model)
     words, targets = parse_sentence(sentence, tagger.tags, pretokenized)
     if not words:
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
-    data = run(tagger, words, targets, lr)
+    data = run(tagger, words, targets, lr, steps, scale_w)
+    if svg:
+        from .figure import backprop_figure
+
+        _save_figure(svg, backprop_figure(data))
     if as_json:
         _print_json(record(data))
-        if not svg:
+        if not svg_terminal:
             return
-    from .render import backprop_view
+    from .render_backprop import backprop_view
 
-    _show(backprop_view(data), svg, "rnncli backprop", to_stdout=not as_json)
+    _show(backprop_view(data), svg_terminal, "rnncli backprop", to_stdout=not as_json)
 
 
 @app.command()
@@ -493,21 +543,28 @@ def inspect(
         metavar="[MODEL]", help="Model file or bundled model's name (same as --model).")] = None,
     model: ModelOption = None,
     as_json: JsonOption = False,
-    svg: SvgOption = None,
+    svg: Annotated[Optional[Path], typer.Option(
+        "--svg-terminal", "--svg", metavar="FILE", dir_okay=False,
+        help="Also save the card as the terminal draws it, as an SVG picture (with --json: only there).")] = None,
 ):
-    """Show what a model is: formula, shapes, vocabulary, tags, training record, weights.
+    """Show what a model is: formula, shapes, vocabulary, tags, training record, weights, and
+    whether the error through each W vanishes or explodes over a long sentence.
 
     Example: rnncli inspect tutorial
 
-    Example: rnncli inspect tutorial --svg card.svg
+    Example: rnncli inspect tutorial --svg-terminal card.svg
     """
-    from .explain import model_card
+    _one_blas_thread()
+    from .backprop import gradient_memory
+    from .explain import LONG_SENTENCE, model_card
 
     if model_path and model and model_path != model:
         raise typer.BadParameter("give the model either as MODEL or as --model, not both")
     if svg:
         _check_writable(svg)
-    card = model_card(_load(model_path or model))
+    tagger = _load(model_path or model)
+    card = model_card(tagger)
+    card["memory"] = {"sentence": LONG_SENTENCE, "chains": gradient_memory(tagger, LONG_SENTENCE.split())}
     if as_json:
         _print_json(card)
         if not svg:

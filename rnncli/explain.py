@@ -44,13 +44,15 @@ def formula(tagger: Tagger) -> list[str]:
     return lines
 
 
-def unroll(tagger: Tagger, words: list[str], top: int = 3) -> dict:
+def unroll(tagger: Tagger, words: list[str], top: int = 3, scale_w: float | None = None) -> dict:
     """Run the network over one sentence and keep every step: x_t, s_t, o_t.
 
     Each step also carries the tag the network would give if every recurrent term
     W s_{t-1} were dropped, so that o_t depended on x_t alone (``without_memory``).
+    scale_w: run a copy of the network whose every W is multiplied by this factor.
     """
-    trace = tagger.forward([words])
+    params = tagger.params if scale_w is None else rnn.scale_recurrent(tagger.params, scale_w)
+    trace = tagger.forward([words], params)
     alone = tagger.forward([words], rnn.without_memory(tagger.params))
     vocab = tagger.vocab
     steps = []
@@ -74,8 +76,44 @@ def unroll(tagger: Tagger, words: list[str], top: int = 3) -> dict:
             "tag": tagger.tags[int(best[0])],
             "without_memory": {"tag": tagger.tags[int(p_alone.argmax())], "p": float(p_alone.max())},
         })
-    return {"words": words, "tags": tagger.tags, "formula": formula(tagger),
+    return {"words": words, "tags": tagger.tags, "formula": formula(tagger), "scale_w": scale_w,
             "n_hidden": tagger.shape.n_hidden, "steps": steps}
+
+
+# A sentence of the tutorial's words, long enough for the error to fade or grow on its way back:
+# the lesson's sentence for `backprop --scale-w`, and what `inspect` judges each W by.
+LONG_SENTENCE = "we like to watch the fish in the park"
+VANISHING, EXPLODING = 0.85, 1.15  # per step back, fitted over a sentence: below, above
+SHORTEST = 4  # words a chain must read for a verdict: three steps back at least
+
+
+def per_step(flow: np.ndarray, backward: bool = False) -> float | None:
+    """How much the error is multiplied by per step back, fitted over a sentence: the factor r
+    with ||dL_t/ds_k|| / ||dL_t/ds_t|| ~ r^d, d = |t - k| steps back, for every loss t and every
+    earlier step k in the chain's reading order (later in the sentence for a backward chain).
+    A least-squares fit of the logarithms through 0, so that far pairs count most. None when
+    the chain has no step back to measure.
+
+    flow: (T, T), entry [k, t] = ||dL_t/ds_k||.
+    """
+    T = flow.shape[0]
+    k, t = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
+    d = (k - t) if backward else (t - k)  # (T, T) steps back from t to k, in reading order
+    own = np.diag(flow)[None, :]  # (1, T): ||dL_t/ds_t||
+    use = (d > 0) & (flow > 0) & (own > 0)
+    if not use.any():
+        return None
+    logs = np.log(flow[use] / np.broadcast_to(own, flow.shape)[use])
+    return float(np.exp((d[use] * logs).sum() / (d[use] ** 2).sum()))
+
+
+def verdict(rate: float | None, n_steps: int) -> str:
+    """The one judgement of a chain's gradient over a sentence, from ``per_step``: 'vanishing',
+    'exploding' or 'neither', or 'too short to tell' for a sentence of fewer than SHORTEST words.
+    ``backprop`` and ``inspect`` both judge by it, so that they never disagree."""
+    if rate is None or n_steps < SHORTEST:
+        return "too short to tell"
+    return "vanishing" if rate < VANISHING else "exploding" if rate > EXPLODING else "neither"
 
 
 def spectral_radius(W: np.ndarray) -> float:

@@ -49,56 +49,107 @@ def heat_strip(values: list[float], per_line: int = 32, max_units: int = 128) ->
     return text
 
 
+def number(v: float, digits: int = 3) -> str:
+    """A number in ``digits`` significant digits, short enough for a narrow column: 0.0266,
+    8.5, 1.9e-08 (never -0)."""
+    text = f"{v:.{digits}g}"
+    return "0" if text == "-0" else text
+
+
+def column(table: Table, header: str, right: bool = False, narrow: bool = False) -> None:
+    """A column whose text wraps or folds onto more lines when space is short, never cut off.
+    ``narrow``: a column of numbers, whose header wraps to about the numbers' width; a number
+    is never folded (its column is at least as wide as the longest, 8 characters: 1.89e-08)."""
+    width = max(8, *map(len, header.split())) if narrow else None
+    table.add_column(header, justify="right" if right else "left", overflow="fold", max_width=width,
+                     min_width=8 if narrow else None)
+
+
 def _norm(values: list[float]) -> float:
     return math.sqrt(sum(v * v for v in values))
 
 
-def _shown_words(data: dict) -> dict:
+def shown_words(data: dict) -> dict:
     """The data with its words as a table may show them: control characters (a terminal escape in
     a word) written as escapes. The data itself, and --json, keep the words as they are."""
     steps = [{**step, "word": printable(step["word"])} for step in data["steps"]]
     return {**data, "words": [printable(w) for w in data["words"]], "steps": steps}
 
 
+def memory_sentence(m: dict) -> str:
+    """The verdict on a chain's gradient (``explain.verdict``) in words, as backprop and inspect
+    both say it."""
+    if m["verdict"] == "too short to tell":
+        return "too short to tell: the verdict needs a sentence of 4 words or more."
+    meaning = {"vanishing": "the error vanishes on its way back, so far steps learn little from it",
+               "exploding": "the error explodes on its way back, so one step of training can throw W far",
+               "neither": "the error neither vanishes nor explodes"}[m["verdict"]]
+    return f"per step back the error is multiplied by about {m['per_step']:.2f}: {meaning}."
+
+
 def unroll_view(data: dict, show_hidden: bool) -> Group:
-    """The tutorial's unrolled network: one row per time step."""
-    data = _shown_words(data)
-    formula = Text("\n".join(data["formula"]), style="bold")
-    table = Table(title=f"\"{' '.join(data['words'])}\" unrolled over {len(data['steps'])} steps",
-                  title_justify="left", show_lines=show_hidden)
+    """The tutorial's unrolled network: one row per time step; then, each in a table of its own
+    so that it has the width to be read whole, x_t's other slots (a model with features) and,
+    with ``show_hidden``, each s_t unit by unit."""
+    data = shown_words(data)
+    steps = data["steps"]
+    parts = [Text("\n".join(data["formula"]), style="bold"), Text("")]
+    if data.get("scale_w") is not None:
+        parts.append(Text(f"Every W multiplied by {data['scale_w']:g} (--scale-w), in a copy of the network; "
+                          "'without memory' drops W altogether.", style="magenta"))
+    table = Table(title=f"\"{' '.join(data['words'])}\" unrolled over {len(steps)} steps", title_justify="left")
     table.add_column("t", justify="right")
-    table.add_column("x_t (word, index in U)", overflow="fold")  # a feature value wraps, never cut short
-    table.add_column("s_t" if show_hidden else "|s_t|")
+    table.add_column("x_t (word, index in U)", overflow="fold")
+    table.add_column("|s_t|")
     table.add_column("o_t (top tags)")
     table.add_column("tag", style="bold")
     table.add_column("without memory")
-    multi = len(data["steps"][0]["s"]) > 1 if data["steps"] else False
-    for step in data["steps"]:
-        x = Text(step["word"], style="bold")
-        x.append(f"  #{step['index']}")
-        if not step["known"]:
-            x.append("  unknown", style="yellow")
-        extra = [f"{f['slot']}={f['value']}" for f in step["features"][1:]]
-        if extra:
-            x.append("\n" + " ".join(extra), style="dim")
-        hidden = Text()
-        for k, (name, vec) in enumerate(step["s"].items()):
-            if k:
-                hidden.append("\n")
-            label = f"{name}: " if multi else ""
-            if show_hidden:
-                hidden.append(f"{label}|s|={_norm(vec):.2f}\n", style="dim")
-                hidden.append_text(heat_strip(vec))
-            else:
-                hidden.append(f"{label}{_norm(vec):.2f}")
+    multi = len(steps[0]["s"]) > 1 if steps else False
+    for step in steps:
+        norms = "\n".join(f"{name + ': ' if multi else ''}{_norm(vec):.2f}" for name, vec in step["s"].items())
         o = Text(" ".join(f"{e['tag']} {e['p']:.2f}" for e in step["top"]))
         alone = step["without_memory"]
         differs = alone["tag"] != step["tag"]
         wm = Text(f"{alone['tag']} {alone['p']:.2f}", style="magenta" if differs else "dim")
         if differs:
             wm.append("  (memory changes it)", style="magenta")
-        table.add_row(str(step["t"]), x, hidden, o, step["tag"], wm)
-    return Group(formula, Text(""), table)
+        table.add_row(str(step["t"]), _x_cell(step), norms, o, step["tag"], wm)
+    parts.append(table)
+    if any(len(step["features"]) > 1 for step in steps):
+        slots = Table(title="x_t's other slots: the entries of x_t besides the word's own", title_justify="left")
+        for col in ("t", "x_t", "slot=value (index in U)"):
+            column(slots, col, right=col == "t")
+        for step in steps:
+            slots.add_row(str(step["t"]), step["word"],
+                          " ".join(f"{f['slot']}={f['value']} #{f['index']}" for f in step["features"][1:]))
+        parts += [Text(""), slots]
+    if show_hidden:
+        parts += [Text(""), Text("s_t unit by unit: red +, blue -, height the value in [-1, 1]"),
+                  _hidden_table(steps, multi)]
+    return Group(*parts)
+
+
+def _x_cell(step: dict) -> Text:
+    x = Text(step["word"], style="bold")
+    x.append(f"  #{step['index']}")
+    if not step["known"]:
+        x.append("  unknown", style="yellow")
+    return x
+
+
+def _hidden_table(steps: list[dict], multi: bool) -> Table:
+    """Each s_t unit by unit, 32 units a line, folded further where the column is narrower."""
+    table = Table(show_lines=True)
+    for col in ("t", "x_t", "s_t"):
+        column(table, col, right=col == "t")
+    for step in steps:
+        cell = Text()
+        for k, (name, vec) in enumerate(step["s"].items()):
+            cell.append(("\n" if k else "") + (f"{name}: " if multi else "") + f"|s|={_norm(vec):.2f}\n",
+                        style="dim")
+            cell.append_text(heat_strip(vec))
+        table.add_row(str(step["t"]), step["word"], cell)
+    return table
 
 
 def history_table(history: list[dict], best_epoch: int | None) -> Table:
@@ -150,23 +201,28 @@ def card_view(card: dict) -> Group:
     weights = Table(title="weights", title_justify="left")
     for col in ("array", "shape", "norm", "mean |w|", "spectral radius"):
         weights.add_column(col, justify="right" if col != "array" else "left")
-    radii = []
     for name, w in card["weights"].items():
         rho = w.get("spectral_radius")
-        if rho is not None:
-            radii.append(rho)
         weights.add_row(name, " x ".join(map(str, w["shape"])), f"{w['norm']:.3f}", f"{w['mean_abs']:.4f}",
                         "" if rho is None else f"{rho:.3f}")
     parts += [Text(""), weights]
-    if radii:
-        rho = max(radii)
-        parts.append(Text(
-            f"Spectral radius of W up to {rho:.2f}: "
-            + ("below 1, so memory of a word fades step by step and gradients over long spans tend to vanish."
-               if rho < 1 else
-               "1 or more, so the state can be amplified step by step (tanh keeps it bounded) and gradients "
-               "over long spans can explode; training clips them."), style="dim"))
+    if card.get("memory"):
+        parts += [Text(""), _memory_table(card["memory"])]
     return Group(*parts)
+
+
+def _memory_table(memory: dict) -> Group:
+    """Each chain's verdict over the lesson's sentence, as ``backprop`` gives it."""
+    table = Table(title="the error on its way back through W", title_justify="left")
+    for col in ("chain", "largest singular value", "spectral radius", "per step back", "verdict"):
+        column(table, col, right=col not in ("chain", "verdict"), narrow=col not in ("chain", "verdict"))
+    for name, m in memory["chains"].items():
+        rate = "-" if m["per_step"] is None else f"{m['per_step']:.2f}"
+        table.add_row(name, f"{m['largest_singular_value']:.3f}", f"{m['spectral_radius']:.3f}", rate, m["verdict"])
+    note = Text(f"Over \"{memory['sentence']}\", the network's own tags as targets: how much the error "
+                "is multiplied by per step back, fitted over every pair of steps, and the verdict that "
+                "rnncli backprop gives.", style="dim")
+    return Group(table, note)
 
 
 def eval_view(report: dict, title: str) -> Group:
@@ -201,188 +257,3 @@ def eval_view(report: dict, title: str) -> Group:
     return Group(head, Text(""), per_tag, Text(""), confusions)
 
 
-def _prob(p: float) -> str:
-    """4 significant digits, with the decimals kept where rounding reaches 1 (1.0000, not 1)."""
-    text = f"{p:.4g}"
-    return text if "." in text or "e" in text else f"{p:.4f}"
-
-
-def _lines(values: list[str]) -> str:
-    return "\n".join(values)
-
-
-def _jacobian_style(v: float) -> str:
-    """Red where a product stretches (norm above 1), blue fading as it shrinks."""
-    if v >= 1.0:
-        return f"rgb(255,{int(200 - 140 * min(1.0, math.log10(v)))},60)"
-    fade = min(1.0, -math.log10(max(v, 1e-300)) / 4.0)  # 1e-4 and below: faintest
-    return f"rgb(60,{int(200 - 110 * fade)},{int(255 - 120 * fade)})"
-
-
-TRIANGLE_STEPS = 8  # beyond this, ||ds_t/ds_k|| is summarised by t - k rather than drawn cell by cell
-
-
-def _column(table: Table, header: str, right: bool = False, narrow: bool = False) -> None:
-    """A column whose text wraps or folds onto more lines when space is short, never cut off.
-    ``narrow``: a column of numbers, whose header wraps to about the numbers' width."""
-    width = max(8, *map(len, header.split())) if narrow else None
-    table.add_column(header, justify="right" if right else "left", overflow="fold", max_width=width)
-
-
-def _jacobian_view(data: dict) -> Group:
-    jac = data["jacobian"]
-    norms, T = jac["norms"], jac["steps"]
-    words = data["words"]
-    head = Text()
-    head.append("How far back the error reaches: ||ds_t/ds_k|| in the first layer's forward chain\n", style="bold")
-    head.append("ds_t/ds_k = diag(1 - s_t^2) W ... diag(1 - s_{k+1}^2) W; its norm is its largest singular value\n")
-    head.append(f"W: spectral radius {jac['spectral_radius']:.3f}, largest singular value "
-                f"{jac['largest_singular_value']:.3f}")
-    parts = [head]
-    n = len(norms)
-    if 1 < n <= TRIANGLE_STEPS:
-        parts.append(Text("rows: step t; columns: steps back, t - k"))
-        table = Table()
-        _column(table, "t")
-        for lag in range(1, n):
-            _column(table, str(lag), right=True)
-        for t in range(1, n):
-            cells = [Text(f"{norms[t][t - lag]:.2g}", style=_jacobian_style(norms[t][t - lag])) if lag <= t else ""
-                     for lag in range(1, n)]
-            table.add_row(f"{t + 1} {words[t]}", *cells)
-        parts.append(table)
-    elif n > 1:
-        parts.append(Text("by steps back, t - k, over every pair of steps" + (
-            f" among the first {n} of {T}" if T > n else "")))
-        table = Table()
-        for col in ("t - k", "pairs", "geometric mean", "smallest", "largest"):
-            _column(table, col, right=True)
-        for lag in range(1, n):
-            values = [norms[t][t - lag] for t in range(lag, n)]
-            mean = math.exp(sum(math.log(max(v, 1e-300)) for v in values) / len(values))
-            table.add_row(str(lag), str(len(values)), *(Text(f"{v:.2g}", style=_jacobian_style(v))
-                                                         for v in (mean, min(values), max(values))))
-        parts.append(table)
-    if T > n and n <= TRIANGLE_STEPS:
-        parts.append(Text(f"(the first {n} of {T} steps)", style="dim"))
-    parts.append(Text(jacobian_sentence(data), style="dim"))
-    return Group(*parts)
-
-
-def jacobian_sentence(data: dict) -> str:
-    """One sentence on what this sentence's Jacobian norms and W's singular value mean."""
-    jac = data["jacobian"]
-    norms, sigma = jac["norms"], jac["largest_singular_value"]
-    bound = (f"Each step back multiplies the error by diag(1 - s_t^2) W, which can stretch it by at most "
-             f"the largest singular value of W, {sigma:.2f}")
-    if len(norms) < 2:
-        return bound + "; with one word there is no step back."
-    n = len(norms) - 1
-    first, last = data["words"][0], data["words"][n]
-    J = norms[n][0]
-    per_step = J ** (1.0 / n) if J > 0 else 0.0
-    if sigma < 1:
-        fate = "below 1, so the error must shrink at every step back"
-    elif per_step < 0.8:
-        fate = "but tanh's slope 1 - s_t^2 shrinks it more"
-    elif per_step > 1.25:
-        fate = "and here the products grow"
-    else:
-        fate = "and here the products neither grow nor shrink much"
-    return (f"{bound}, {fate}: from '{last}' (t = {n + 1}) back to '{first}' (t = 1) the product has norm "
-            f"{J:.2g}, {per_step:.2f} per step, so an error at '{last}' reaches '{first}' at most {J:.2g} "
-            f"times as large" + (" (it vanishes)." if J < 0.05 else " (it explodes)." if J > 20 else "."))
-
-
-def backprop_view(data: dict) -> Group:
-    """The backward pass over one sentence: the formulas, the loss, one row per step (and chain),
-    dL/ds_t as heat strips, the Jacobian norms and the parameter gradients (and one gradient
-    step with --lr)."""
-    data = _shown_words(data)
-    chains = data["chains"]
-    multi = len(chains) > 1
-    steps = data["steps"]
-    parts = [Text(_lines(data["formula"]), style="bold"), Text(""),
-             Text("Backward pass", style="bold"), Text(_lines(data["backward"])), Text("")]
-
-    head = Text()
-    if data["targets_given"]:
-        head.append("Targets y_t: the tags given with the sentence.\n")
-    else:
-        head.append("Targets y_t: no tags were given (word/TAG gives them), so the network's own predictions "
-                    "are the targets.\n", style="yellow")
-    terms = " + ".join(f"{s['loss']:.4g}" for s in steps) if len(steps) <= 10 else "the sum of the terms below"
-    head.append(f"L = sum_t -log o_t[y_t] = {terms} = {data['loss']:.6g}")
-    parts += [head, Text("")]
-
-    order = "t = T down to 1, the order in which the backward pass runs the forward chain"
-    if any(c["direction"] == "backward" for c in chains):
-        order += " (it runs the backward chains from t = 1 up)"
-    parts.append(Text(f"Step by step, {order}:"))
-    table = Table(show_lines=not multi)
-    for col in ("t", "x_t", "y_t o_t[y_t]", "-log o_t[y_t]", *(["chain"] if multi else []),
-                "norm of dL/ds_t", "from above", "through W", "share of dL/dW"):
-        _column(table, col, right=col not in ("x_t", "y_t o_t[y_t]", "chain"),
-                narrow=col not in ("t", "x_t", "y_t o_t[y_t]", "chain"))
-    for step in reversed(steps):
-        target = Text(f"{step['target']} {_prob(step['p_target'])}")
-        if step["predicted"] != step["target"]:
-            target.append(f"\npredicts {step['predicted']}", style="magenta")
-        for k, c in enumerate(chains):
-            n = step["norms"][c["name"]]
-            first = [str(step["t"]), step["word"], target, f"{step['loss']:.3g}"] if k == 0 else ["", "", "", ""]
-            table.add_row(*first, *([c["name"]] if multi else []), f"{n['ds_norm']:.3g}", f"{n['above_norm']:.3g}",
-                          f"{n['through_norm']:.3g}", f"{100 * n['dW_share']:.1f}%",
-                          end_section=multi and k == len(chains) - 1)
-    parts.append(table)
-    legend = Text(style="dim")
-    legend.append("dL/ds_t is the sum of the two parts the backward pass adds (norms shown):\n")
-    for c in chains:
-        where = "this step's output error" if c["top"] else "what the layer above passes down at this step"
-        legend.append(f"  {c['name']}: from above = {c['above']}, {where}; through W = {c['through']}, "
-                      f"from step {c['next']}\n")
-    if not all(c["top"] for c in chains):
-        legend.append("  A lower layer's part from above already holds what the upper layer's W carried "
-                      "back from other steps' outputs.\n")
-    legend.append("share of dL/dW: step t's term of dL/dW = sum_t dL/dz_t s_prev^T, measured along the total: "
-                  "<dL/dz_t s_prev^T, dL/dW> / ||dL/dW||^2. The shares add up to 100%; a negative one pulls against "
-                  "the total. A chain's first step multiplies s_0 = 0 and adds nothing.")
-    parts += [legend, Text("")]
-
-    scale = {c["name"]: max((max(abs(v) for v in s["dL_ds"][c["name"]]) for s in steps), default=0.0) or 1.0
-             for c in chains}
-    parts.append(Text("dL/ds_t unit by unit: red +, blue -, height scaled to the largest |component| of the chain "
-                      "over the sentence (" + ", ".join(f"{c['name']} {scale[c['name']]:.3g}" for c in chains)
-                      + ")"))
-    strips = Table(show_lines=multi)
-    for col in ("t", "x_t", "dL/ds_t"):
-        _column(strips, col, right=col == "t")
-    for step in reversed(steps):
-        cell = Text()
-        for k, c in enumerate(chains):
-            if multi:
-                cell.append(("\n" if k else "") + c["name"] + "\n", style="dim")
-            cell.append_text(heat_strip([v / scale[c["name"]] for v in step["dL_ds"][c["name"]]], per_line=64))
-        strips.add_row(str(step["t"]), step["word"], cell)
-    parts += [strips, Text(""), _jacobian_view(data), Text("")]
-
-    parts.append(Text("Parameter gradients"))
-    grads = Table()
-    for col in ("array", "shape", "||dL/d array||"):
-        _column(grads, col, right=col != "array")
-    for name, norm in data["grad_norms"].items():
-        grads.add_row(name, " x ".join(map(str, data["shapes"][name])), f"{norm:.4g}")
-    parts.append(grads)
-
-    if "lr_step" in data:
-        step = data["lr_step"]
-        parts += [Text(""),
-                  Text(f"One gradient step on a copy of the network: every array p <- p - {step['lr']:g} dL/dp")]
-        after = Table()
-        for col in ("t", "x_t", "y_t", "o_t[y_t] before", "after", "tag after"):
-            _column(after, col, right=col in ("t", "o_t[y_t] before", "after"))
-        for s, before, p, tag in zip(steps, step["p_before"], step["p_after"], step["predicted_after"]):
-            after.add_row(str(s["t"]), s["word"], s["target"], f"{before:.4f}", f"{p:.4f}", tag)
-        parts += [after, Text(f"L before {step['loss_before']:.6g}, after {step['loss_after']:.6g} "
-                              f"({step['loss_after'] - step['loss_before']:+.3g})")]
-    return Group(*parts)

@@ -264,25 +264,82 @@ class ChainSteps(NamedTuple):
 
 
 def jacobian_norms(S: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """||ds_t/ds_k||, the largest singular value of the Jacobian product
-    ds_t/ds_k = diag(1 - s_t^2) W ... diag(1 - s_{k+1}^2) W, for one sentence of one chain.
+    """||ds_T/ds_k|| for every step k of one chain over one sentence: the largest singular
+    value of the Jacobian product ds_T/ds_k = diag(1 - s_T^2) W ... diag(1 - s_{k+1}^2) W, the
+    most that the way back from the last step T to step k can stretch any vector.
 
-    S: (T+1, H) the chain's states, S[0] = s_0. Returns (T, T): entry [t-1, k-1] for the
-    steps 1 <= k <= t <= T (1 on the diagonal), NaN where k > t.
+    S: (T+1, H) the chain's states in its processing order, S[0] = s_0. Returns (T,): entry
+    k-1 for step k (1 at k = T). One product per step, built from T down.
     """
     T, H = S.shape[0] - 1, S.shape[1]
-    slope = 1.0 - S[1:] * S[1:]  # (T, H)
-    out = np.full((T, T), np.nan)
-    for k in range(T):
-        J = np.eye(H, dtype=S.dtype)  # (H, H): ds_k/ds_k
-        products = []
-        for t in range(k + 1, T):
-            J = slope[t][:, None] * (W @ J)  # (H, H): ds_t/ds_k, one more step
-            products.append(J)
-        out[k, k] = 1.0
-        if products:
-            out[k + 1:, k] = np.linalg.norm(np.stack(products), ord=2, axis=(1, 2))
+    slope = 1.0 - S[1:] * S[1:]  # (T, H): tanh'(z_t) = 1 - s_t^2
+    out = np.ones(T)
+    J = np.eye(H, dtype=S.dtype)  # (H, H): ds_T/ds_T
+    for k in range(T - 2, -1, -1):
+        J = J @ (slope[k + 1][:, None] * W)  # (H, H): ds_T/ds_k = ds_T/ds_{k+1} ds_{k+1}/ds_k
+        out[k] = np.linalg.norm(J, 2)
     return out
+
+
+def loss_flow(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
+              losses: range | None = None) -> dict[str, np.ndarray]:
+    """dL_t/ds_k for one sentence, each loss term L_t = -log o_t[y_t] on its own: what each
+    step's loss sends back to the state of every step, in every chain.
+
+    trace: a forward pass over one sentence (B = 1, no dropout); dlogits: (T, 1, n_tags), the
+    gradient of the sum of the terms at the scores, o_t - y_t. losses: which terms t (0-based;
+    all by default). Returns, by chain suffix, (T, n, H) in sentence order: entry [k, i] is
+    dL_t/ds_k for the i-th t of ``losses``, 0 where L_t cannot depend on s_k. Summed over all
+    t it is dL/ds_k, because L is the sum of its terms and the gradient is linear.
+
+    The terms are the batch dimension of one backward pass: term i's copy of the sentence sees
+    the output error of its own step only, so the recurrence runs once for all of them.
+    """
+    shape, H = trace.shape, trace.shape.n_hidden
+    T = dlogits.shape[0]
+    losses = range(T) if losses is None else losses
+    n = len(losses)
+    one = np.zeros((T, n, shape.n_tags), dlogits.dtype)  # (T, n, n_tags)
+    one[list(losses), np.arange(n)] = dlogits[list(losses), 0]
+    dx = one @ params["V"]  # (T, n, n_out)
+    flow: dict[str, np.ndarray] = {}
+    for layer in range(shape.n_layers - 1, -1, -1):
+        dx_in = 0.0
+        for j, (_, direction, sfx) in enumerate(shape.chains(layer)):
+            dS = dx[:, :, j * H:(j + 1) * H]  # (T, n, H)
+            if direction:
+                dS = _reorder(dS, trace.rev)  # the same reversal for every copy: rev (T, 1)
+            through = np.empty_like(dS)
+            # S (T+1, 1, H) broadcasts over the copies: they all ran the same forward pass.
+            dZ, _ = recur_backward(dS, trace.states[sfx], params["W" + sfx], through)
+            ds = dS + through
+            flow[sfx] = _reorder(ds, trace.rev) if direction else ds
+            if layer:
+                dZ = _reorder(dZ, trace.rev) if direction else dZ
+                dx_in = dx_in + dZ @ params["U" + sfx]  # (T, n, n_out) of the layer below
+        dx = dx_in
+    return {sfx: flow[sfx] for _, _, sfx in shape.chains()}
+
+
+def flow_norms(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
+               block: int = 64) -> dict[str, np.ndarray]:
+    """||dL_t/ds_k|| for every pair of steps, by chain suffix: (T, T), entry [k, t] (0-based).
+    The terms are taken ``block`` at a time, so that memory stays at T * block * H numbers."""
+    T = dlogits.shape[0]
+    out = {sfx: np.zeros((T, T)) for _, _, sfx in trace.shape.chains()}
+    for start in range(0, T, block):
+        losses = range(start, min(T, start + block))
+        for sfx, ds in loss_flow(params, trace, dlogits, losses).items():
+            out[sfx][:, losses.start:losses.stop] = np.linalg.norm(ds, axis=2)
+    return out
+
+
+def scale_recurrent(params: dict[str, np.ndarray], factor: float) -> dict[str, np.ndarray]:
+    """A copy of the network with every W of the word RNN multiplied by ``factor`` (the
+    character RNN's Wc, which reads within a word, is kept): to watch the error that flows back
+    through W vanish (a small factor) or explode (a large one)."""
+    return {k: (v * v.dtype.type(factor) if k.startswith("W") and k != "Wc" else v.copy())
+            for k, v in params.items()}
 
 
 def char_forward(params: dict[str, np.ndarray], types: WordTypes) -> tuple[np.ndarray, np.ndarray]:

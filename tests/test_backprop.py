@@ -138,28 +138,69 @@ def test_total_cross_entropy_is_the_sum_and_its_gradient_is_o_minus_y():
 def test_jacobian_norms_match_central_differences_of_the_states():
     shape, params, ids, lengths, tags, types, x, h = problem("tutorial", L=5, seed=1)
     trace = rnn.forward(params, shape, None, lengths, types=types)
-    norms = rnn.jacobian_norms(trace.states[""][:, 0], params["W"])
-    H = shape.n_hidden
-    for k in range(5):
-        for t in range(5):
-            if t < k:
-                assert np.isnan(norms[t, k])
-                continue
-            J = np.zeros((H, H))  # ds_t/ds_k, column by column
-            for i in range(H):
-                e = np.zeros(H)
-                e[i] = 1e-6
-                up = loop_forward(params, shape, x, ds={("", k): e})[0][""][t]
-                down = loop_forward(params, shape, x, ds={("", k): -e})[0][""][t]
-                J[:, i] = (up - down) / 2e-6
-            assert norms[t, k] == pytest.approx(np.linalg.norm(J, 2), rel=1e-7), (t, k)
+    norms = rnn.jacobian_norms(trace.states[""][:, 0], params["W"])  # ||ds_5/ds_k||
+    H, last = shape.n_hidden, 4
+    assert norms.shape == (5,) and norms[last] == 1.0
+    for k in range(last):
+        J = np.zeros((H, H))  # ds_5/ds_k, column by column
+        for i in range(H):
+            e = np.zeros(H)
+            e[i] = 1e-6
+            up = loop_forward(params, shape, x, ds={("", k): e})[0][""][last]
+            down = loop_forward(params, shape, x, ds={("", k): -e})[0][""][last]
+            J[:, i] = (up - down) / 2e-6
+        assert norms[k] == pytest.approx(np.linalg.norm(J, 2), rel=1e-7), k
+
+
+@pytest.mark.parametrize("name", SHAPES)
+@pytest.mark.parametrize("L", [1, 4])
+def test_the_flow_of_each_loss_matches_central_differences(name, L):
+    """dL_t/ds_k, each loss term L_t = -log o_t[y_t] on its own, in every chain; they add up
+    over t to dL/ds_k, the vector, as the backward pass computes it."""
+    shape, params, ids, lengths, tags, types, x, h = problem(name, L=L, seed=7)
+    trace, _, grads = steps_of(shape, params, lengths, tags, types)
+    _, dlogits = rnn.cross_entropy(trace, tags, total=True)
+    flow = rnn.loss_flow(params, trace, dlogits)
+    norms = rnn.flow_norms(params, trace, dlogits, block=3)  # blocks of terms: the same numbers
+    assert list(flow) == [sfx for _, _, sfx in shape.chains()]
+
+    def term(t, **delta):
+        _, o = loop_forward(params, shape, x, h, **delta)
+        return -np.log(o[t, tags[t, 0]])
+
+    for sfx, ds in flow.items():
+        assert ds.shape == (L, L, shape.n_hidden)
+        np.testing.assert_allclose(ds.sum(axis=1), grads["steps"][sfx].ds[:, 0], rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(norms[sfx], np.linalg.norm(ds, axis=2), rtol=1e-12, atol=1e-300)
+        for t in range(L):
+            for k in range(L):
+                v = np.zeros(shape.n_hidden)
+                numeric = numerical_gradient(lambda: term(t, ds={(sfx, k): v}), v)
+                assert relative_error(ds[k, t], numeric) < 1e-7 or np.abs(numeric).max() < 1e-10, (sfx, k, t)
+                if shape.n_layers == 1 and (k > t if not sfx.endswith("_bwd") else k < t):
+                    assert not ds[k, t].any()  # one layer: L_t cannot depend on a later state
+
+
+def test_scaling_w_is_the_network_with_every_w_scaled_by_hand():
+    shape = SHAPES["characters, two bidirectional layers"]
+    params, ids, lengths, tags, _, types = random_problem(shape, [5], seed=4)
+    scaled = rnn.scale_recurrent(params, 0.5)
+    by_hand = {k: v * 0.5 if k in ("W", "W_bwd", "W2", "W2_bwd") else v for k, v in params.items()}
+    assert set(scaled) == set(by_hand)
+    for k in params:
+        np.testing.assert_array_equal(scaled[k], by_hand[k])
+        assert scaled[k] is not params[k]  # a copy: the network itself is left as it was
+    a = rnn.forward(scaled, shape, None, lengths, types=types).probs
+    b = rnn.forward(by_hand, shape, None, lengths, types=types).probs
+    np.testing.assert_array_equal(a, b)
 
 
 # -- the lesson's data: rnncli backprop ------------------------------------------------------
 
-def plain_backprop(path, x_ids, targets):
+def plain_backprop(path, x_ids, targets, only=None):
     """From the model file alone, with NumPy: the tutorial network's loss, dL/ds_t, dL/dz_t and
-    gradient norms for one sentence, the formula written out one step at a time in float64."""
+    gradient norms for one sentence, the formula written out one step at a time in float64.
+    only: the loss term L_t of that step (0-based) alone instead of L."""
     import json
 
     with np.load(path, allow_pickle=False) as f:
@@ -180,7 +221,7 @@ def plain_backprop(path, x_ids, targets):
     grads = {k: np.zeros_like(v) for k, v in p.items()}
     after = np.zeros(H)  # dL/dz_{t+1}
     for t in range(T - 1, -1, -1):
-        err = o[t] - np.eye(len(c))[y[t]]
+        err = o[t] - np.eye(len(c))[y[t]] if only in (None, t) else np.zeros(len(c))
         ds[t] = V.T @ err + W.T @ after
         dz[t] = (1 - s[t + 1] ** 2) * ds[t]
         after = dz[t]
@@ -207,7 +248,7 @@ def test_json_contract_recomputed_from_the_model_file(runner, tutorial):
     r = runner.invoke(app, ["backprop", "they/nn fish/nn", "--model", "tutorial", "--json"])
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
-    assert set(data) == {"loss", "steps", "grad_norms"}
+    assert set(data) == {"loss", "steps", "grad_norms", "flow"}
     assert [set(s) for s in data["steps"]] == [{"t", "word", "x", "target", "loss", "dL_ds", "dL_dz"}] * 2
     assert [(s["t"], s["word"], s["target"]) for s in data["steps"]] == [(1, "they", "nn"), (2, "fish", "nn")]
     loss, terms, ds, dz, grads, _ = plain_backprop(tutorial, [s["x"] for s in data["steps"]], ["nn", "nn"])
@@ -218,6 +259,11 @@ def test_json_contract_recomputed_from_the_model_file(runner, tutorial):
         np.testing.assert_allclose(step["dL_ds"]["s"], ds[t], rtol=1e-10, atol=1e-15)
         np.testing.assert_allclose(step["dL_dz"]["s"], dz[t], rtol=1e-10, atol=1e-15)
     assert data["grad_norms"] == pytest.approx({k: np.linalg.norm(g) for k, g in grads.items()}, rel=1e-10)
+    ids = [s["x"] for s in data["steps"]]
+    for t in range(2):  # flow[chain][k-1][t-1] = ||dL_t/ds_k||
+        ds_t = plain_backprop(tutorial, ids, ["nn", "nn"], only=t)[2]
+        assert [row[t] for row in data["flow"]["s"]] == pytest.approx([np.linalg.norm(v) for v in ds_t], rel=1e-10)
+    assert data["flow"]["s"][1][0] == 0.0  # L_1 cannot depend on s_2
 
 
 def test_one_gradient_step_is_p_minus_lr_times_the_gradient(tutorial):
@@ -253,8 +299,46 @@ def test_shares_of_dW_add_up_and_the_first_step_adds_nothing(tutorial):
     assert sum(shares) == pytest.approx(1.0, rel=1e-12) and shares[0] == 0.0
     last = data["steps"][-1]["norms"]["s"]
     assert last["through_norm"] == 0.0 and last["ds_norm"] == last["above_norm"]  # nothing after the last word
-    jac = data["jacobian"]["norms"]
-    assert [len(row) for row in jac] == [1, 2, 3, 4] and all(row[-1] == 1.0 for row in jac)
+    memory = data["memory"]["s"]
+    assert memory["bound"][-1] == memory["ratio"][-1] == 1.0
+    # The actual ratio of what reaches s_k to what left s_T never exceeds the bound ||ds_T/ds_k||.
+    assert all(r <= b * (1 + 1e-12) for r, b in zip(memory["ratio"], memory["bound"]))
+    assert memory["verdict"] == "neither" and memory["verdict"] == backprop.gradient_memory(
+        Tagger.load(tutorial), ["the", "dog", "eats", "fish"])["s"]["verdict"]
+    one = backprop.backprop(Tagger.load(tutorial), ["fish"])
+    assert one["steps"][0]["norms"]["s"]["dW_share"] is None  # one word never uses W: no share to give
+    assert one["memory"]["s"]["verdict"] == "too short to tell"
+
+
+def test_steps_of_sgd_lower_the_loss_of_the_lessons_sentence(tutorial):
+    from rnncli.tagger import Tagger
+
+    data = backprop.backprop(Tagger.load(tutorial), ["they", "fish"], ["nn", "nn"], lr=0.05, steps=4)
+    history = data["lr_step"]["history"]
+    losses = [data["loss"]] + [h["loss"] for h in history]
+    assert [h["step"] for h in history] == [1, 2, 3, 4]
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+    assert history[-1]["p"][1] > 0.99 and data["lr_step"]["loss_after"] == history[-1]["loss"]
+    first = backprop.backprop(Tagger.load(tutorial), ["they", "fish"], ["nn", "nn"], lr=0.05)["lr_step"]
+    assert first["history"][0] == history[0]  # the first of N steps is the one step
+
+
+def test_scale_w_in_backprop_and_unroll_is_a_network_scaled_by_hand(tutorial):
+    from rnncli import explain
+    from rnncli.tagger import Tagger
+
+    words = explain.LONG_SENTENCE.split()
+    tagger = Tagger.load(tutorial)
+    by_hand = Tagger.load(tutorial)
+    by_hand.params["W"] = by_hand.params["W"] * np.float32(2.0)
+    scaled, direct = backprop.backprop(tagger, words, scale_w=2.0), backprop.backprop(by_hand, words)
+    assert scaled["loss"] == pytest.approx(direct["loss"], rel=1e-6)
+    np.testing.assert_allclose(scaled["flow"]["s"], direct["flow"]["s"], rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose([s["s"]["s"] for s in explain.unroll(tagger, words, scale_w=2.0)["steps"]],
+                               [s["s"]["s"] for s in explain.unroll(by_hand, words)["steps"]], rtol=1e-6, atol=1e-7)
+    # The lesson's sentence: the error fades at 0.5 and grows at 2; the network as trained is in between.
+    verdicts = [backprop.backprop(tagger, words, scale_w=x)["memory"]["s"]["verdict"] for x in (0.5, None, 2.0)]
+    assert verdicts == ["vanishing", "neither", "exploding"]
 
 
 def test_sentence_parsing():

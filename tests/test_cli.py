@@ -1,6 +1,7 @@
 """Every subcommand through the real Typer app."""
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -240,7 +241,9 @@ def test_the_command_list_is_the_apps():
 
 
 @pytest.mark.parametrize("command, example", [
-    ("unroll", "--svg they-fish.svg"), ("backprop", "--lr 0.05 --svg backprop.svg"), ("inspect", "--svg card.svg"),
+    ("unroll", "--svg they-fish.svg"), ("backprop", "--lr 0.05 --svg backprop.svg"),
+    ("inspect", "--svg-terminal card.svg"), ("unroll", "--scale-w 2"), ("backprop", "--lr 0.05 --steps 5"),
+    ("backprop", "--scale-w 0.5"),
     ("eval", "--model tutorial --without-memory"), ("train", '--watch "they fish"')])
 def test_every_new_option_has_an_example_in_its_commands_help(runner, command, example):
     text = " ".join(ok(runner.invoke(app, [command, "--help"])).stdout.split())
@@ -308,21 +311,24 @@ def test_the_shipped_tutorial_model_is_what_the_build_script_makes(tmp_path, cap
 def test_backprop_on_the_tutorial_model(runner):
     r = ok(runner.invoke(app, ["backprop", "I/nn eat/v apple/nn", "--model", "tutorial"]))
     out = r.stdout
-    assert "dL/ds_t = V^T (o_t - y_t) + W^T dL/dz_{t+1}    (64)" in out
+    assert "dL/ds_t = V^T (o_t - y_t)  +  W^T dL/dz_{t+1}    (64)" in out
+    assert "dL_t/dq_t[j] = -y_t[j] + exp(q_t[j]) / sum_i exp(q_t[i]) = o_t[j] - y_t[j]" in out
     assert "dL/dW = sum_t dL/dz_t s_{t-1}^T    dL/db = sum_t dL/dz_t    W: 64 x 64" in out
     assert "Targets y_t: the tags given with the sentence." in out
     data = json.loads(ok(runner.invoke(app, ["backprop", "I/nn eat/v apple/nn", "-m", "tutorial", "--json"])).stdout)
     terms = " + ".join(f"{s['loss']:.4g}" for s in data["steps"])
-    assert f"L = sum_t -log o_t[y_t] = {terms} = {data['loss']:.6g}" in out
-    rows = [line.split("│")[1:3] for line in out.splitlines() if re.match(r"│ \d │ \w+ +│ (nn|v) ", line)]
-    assert [(t.strip(), w.strip()) for t, w in rows] == [("3", "apple"), ("2", "eat"), ("1", "I")]  # t = T down to 1
-    assert "How far back the error reaches" in out and "Parameter gradients" in out
+    assert f"L = {terms} = {data['loss']:.6g}" in out
+    loss_rows = [line.split("│")[1:3] for line in out.splitlines() if re.match(r"│ \d │ \w+ +│ (nn|v) ", line)]
+    state_rows = [line.split("│")[1:3] for line in out.splitlines() if re.match(r"│ \d │ \w+ +(│ +[\d.e+-]+ ){3}│ +[\d.]+% │", line)]
+    assert [(t.strip(), w.strip()) for t, w in loss_rows] == [("1", "I"), ("2", "eat"), ("3", "apple")]
+    assert [(t.strip(), w.strip()) for t, w in state_rows] == [("3", "apple"), ("2", "eat"), ("1", "I")]  # t = T down
+    assert "Where each loss sends its error" in out and "5. The gradients of the arrays" in out
 
 
 def test_backprop_of_plain_text_says_whose_targets(runner):
     out = ok(runner.invoke(app, ["backprop", "they fish", "--model", "tutorial", "--lr", "0.1"])).stdout
-    assert "no tags were given (word/TAG gives them), so the network's own predictions are the targets" in " ".join(out.split())
-    assert "One gradient step on a copy of the network: every array p <- p - 0.1 dL/dp" in out
+    assert "no tags were given (word/TAG gives them), so the network's own tags are the targets" in " ".join(out.split())
+    assert "One plain step on a copy of the network: every array p <- p - 0.1 dL/dp" in " ".join(out.split())
 
 
 @pytest.fixture(scope="module")
@@ -344,9 +350,8 @@ def test_backprop_names_chains_as_unroll_does(runner, deep_model):
     assert list(steps[0]["dL_ds"]) == ["s", "s_bwd", "s2", "s2_bwd"]
     assert [s["x"] for s in steps] == [u["x"] for u in unrolled]
     out = " ".join(ok(runner.invoke(app, ["backprop", "I eat apple", "--model", str(deep_model)])).stdout.split())
-    assert "s: from above = U2[:, 0:4]^T dL/dz2_t + U2_bwd[:, 0:4]^T dL/dz2_bwd_t" in out
-    assert "s2_bwd: from above = V[:, 4:8]^T (o_t - y_t), this step's output error; through W = W2_bwd^T " \
-           "dL/dz2_bwd_{t-1}, from step t-1" in out
+    assert "dL/ds_t = U2[:, 0:4]^T dL/dz2_t + U2_bwd[:, 0:4]^T dL/dz2_bwd_t + W^T dL/dz_{t+1}" in out
+    assert "dL/ds2_bwd_t = V[:, 4:8]^T (o_t - y_t) + W2_bwd^T dL/dz2_bwd_{t-1}" in out
     grads = json.loads(ok(runner.invoke(app, ["backprop", *args])).stdout)["grad_norms"]
     assert list(grads) == list(Tagger.load(deep_model).params)  # every array, the character RNN's too
 
@@ -374,20 +379,20 @@ def svg_text(path):
 
 @pytest.mark.parametrize("args, seen", [
     (["unroll", "they fish", "--show-hidden"], "without memory"),
-    (["backprop", "they/nn fish/v"], "How far back the error reaches"),
+    (["backprop", "they/nn fish/v"], "Where each loss sends its error"),
     (["inspect"], "spectral radius"),
 ])
-def test_svg_is_the_same_view_as_a_picture(runner, tmp_path, args, seen):
+def test_svg_terminal_is_the_same_view_as_a_picture(runner, tmp_path, args, seen):
     picture = tmp_path / "view.svg"
     picture.write_text("an older picture")
     plain = ok(runner.invoke(app, [*args, "--model", "tutorial"])).stdout
-    r = ok(runner.invoke(app, [*args, "--model", "tutorial", "--svg", str(picture)]))
+    r = ok(runner.invoke(app, [*args, "--model", "tutorial", "--svg-terminal", str(picture)]))
     assert r.stdout == plain
     text = svg_text(picture)
     assert seen in text and "s_t = tanh(U x_t + W s_{t-1} + b)" in text
     assert 'fill="#' in picture.read_text() or "fill: #" in picture.read_text()  # colours kept
     assert [p.name for p in tmp_path.iterdir()] == ["view.svg"]  # no temporary file left behind
-    r = ok(runner.invoke(app, [*args, "--model", "tutorial", "--json", "--svg", str(picture)]))
+    r = ok(runner.invoke(app, [*args, "--model", "tutorial", "--json", "--svg-terminal", str(picture)]))
     json.loads(r.stdout)  # --json still prints JSON; the picture is of the view
     assert seen in svg_text(picture)
 
@@ -508,3 +513,131 @@ def test_eval_of_gold_in_another_tag_set_is_an_error_naming_the_tags(runner, tmp
     r = runner.invoke(app, ["eval", str(gold), "--model", "tutorial", "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["unseen_tags"] == ["VERB"]
     assert r.stderr == "rnncli: warning: 1 gold tag(s) the model does not have, so never predicts: VERB\n"
+# -- every view at 80 columns ------------------------------------------------------------------
+
+NUMBER = re.compile(r"\d[\d.,]*(?:e[+-]\d+)?")
+
+
+def split_numbers(narrow: str, wide: str) -> list[str]:
+    """Numbers a narrow view broke across lines ('1.89e-0' over '8'): the numbers of the same
+    view drawn wide, where nothing needs to wrap, that the narrow one does not show whole."""
+    from collections import Counter
+
+    missing = Counter(NUMBER.findall(wide)) - Counter(NUMBER.findall(narrow))
+    return sorted(missing)
+
+
+@pytest.mark.parametrize("args", [
+    ["unroll", "they fish", "--model", "tutorial", "--show-hidden"],
+    ["unroll", "I eat apple"], ["unroll", "I eat apple", "--show-hidden"],
+    ["backprop", "they/nn fish/nn", "--model", "tutorial", "--lr", "0.05", "--steps", "3"],
+    ["backprop", "we like to watch the fish in the park and they love to play in the water", "--model", "tutorial",
+     "--scale-w", "2"],
+    ["backprop", "I/PRON eat/VERB the/DET qwertyuiop/NOUN ./PUNCT", "--lr", "0.01"],
+    ["backprop", "fish", "--model", "tutorial"],
+    ["inspect", "tutorial"], ["inspect", "default"],
+    ["eval", str(SAMPLES / "tutorial.txt"), "--model", "tutorial", "--without-memory"],
+], ids=lambda a: " ".join(a[:2])[:40])
+def test_every_view_reads_at_80_columns(runner, args):
+    out = ok(runner.invoke(app, args, env={"COLUMNS": "80"})).stdout
+    too_long = [line for line in out.splitlines() if len(line) > 80]
+    assert not too_long, too_long[:3]
+    wide = ok(runner.invoke(app, args, env={"COLUMNS": "400"})).stdout
+    assert not split_numbers(out, wide), split_numbers(out, wide)[:5]
+    assert "…" not in out  # nothing cut short: a strip that does not fit folds
+
+
+def test_the_split_number_finder_finds_one():
+    broken = "│ 1 │ I    │ 1.89e-0 │\n│   │      │ 8       │\n"
+    assert split_numbers(broken, "│ 1 │ I │ 1.89e-08 │\n") == ["1.89e-08"]
+    assert split_numbers("│ 1 │ nn 0.99 v │\n│   │ 0.00      │\n", "│ 1 │ nn 0.99 v 0.00 │\n") == []
+
+
+def test_backprop_marks_unknown_words_as_unroll_does(runner):
+    out = ok(runner.invoke(app, ["backprop", "they qwertyuiop", "--model", "tutorial"], env={"COLUMNS": "80"})).stdout
+    assert re.search(r"│ 2 │ qwertyuiop +unknown", out)
+    assert "-0.0%" not in out
+
+
+# -- the tutorial's figure ----------------------------------------------------------------------
+
+def figure(path):
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = [("".join(e.itertext())) for e in root.iter("{http://www.w3.org/2000/svg}text")]
+    polygons = list(root.iter("{http://www.w3.org/2000/svg}polygon"))
+    return root, texts, polygons
+
+
+@pytest.mark.parametrize("command, sentence", [("unroll", "they fish"), ("backprop", "they/nn fish/nn")])
+def test_the_figure_is_the_unrolled_network(runner, tmp_path, command, sentence):
+    picture = tmp_path / "figure.svg"
+    r = ok(runner.invoke(app, [command, sentence, "--model", "tutorial", "--svg", str(picture)]))
+    assert r.stdout == ok(runner.invoke(app, [command, sentence, "--model", "tutorial"])).stdout
+    root, texts, arrows = figure(picture)
+    assert {"they", "fish"} <= set(texts)  # x_t
+    assert texts.count("U") == 2 and texts.count("V") == 2 and texts.count("W") == 1  # each label its own element
+    assert {"s_1", "s_2", "o_1", "o_2", "x_1", "x_2"} <= set(texts)
+    assert "v 0.98" in texts or any(t.startswith("v 0.98") for t in texts)  # o_2's top tag
+    assert len([a for a in arrows if a.get("class") == "arrow"]) == 5  # 2 U, 2 V, 1 W
+    assert len(root.findall(".//{http://www.w3.org/2000/svg}g[@class='state']")) == 2
+    assert 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"' in picture.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["figure.svg"]  # written whole, no temporary file left
+
+
+def test_the_error_arrows_are_as_wide_as_the_error_they_carry(runner, tmp_path):
+    picture = tmp_path / "flow.svg"
+    sentence = "we like to watch the fish in the park"
+    ok(runner.invoke(app, ["backprop", sentence, "--model", "tutorial", "--scale-w", "2", "--svg", str(picture)]))
+    data = json.loads(ok(runner.invoke(app, ["backprop", sentence, "--model", "tutorial", "--scale-w", "2",
+                                              "--json"])).stdout)
+    _, _, arrows = figure(picture)
+    errors = [a for a in arrows if "error" in a.get("class", "").split()]
+    through = [a for a in errors if "through-w" in a.get("class")]
+    assert len(through) == 8 and len([a for a in errors if "from-output" in a.get("class")]) == 9
+
+    def width(arrow):  # the shaft: the distance between the polygon's first and last points
+        (x1, y1), *_, (x2, y2) = [tuple(map(float, p.split(","))) for p in arrow.get("points").split()]
+        return math.hypot(x2 - x1, y2 - y1)
+
+    pairs = sorted((float(a.get("data-norm")), width(a), float(a.get("fill-opacity"))) for a in errors)
+    assert all(w1 <= w2 + 1e-9 and o1 <= o2 + 0.011 for (_, w1, o1), (_, w2, o2) in zip(pairs, pairs[1:]))
+    assert pairs[-1][1] > 5 * pairs[0][1]  # the error grows on its way back at 2: the widths show it
+    # The arrow back along W into s_k carries the part of dL/ds_k that came from step k+1.
+    ds = [np.linalg.norm(s["dL_ds"]["s"]) for s in data["steps"]]
+    assert max(float(a.get("data-norm")) for a in through) >= max(ds[:-1]) * 0.5
+
+
+def test_a_figure_shows_any_word_safely(runner, tmp_path):
+    picture = tmp_path / "figure.svg"
+    ok(runner.invoke(app, ["unroll", "a <b> & \x1b[31m\"q\" \x07", "--pretokenized", "--model", "tutorial",
+                           "--svg", str(picture)]))
+    _, texts, _ = figure(picture)  # parsed: well-formed XML
+    assert {"<b>", "&", '\\e[31m"q"', "\\x07"} <= set(texts)  # control characters as their escapes
+    assert "\x1b" not in picture.read_text() and "unknown" in texts
+
+
+def test_inspect_and_backprop_give_one_verdict(runner):
+    from rnncli.explain import LONG_SENTENCE
+
+    for model, expected in (("tutorial", {"s": "neither"}), ("default", dict.fromkeys(
+            ["s", "s_bwd", "s2", "s2_bwd"], "vanishing"))):
+        card = json.loads(ok(runner.invoke(app, ["inspect", model, "--json"])).stdout)
+        assert card["memory"]["sentence"] == LONG_SENTENCE
+        assert {name: m["verdict"] for name, m in card["memory"]["chains"].items()} == expected
+        out = " ".join(ok(runner.invoke(app, ["backprop", LONG_SENTENCE, "--model", model])).stdout.split())
+        for name, verdict in expected.items():
+            rate = card["memory"]["chains"][name]["per_step"]
+            assert f"The verdict on chain {name}, fitted over every pair of steps: per step back the error is " \
+                   f"multiplied by about {rate:.2f}" in out
+        assert out.count({"neither": "neither vanishes nor explodes", "vanishing": "vanishes on its way back"}[
+            next(iter(expected.values()))]) == len(expected)
+
+
+def test_steps_need_a_step_size(runner):
+    r = runner.invoke(app, ["backprop", "they fish", "--model", "tutorial", "--steps", "3"])
+    assert r.exit_code == 2 and r.stderr.startswith("rnncli: error: Invalid value for '--steps': --steps needs --lr")
+    r = runner.invoke(app, ["unroll", "they fish", "--model", "tutorial", "--scale-w", "nan"])
+    assert r.exit_code == 2 and "must be a finite number" in r.stderr

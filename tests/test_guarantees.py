@@ -58,7 +58,7 @@ GUARANTEES = {
         "test_hostile::test_a_signal_while_the_model_is_written_leaves_the_old_file_and_no_temporary",
         "test_hostile::test_a_write_killed_outright_leaves_a_temporary_that_the_next_write_removes",
         "test_cli::test_a_picture_that_cannot_be_written_leaves_the_old_one",  # --svg
-        "test_cli::test_svg_is_the_same_view_as_a_picture",  # no temporary file left behind
+        "test_cli::test_svg_terminal_is_the_same_view_as_a_picture",  # no temporary file left behind
         "test_hostile3::test_a_model_rnncli_would_refuse_never_replaces_a_good_one",  # read back before the rename
     ],
     "Model files never run code, and cannot exhaust the loader": [
@@ -127,7 +127,7 @@ GUARANTEES = {
         "test_hostile::test_tag_lines_refuses_one_string_for_many_lines",
     ],
     "No cliff on a busy machine": [
-        "test_robustness::test_tagging_and_training_use_one_blas_thread_unless_told",
+        "test_robustness::test_every_command_uses_one_blas_thread_unless_told",
     ],
     "What training skips, it says": [
         "test_robustness::test_malformed_sentences_are_skipped_with_a_count_or_fatal_with_strict",

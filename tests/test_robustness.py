@@ -728,17 +728,20 @@ def test_version_and_unknown_top_level_options(runner):
     assert r.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("command", ["tag", "eval", "train"])
+@pytest.mark.parametrize("command", ["tag", "eval", "train", "unroll", "backprop", "inspect"])
 @pytest.mark.parametrize("given, used", [({}, "1"), ({"OPENBLAS_NUM_THREADS": "2"}, "2"),
                                          ({"OMP_NUM_THREADS": "2"}, "unset")])
-def test_tagging_and_training_use_one_blas_thread_unless_told(tutorial_model, tmp_path, command, given, used):
+def test_every_command_uses_one_blas_thread_unless_told(tutorial_model, tmp_path, command, given, used):
     """What OpenBLAS reads when NumPy loads: '1' from rnncli, else the user's own setting."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     env.update(given)
     args = {"tag": ["tag", "I eat", "--model", str(tutorial_model)],
             "eval": ["eval", str(TUTORIAL), "--model", str(tutorial_model)],
-            "train": train_args(TUTORIAL, tmp_path / "m.npz")}[command]
+            "train": train_args(TUTORIAL, tmp_path / "m.npz"),
+            "unroll": ["unroll", "I eat", "--model", str(tutorial_model)],
+            "backprop": ["backprop", "I eat", "--model", str(tutorial_model)],
+            "inspect": ["inspect", str(tutorial_model)]}[command]
     code = ("import atexit, os, sys; from rnncli.cli import main; "
             "atexit.register(lambda: print('threads', os.environ.get('OPENBLAS_NUM_THREADS', 'unset'))); "
             f"sys.argv = ['rnncli', *{args!r}]; main()")
