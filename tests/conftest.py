@@ -34,6 +34,16 @@ def examples(n: int) -> int:
     return 20 * n if WIDE else n
 
 
+RNNCLI = [sys.executable, "-m", "rnncli"]  # the command in a process of its own
+
+
+def one_line_error(r, status=1):
+    """The result failed with ``status`` and exactly one line on stderr, no traceback: that line."""
+    assert r.exit_code == status, (r.exit_code, r.stdout, r.stderr)
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    return r.stderr
+
+
 @pytest.fixture(scope="session")
 def ewt() -> Path:
     """The UD English EWT folder; tests that use it are marked ``ewt``."""

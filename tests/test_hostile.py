@@ -24,16 +24,10 @@ from rnncli.cli import app
 from rnncli.errors import ModelFileError, TaggingError, shown
 from rnncli.tagger import Tagger
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import RNNCLI, ROOT, one_line_error
+
 TUTORIAL = ROOT / "sample_corpora" / "tutorial.txt"
-RNNCLI = [sys.executable, "-m", "rnncli"]
 LINUX_PROC = Path("/proc/self/task").is_dir()
-
-
-def one_line_error(r, status=1):
-    assert r.exit_code == status, (r.exit_code, r.stdout, r.stderr)
-    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
-    return r.stderr
 
 
 def rewritten(tutorial_model, tmp_path, change, name="hostile.npz"):

@@ -21,17 +21,10 @@ from rnncli.cli import app
 from rnncli.errors import ModelFileError, OptionError
 from rnncli.tagger import Tagger
 
-from conftest import ROOT, SAMPLES
+from conftest import RNNCLI, ROOT, SAMPLES, one_line_error
 
 TUTORIAL = SAMPLES / "tutorial.txt"
-RNNCLI = [sys.executable, "-m", "rnncli"]
 HAS_DEV_FULL = Path("/dev/full").exists()
-
-
-def one_line_error(r, status=1):
-    assert r.exit_code == status, (r.exit_code, r.stdout, r.stderr)
-    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
-    return r.stderr
 
 
 def run(args, timeout=60, **kwargs):

@@ -22,17 +22,9 @@ from rnncli.corpus import read_corpus
 from rnncli.errors import CorpusError, ModelFileError
 from rnncli.tagger import Tagger
 
-from conftest import ROOT, examples
+from conftest import RNNCLI, ROOT, examples, one_line_error
 
 TUTORIAL = ROOT / "sample_corpora" / "tutorial.txt"
-RNNCLI = [sys.executable, "-m", "rnncli"]
-
-
-def one_line_error(r, status=1):
-    """The result failed with ``status`` and exactly one line on stderr, no traceback."""
-    assert r.exit_code == status, (r.exit_code, r.stdout, r.stderr)
-    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
-    return r.stderr
 
 
 def fresh_checkpoint(path, config):
