@@ -22,7 +22,7 @@ try:  # newer Typer ships its own copy of Click
 except ImportError:
     from click.exceptions import UsageError
 
-from .config import OPTIONS, check
+from .config import OPTIONS, RESUMABLE, check
 from .corpus import FORMATS, OUTPUT_FORMATS, TAG_COLUMNS
 from .errors import OptionError, RnncliError, printable, shown
 
@@ -194,6 +194,9 @@ def _warn(message: str) -> None:
     sys.stderr.write(f"rnncli: warning: {printable(message)}\n")
 
 
+_HYPER_PANEL = f"Hyper-parameters (fixed by a checkpoint but {', '.join('--' + n.replace('_', '-') for n in RESUMABLE)})"
+
+
 def _hyper_parameters(command):
     """Adds to ``command`` an option for each hyper-parameter of ``TrainConfig``, with the help,
     range and choices its field declares: the dataclass is the one list of them."""
@@ -206,7 +209,7 @@ def _hyper_parameters(command):
             default = kind(default)
 
         option = typer.Option("--" + f.name.replace("_", "-"), help=f.metadata["help"], callback=_validator(f),
-                              rich_help_panel="Hyper-parameters (fixed by a checkpoint but --epochs and --patience)")
+                              rich_help_panel=_HYPER_PANEL)
         params.append(Parameter(f.name, Parameter.KEYWORD_ONLY, default=default,
                                         annotation=Annotated[kind, option]))
     command.__signature__ = signature.replace(parameters=params)
