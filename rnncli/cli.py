@@ -298,14 +298,16 @@ def _one_blas_thread() -> None:
         os.environ.update(dict.fromkeys(variables, "1"))
 
 
-def _read_lines(texts: list[str], inputs: list[Path]):
-    """(source, line number, text) from the arguments, then the files ('-': stdin)."""
+def _read_lines(texts: list[str], inputs: list[Path], read=None):
+    """(source, line number, text) from the arguments, then the files ('-': stdin). ``read``,
+    if given, is told now and then how many bytes of the files have been read."""
     for n, text in enumerate(texts, 1):
         _check_argument(text, f"argument {n}")
         for line in text.removesuffix("\n").split("\n"):  # as in files: no other Unicode line breaks
             yield "argument", n, line.removesuffix("\r")
     from .corpus import open_corpus, text_lines
 
+    before = 0  # bytes of the files already read
     for path in inputs:
         stdin = str(path) == "-"
         name = "<stdin>" if stdin else shown(path)
@@ -313,9 +315,36 @@ def _read_lines(texts: list[str], inputs: list[Path]):
         try:
             for n, line in text_lines(name, stream):
                 yield name, n, line
+                if read is not None and not n % 1024:  # tell() is cheap, not free: not every line
+                    read(before + stream.tell())
+            if read is not None:
+                before += stream.tell()
+                read(before)
         finally:
             if not stdin:
                 stream.close()
+
+
+def _bytes_to_show(inputs: list[Path]) -> int | None:
+    """The size of the files to read, if a bar of it is worth drawing: where a person watches
+    stderr (a terminal, not TERM=dumb, not a CI log) and stdout goes elsewhere (tagged text
+    on the same screen would tear the bar). None too for an input of no known size (a pipe)."""
+    ci = os.environ.get("CI", "").lower() not in ("", "0", "false")
+    if ci or os.environ.get("TERM") == "dumb" or sys.stderr is None or not sys.stderr.isatty() \
+            or sys.stdout.isatty():
+        return None
+    import stat
+
+    total = 0
+    for path in inputs:
+        try:
+            st = os.fstat(sys.stdin.fileno()) if str(path) == "-" else os.stat(path)
+        except (OSError, ValueError):
+            return None  # reading it names the problem
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        total += st.st_size
+    return total or None
 
 
 @app.command()
@@ -341,7 +370,14 @@ def tag(
             raise typer.BadParameter("nothing to tag: give TEXT, --input FILE, or pipe text in", param_hint="TEXT")
         files = [Path("-")]
     tagger = _load(model)
-    tag_stream(tagger, _read_lines(texts, files), sys.stdout, fmt.value, pretokenized, jobs=jobs)
+    total = _bytes_to_show(files)
+    if total is None:
+        tag_stream(tagger, _read_lines(texts, files), sys.stdout, fmt.value, pretokenized, jobs=jobs)
+        return
+    from .progress import ReadingBar
+
+    with ReadingBar(total) as bar:
+        tag_stream(tagger, _read_lines(texts, files, bar.read), sys.stdout, fmt.value, pretokenized, jobs=jobs)
 
 
 @app.command()

@@ -1,13 +1,16 @@
-"""What ``rnncli train`` shows while it works: a progress bar with the time left and one line per
-epoch, on stderr."""
+"""What long commands show while they work, on stderr: for ``rnncli train`` a progress bar with
+the time left and one line per epoch; for ``rnncli tag`` on a terminal, the share of the input
+read (``ReadingBar``)."""
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 from .errors import shown
 from .render import history_table
@@ -137,3 +140,29 @@ def left_text(epoch_left: float | None, run_left: float | None, epochs: int) -> 
         return ""
     return f"{duration(epoch_left)} left, {duration(run_left)} to epoch {epochs}"
 
+
+class ReadingBar:
+    """The share of the input read, of ``total`` bytes, drawn on stderr at most ``per_second``
+    times a second by the reader's own calls (no thread): ``rnncli tag`` on a terminal."""
+
+    def __init__(self, total: int, per_second: float = 4.0, clock=time.monotonic):
+        self.progress = Progress(TextColumn("reading"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                                 console=Console(stderr=True, highlight=False, markup=False),
+                                 transient=True, auto_refresh=False,
+                                 redirect_stdout=False)  # stdout carries the results; stderr is the bar's own
+        self.task = self.progress.add_task("", total=total)
+        self.gap, self.clock, self.shown = 1.0 / per_second, clock, -math.inf
+
+    def __enter__(self) -> ReadingBar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()  # transient: the bar goes, the terminal is as it was
+
+    def read(self, done: int) -> None:
+        """``done`` bytes of the input read so far."""
+        now = self.clock()
+        if now - self.shown >= self.gap:
+            self.shown = now
+            self.progress.update(self.task, completed=done, refresh=True)

@@ -1,8 +1,15 @@
-"""Long work shows where it is: the time left in training."""
+"""Long work shows where it is: the time left in training, a reading bar for `rnncli tag` on a terminal."""
+
+import os
+import subprocess
+import sys
+import threading
 
 import pytest
 
-from rnncli.progress import Estimate, duration, left_text
+from rnncli.progress import Estimate, ReadingBar, duration, left_text
+
+from conftest import ROOT
 
 
 class Clock:
@@ -46,3 +53,64 @@ def test_an_epoch_line_says_the_time_left_only_when_it_is_worth_saying(capsys):
     first, second = capsys.readouterr().err.splitlines()
     assert first.endswith("about 1:30 left") and first.startswith("epoch 1/10")
     assert "left" not in second
+
+
+def test_the_reading_bar_draws_a_few_times_a_second_at_most():
+    clock = Clock()
+    bar = ReadingBar(1000, per_second=4, clock=clock)
+    drawn = []
+    bar.progress.update = lambda task, **kw: drawn.append(kw["completed"])
+    for done in range(0, 1000, 10):
+        clock.now += 0.01
+        bar.read(done)
+    assert len(drawn) == 4 and drawn[0] == 0  # one second of reading: four pictures
+
+
+def _tag_with_stderr_on(where: str, tmp_path, env: dict) -> tuple[str, bytes]:
+    """Run `rnncli tag -i FILE` with stdout a pipe and stderr a pseudo-terminal ('pty') or a pipe:
+    (stdout, what reached stderr)."""
+    import pty
+
+    text = tmp_path / "text.txt"
+    text.write_text("they fish in the river\n" * 3000, encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if k not in ("CI", "TERM", "NO_COLOR")}, **env,
+           "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-m", "rnncli", "tag", "-i", str(text), "--model", "tutorial"]
+    if where == "pipe":
+        r = subprocess.run(args, capture_output=True, env=env, timeout=120)
+        return r.stdout.decode(), r.stderr
+    main, side = pty.openpty()
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=side, env=env)
+    os.close(side)
+    seen = []
+
+    def drain():  # the terminal must be read as it is written, or the writer waits
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the child has closed the terminal
+                break
+            if not chunk:
+                break
+            seen.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    out = p.stdout.read().decode()
+    p.wait(timeout=120)
+    reader.join(timeout=10)
+    os.close(main)
+    assert p.returncode == 0
+    return out, b"".join(seen)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_a_reading_bar_on_a_terminal_only_and_never_in_the_output(tmp_path):
+    out, err = _tag_with_stderr_on("pty", tmp_path, {"TERM": "xterm"})
+    assert "reading" in err.decode() and "/69.0 kB" in err.decode()  # bytes read of the file's size
+    assert out == "they/nn fish/v in/prep the/det river/nn\n" * 3000 and "\x1b" not in out
+    for env in ({"TERM": "dumb"}, {"TERM": "xterm", "CI": "true"}):  # a terminal no one watches
+        out_there, err = _tag_with_stderr_on("pty", tmp_path, env)
+        assert err == b"" and out_there == out
+    out_there, err = _tag_with_stderr_on("pipe", tmp_path, {"TERM": "xterm"})
+    assert err == b"" and out_there == out
