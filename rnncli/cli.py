@@ -22,7 +22,7 @@ try:  # newer Typer ships its own copy of Click
 except ImportError:
     from click.exceptions import UsageError
 
-from .config import OPTIONS, check
+from .config import OPTIONS, RESUMABLE, check
 from .corpus import FORMATS, OUTPUT_FORMATS, TAG_COLUMNS
 from .errors import OptionError, RnncliError, printable, shown
 
@@ -244,6 +244,9 @@ def _warn(message: str) -> None:
     sys.stderr.write(f"rnncli: warning: {printable(message)}\n")
 
 
+_HYPER_PANEL = f"Hyper-parameters (fixed by a checkpoint but {', '.join('--' + n.replace('_', '-') for n in RESUMABLE)})"
+
+
 def _hyper_parameters(command):
     """Adds to ``command`` an option for each hyper-parameter of ``TrainConfig``, with the help,
     range and choices its field declares: the dataclass is the one list of them."""
@@ -256,7 +259,7 @@ def _hyper_parameters(command):
             default = kind(default)
 
         option = typer.Option("--" + f.name.replace("_", "-"), help=f.metadata["help"], callback=_validator(f),
-                              rich_help_panel="Hyper-parameters (fixed by a checkpoint but --epochs and --patience)")
+                              rich_help_panel=_HYPER_PANEL)
         params.append(Parameter(f.name, Parameter.KEYWORD_ONLY, default=default,
                                         annotation=Annotated[kind, option]))
     command.__signature__ = signature.replace(parameters=params)
@@ -354,14 +357,16 @@ def _one_blas_thread() -> None:
         os.environ.update(dict.fromkeys(variables, "1"))
 
 
-def _read_lines(texts: list[str], inputs: list[Path]):
-    """(source, line number, text) from the arguments, then the files ('-': stdin)."""
+def _read_lines(texts: list[str], inputs: list[Path], read=None):
+    """(source, line number, text) from the arguments, then the files ('-': stdin). ``read``,
+    if given, is told now and then how many bytes of the files have been read."""
     for n, text in enumerate(texts, 1):
         text = _text_argument(text, f"argument {n}")
         for line in text.removesuffix("\n").split("\n"):  # as in files: no other Unicode line breaks
             yield "argument", n, line.removesuffix("\r")
     from .corpus import open_corpus, text_lines
 
+    before = 0  # bytes of the files already read
     for path in inputs:
         stdin = str(path) == "-"
         name = "<stdin>" if stdin else shown(path)
@@ -369,9 +374,36 @@ def _read_lines(texts: list[str], inputs: list[Path]):
         try:
             for n, line in text_lines(name, stream):
                 yield name, n, line
+                if read is not None and not n % 1024:  # tell() is cheap, not free: not every line
+                    read(before + stream.tell())
+            if read is not None:
+                before += stream.tell()
+                read(before)
         finally:
             if not stdin:
                 stream.close()
+
+
+def _bytes_to_show(inputs: list[Path]) -> int | None:
+    """The size of the files to read, if a bar of it is worth drawing: where a person watches
+    stderr (a terminal, not TERM=dumb, not a CI log) and stdout goes elsewhere (tagged text
+    on the same screen would tear the bar). None too for an input of no known size (a pipe)."""
+    ci = os.environ.get("CI", "").lower() not in ("", "0", "false")
+    if ci or os.environ.get("TERM") == "dumb" or sys.stderr is None or not sys.stderr.isatty() \
+            or sys.stdout.isatty():
+        return None
+    import stat
+
+    total = 0
+    for path in inputs:
+        try:
+            st = os.fstat(sys.stdin.fileno()) if str(path) == "-" else os.stat(path)
+        except (OSError, ValueError):
+            return None  # reading it names the problem
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        total += st.st_size
+    return total or None
 
 
 @app.command()
@@ -410,8 +442,15 @@ def tag(
 
     raw = raw_of(sys.stdout)  # rnncli's own standard output (main), else one given in its place (tests)
     out = Lines(raw) if raw is not None else sys.stdout
-    tag_stream(tagger, _read_lines(texts, files), out, fmt.value, pretokenized, jobs=jobs,
-               paced=any(map(_can_pause, files)), top=top, warn=_warn)
+    options = {"jobs": jobs, "paced": any(map(_can_pause, files)), "top": top, "warn": _warn}
+    total = _bytes_to_show(files)
+    if total is None:
+        tag_stream(tagger, _read_lines(texts, files), out, fmt.value, pretokenized, **options)
+        return
+    from .progress import ReadingBar
+
+    with ReadingBar(total) as bar:
+        tag_stream(tagger, _read_lines(texts, files, bar.read), out, fmt.value, pretokenized, **options)
 
 
 def _can_pause(path: Path) -> bool:

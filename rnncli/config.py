@@ -22,6 +22,7 @@ FEATURE_SETS = {
 LEXICON_SLOTS = ("cluster4", "cluster6", "cluster10", "cluster20", "logp", "caps")
 FEATURE_SETS["lexicon"] = FEATURE_SETS["form"] + LEXICON_SLOTS + ("case",)
 OPTIMIZERS = ("adam", "sgd")  # update rules (optim.py implements each)
+STORES = ("float32", "float16")  # how a model file holds the weights (Tagger.save)
 
 
 def _hyper(default, help: str, **spec):
@@ -61,8 +62,18 @@ class TrainConfig:
                                 "any case (0: off).", min=0.0, max=1.0)
     patience: int = _hyper(0, "Stop after this many epochs without a better dev score (0: never).", min=0,
                            resumable=True)
+    # What the model file keeps: not training itself, so a resumed run may choose again.
+    store: str = _hyper("float32", "How the model file holds the weights: float16 halves them, rounded to 3 "
+                                   "significant digits (a tag changes only between two near-equal ones).",
+                        choices=STORES, resumable=True)
+    store_min_count: int = _hyper(1, "Words seen fewer times than this in training are trained with an entry "
+                                     "of their own, but the model file keeps none: they are read as <unk> in the "
+                                     "word slot, with their other slots (lower-cased form, affixes, shape, "
+                                     "lexicon) as they were. 2 drops the words seen once (1: keeps all).",
+                                  min=1, resumable=True)
     # Not on the command line (the build scripts set them):
-    min_count: int = field(default=1, metadata={"min": 1})  # occurrences a word needs for its own entry
+    # occurrences a word needs for an entry of its own, in training already (store_min_count: in the file only)
+    min_count: int = field(default=1, metadata={"min": 1})
     min_feature_count: int = field(default=2, metadata={"min": 1})  # likewise for a suffix, prefix or shape
 
     def __post_init__(self):
@@ -106,6 +117,7 @@ def check(f, value) -> str | None:
     return None
 
 
-# A checkpoint fixes every hyper-parameter but the length of training.
+# A checkpoint fixes every hyper-parameter but the length of training and what the file keeps.
 CHECKPOINTED = tuple(f.name for f in fields(TrainConfig) if not f.metadata.get("resumable"))
+RESUMABLE = tuple(f.name for f in fields(TrainConfig) if f.metadata.get("resumable"))
 OPTIONS = tuple(f for f in fields(TrainConfig) if "help" in f.metadata)  # those on the command line

@@ -23,6 +23,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from tokenize import TokenError
 from typing import IO
 
 import numpy as np
@@ -251,7 +252,7 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, label: st
             version = np.lib.format.read_magic(f)
             header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                       else np.lib.format.read_array_header_2_0)(f)
-        except ValueError:
+        except (ValueError, SyntaxError, TokenError):  # NumPy parses a garbled header as Python source
             raise ModelFileError(f"{label}: damaged (not a NumPy array: {key})") from None
         shape, fortran, dtype = header
         if dtype.hasobject:

@@ -1,11 +1,16 @@
-"""What ``rnncli train`` shows while it works: a progress bar and one line per epoch, on stderr."""
+"""What long commands show while they work, on stderr: for ``rnncli train`` a progress bar with
+the time left and one line per epoch; for ``rnncli tag`` on a terminal, the share of the input
+read (``ReadingBar``)."""
 
 from __future__ import annotations
 
+import math
+import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 from .errors import shown
 from .output import widened
@@ -22,7 +27,8 @@ class TrainingDisplay:
         self.watch, self.watched, self.warn = watch, None, warn
         self.progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
-                                 console=self.console, transient=True)
+                                 TextColumn("{task.fields[left]}"), console=self.console, transient=True)
+        self.estimate = Estimate()
         self.task = None
         self.live = False
 
@@ -42,16 +48,21 @@ class TrainingDisplay:
             if not self.live:
                 self.progress.__enter__()
                 self.live = True
+            left = self.estimate.batch(p.epoch, p.epochs, p.batch, p.batches)
             if self.task is None:
-                self.task = self.progress.add_task("", total=p.batches, epoch=f"{p.epoch + 1}/{p.epochs}", loss=p.loss)
-            self.progress.update(self.task, completed=p.batch, loss=p.loss)
+                self.task = self.progress.add_task("", total=p.batches, epoch=f"{p.epoch + 1}/{p.epochs}", loss=p.loss,
+                                                   left="")
+            self.progress.update(self.task, completed=p.batch, loss=p.loss, left=left_text(*left, p.epochs))
         elif p.kind == "epoch":
             if self.task is not None:
                 self.progress.remove_task(self.task)
                 self.task = None
             dev = "" if p.dev_accuracy is None else f"  dev accuracy {100 * p.dev_accuracy:.2f}%"
             mark = "  *" if p.best and p.dev_accuracy is not None else ""
-            self.console.print(f"epoch {p.epoch + 1}/{p.epochs}  loss {p.loss:.4f}{dev}  {p.seconds:.1f}s{mark}")
+            run_left = self.estimate.epoch(p.epoch, p.epochs, p.seconds)
+            # A wait of seconds is not news, and short runs (the docs' examples) keep their lines.
+            left = f"  about {duration(run_left)} left" if run_left >= WORTH_SAYING else ""
+            self.console.print(f"epoch {p.epoch + 1}/{p.epochs}  loss {p.loss:.4f}{dev}  {p.seconds:.1f}s{mark}{left}")
             if self.watch is not None and p.model is not None and not self.console.quiet:
                 self._show_watched(p.model)
 
@@ -86,3 +97,77 @@ def watch_line(model, words: list[str], targets: list[str] | None) -> str:
     r = sentence_loss(model, words, targets)
     against = "the tags given" if targets is not None else "its own tags"
     return f"  watch: {' '.join(f'{w}/{t}' for w, t in zip(words, r['tags']))}  L {r['loss']:.4f} (against {against})"
+
+
+WORTH_SAYING = 10.0  # seconds left from which an epoch's line says how long the run has to go
+
+
+class Estimate:
+    """The time left, from the pace so far: of this epoch from its batches, of the run up to the
+    last of its epochs (early stopping, ``--patience``, can end it sooner). ``clock``: seconds,
+    monotonic; a test gives its own."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.durations: list[float] = []  # each finished epoch's seconds, dev scoring included
+        self.started = None  # (clock, batches done) where this epoch's pace is measured from
+
+    def batch(self, epoch: int, epochs: int, batch: int, batches: int) -> tuple[float | None, float | None]:
+        """(seconds left in the epoch, in the run), or None while there is no pace to go by."""
+        now = self.clock()
+        if self.started is None:  # the first report of a run: the pace is measured from here
+            self.started = (now, batch)
+        since, done = self.started
+        if batch <= done:
+            return None, None
+        per_batch = (now - since) / (batch - done)
+        epoch_left = per_batch * (batches - batch)
+        # Whole epochs are timed once there is one (they include scoring dev); until then, by the batches.
+        per_epoch = sum(self.durations) / len(self.durations) if self.durations else per_batch * batches
+        return epoch_left, epoch_left + (epochs - epoch - 1) * per_epoch
+
+    def epoch(self, epoch: int, epochs: int, seconds: float) -> float:
+        """After an epoch of ``seconds``: the seconds the remaining epochs should take."""
+        self.durations.append(seconds)
+        self.started = (self.clock(), 0)  # the next epoch's batches start now
+        return (epochs - epoch - 1) * sum(self.durations) / len(self.durations)
+
+
+def duration(seconds: float) -> str:
+    """12:05, or 1:02:03 from an hour on."""
+    minutes, s = divmod(round(seconds), 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours}:{m:02}:{s:02}" if hours else f"{m}:{s:02}"
+
+
+def left_text(epoch_left: float | None, run_left: float | None, epochs: int) -> str:
+    if epoch_left is None:
+        return ""
+    return f"{duration(epoch_left)} left, {duration(run_left)} to epoch {epochs}"
+
+
+class ReadingBar:
+    """The share of the input read, of ``total`` bytes, drawn on stderr at most ``per_second``
+    times a second by the reader's own calls (no thread): ``rnncli tag`` on a terminal."""
+
+    def __init__(self, total: int, per_second: float = 4.0, clock=time.monotonic):
+        self.progress = Progress(TextColumn("reading"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                                 console=Console(stderr=True, highlight=False, markup=False),
+                                 transient=True, auto_refresh=False,
+                                 redirect_stdout=False)  # stdout carries the results; stderr is the bar's own
+        self.task = self.progress.add_task("", total=total)
+        self.gap, self.clock, self.shown = 1.0 / per_second, clock, -math.inf
+
+    def __enter__(self) -> ReadingBar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()  # transient: the bar goes, the terminal is as it was
+
+    def read(self, done: int) -> None:
+        """``done`` bytes of the input read so far."""
+        now = self.clock()
+        if now - self.shown >= self.gap:
+            self.shown = now
+            self.progress.update(self.task, completed=done, refresh=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .config import STORES
 from .corpus import TAG_COLUMNS
 
 
@@ -97,6 +98,8 @@ class Record:
         for key in ("attribution", "stored_dtype"):
             if meta.get(key) is not None and not isinstance(meta[key], str):
                 raise ValueError(f"{key} is not a string")
+        if meta.get("stored_dtype") not in (None, *STORES):  # ``save`` writes the arrays so again
+            raise ValueError(f"stored_dtype {meta['stored_dtype']!r:.40} is neither {' nor '.join(STORES)}")
         if meta.get("tag_column", "upos") not in TAG_COLUMNS:
             raise ValueError(f"tag_column {meta['tag_column']!r:.40} is neither upos nor xpos")
         return cls(training, list(corpus), meta.get("tag_column", "upos"), meta.get("attribution"),

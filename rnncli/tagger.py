@@ -249,8 +249,11 @@ class Tagger:
         lexicon = self.vocab.lexicon
         return {**self.params, **(lexicon.arrays() if lexicon is not None else {})}
 
-    def save(self, path: str | os.PathLike, dtype=np.float32) -> None:
-        """Write the model file; ``dtype=np.float16`` halves it (the arrays are float32 again on load)."""
+    def save(self, path: str | os.PathLike, dtype=None) -> None:
+        """Write the model file, its arrays as ``dtype``, by default as the record says (float32,
+        unless trained with ``store="float16"`` or loaded from such a file); float16 halves the
+        file (the arrays are float32 again on load, but for lookup tables)."""
+        dtype = self.record.stored_dtype if dtype is None else dtype
         with np.errstate(over="ignore"):  # a weight float16 cannot hold becomes infinity, refused below
             arrays = {name: p.astype(dtype) if name in self.params else p for name, p in self.arrays().items()}
         self.record.stored_dtype = np.dtype(dtype).name

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import checkpoint, modelfile, rnn
 from .checkpoint import TrainState, _copied
-from .config import CHECKPOINTED, FEATURE_SETS, TrainConfig
+from .config import CHECKPOINTED, FEATURE_SETS, RESUMABLE, TrainConfig
 from .corpus import Sentence, check_tag_column, read_corpora
 from .errors import ModelFileError, OptionError, RnncliError, Stopped, TrainingError, shown
 from .record import Record, Training
@@ -233,6 +233,7 @@ class _Run:
         if resume is not None:
             self._resume(resume)
         self.drop_slots = dropout_slots(self.vocab)
+        self.counts = counts  # (n_inputs,) each entry's occurrences in training, for store_min_count
         self.keep_prob = counts / (counts + config.word_dropout) if config.word_dropout else None  # (n_inputs,)
 
     def _resume(self, saved: TrainState) -> None:
@@ -265,8 +266,9 @@ class _Run:
         state = self.state
         if state.best_params is None:
             return None
-        return Tagger(self.shape, state.best_params, self.vocab, self.tags,
-                      Record(_training_record(self.config, state, self.tag_counts, self.unlearnable)))
+        tagger = Tagger(self.shape, state.best_params, self.vocab, self.tags,
+                        Record(_training_record(self.config, state, self.tag_counts, self.unlearnable)))
+        return as_stored(tagger, self.counts, self.config)
 
     def snapshot(self) -> TrainState:
         """Where training stands now, copied: the optimiser, averaging and random state live in
@@ -345,6 +347,21 @@ class _Run:
         """--patience epochs without a better dev score: training is over."""
         state, patience = self.state, self.config.patience
         return bool(patience and self.dev_data is not None and state.epoch - state.best_epoch >= patience)
+
+
+def as_stored(tagger: Tagger, counts: np.ndarray, config: TrainConfig) -> Tagger:
+    """The tagger as its model file keeps it (``store``, ``store_min_count``): without the word
+    entries seen fewer than ``store_min_count`` times (``counts``: (n_inputs,) occurrences of each
+    entry), its record naming how ``save`` stores the arrays."""
+    if config.store_min_count > 1:
+        # Rare words' columns are half of U in EWT; their other slots stay, so little is lost.
+        keep = np.ones(tagger.shape.n_inputs, bool)
+        start = tagger.vocab.offsets[tagger.vocab.slots.index("word")]
+        end = start + len(tagger.vocab.tables["word"])
+        keep[start:end] = counts[start:end] >= config.store_min_count
+        tagger = tagger.pruned(keep)
+    tagger.record.stored_dtype = config.store
+    return tagger
 
 
 def _training_record(config: TrainConfig, state: TrainState, tag_counts: Counter, unlearnable: list[str]) -> Training:
@@ -463,12 +480,13 @@ class Trainer:
 
     def _resumed_config(self, saved: TrainConfig, done: int) -> TrainConfig:
         """The checkpoint's hyper-parameters stand; one the user gave must agree, except the
-        length of training (--epochs, not fewer than done; --patience)."""
+        length of training (--epochs, not fewer than done; --patience) and what the file keeps
+        (--store, --store-min-count)."""
         for name in CHECKPOINTED:
             if name in self.given and getattr(self.config, name) != getattr(saved, name):
                 raise OptionError("--" + name.replace("_", "-"), f"{getattr(self.config, name)} conflicts with "
                                                                  f"the checkpoint's {getattr(saved, name)}")
-        lengths = {name: getattr(self.config if name in self.given else saved, name) for name in ("epochs", "patience")}
+        lengths = {name: getattr(self.config if name in self.given else saved, name) for name in RESUMABLE}
         if lengths["epochs"] < done:
             raise OptionError("--epochs", f"{lengths['epochs']} is fewer than the {done} epochs the checkpoint has done")
         return replace(saved, **lengths)

@@ -59,7 +59,6 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402,F401  (first: it also puts the repository on sys.path)
 from benchmark_speed import CHILD_ENV, Bench, Sizes, cpu_name, flops_per_token, rate, tag_file  # noqa: E402
-from build_default_model import prune_singletons  # noqa: E402
 from common import ATTRIBUTION, ENGLISH, ROOT, read_ewt, finish, unknown_words  # noqa: E402
 
 from rnncli.config import TrainConfig  # noqa: E402
@@ -113,12 +112,11 @@ def trained_model(path: Path, config: TrainConfig, sentences, dev) -> dict:
 
     tagger = train(sentences, dev, config, progress)
     minutes = (time.perf_counter() - started) / 60
-    tagger = prune_singletons(tagger, sentences)
     tagger.record.corpus = ["UD English EWT train (benchmark_frontier.py)"]
     tagger.record.attribution = ATTRIBUTION
     tagger.record.training.minutes = round(minutes, 2)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tagger.save(path, dtype=np.float16)
+    tagger.save(path)  # as the recipe stores it (float16, without the words seen once)
     return {"source": "trained"}
 
 

@@ -424,7 +424,8 @@ WORDING = {
     "word_dropout": lambda v: f"word dropout {v}",
     "adversarial": lambda v: f"adversarial training {v:g}" if v else None,
 }
-RUN_SETTINGS = ("epochs", "lr", "seed", "optimizer", "clip", "patience", "min_count", "min_feature_count")
+RUN_SETTINGS = ("epochs", "lr", "seed", "optimizer", "clip", "patience", "min_count", "min_feature_count",
+                "store", "store_min_count")  # the last two: how the file keeps the network, not which network
 
 
 def describe(config: TrainConfig) -> str:

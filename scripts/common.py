@@ -29,14 +29,16 @@ ATTRIBUTION = ("UD English EWT, (c) The Board of Trustees of the Leland Stanford
 # The bundled model's recipe (docs/benchmarks.md's accuracy ladder shows what each part adds).
 ENGLISH = TrainConfig(hidden=128, epochs=35, lr=0.002, batch_size=32, seed=0, features="lexicon",
                       bidirectional=True, layers=2, dropout=0.4, average=0.999, word_dropout=1.0,
-                      adversarial=1.0, recase=0.1)
+                      adversarial=1.0, recase=0.1, store="float16", store_min_count=2)
 TUTORIAL = TrainConfig()  # the same as `rnncli train sample_corpora/tutorial.txt` with no options
 # The tutorial's network at the recipe's size and learning schedule: word one-hot, one direction,
-# one layer, no regularisation beyond the default word dropout. The first step of
-# benchmark_accuracy.py's ladder and the small model of benchmark_speed.py, so that both tables
-# mean the same network.
+# one layer, no regularisation beyond the default word dropout, every word kept in float32. The
+# first step of benchmark_accuracy.py's ladder and the small model of benchmark_speed.py, so that
+# both tables mean the same network.
 TUTORIAL_RNN = replace(ENGLISH, features="word", bidirectional=False, layers=1, dropout=0.0, average=0.0,
-                       word_dropout=TUTORIAL.word_dropout, adversarial=0.0, recase=0.0)
+                       word_dropout=TUTORIAL.word_dropout, adversarial=0.0, recase=0.0,
+                       store=TUTORIAL.store, store_min_count=TUTORIAL.store_min_count)
+AS_TRAINED = {"store": TUTORIAL.store, "store_min_count": TUTORIAL.store_min_count}  # the file keeps everything
 
 # -- UD English EWT ---------------------------------------------------------------------------
 # The one definition of where the treebank is; tests/conftest.py imports it too.

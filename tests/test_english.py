@@ -30,6 +30,17 @@ def test_ewt_train_is_read_as_it_is(ewt):
     assert xpos[0].words == sentences[0].words and xpos[0].tags != sentences[0].tags
 
 
+def test_the_bundled_model_keeps_the_words_the_recipe_keeps(ewt, default_model):
+    """Its record predates --store-min-count: its vocabulary shows that it keeps what the recipe says."""
+    from collections import Counter
+
+    from common import ENGLISH
+
+    counts = Counter(w for s in read_corpus(ewt / "en_ewt-ud-train.conllu") for w in s.words)
+    kept = {w for w, n in counts.items() if n >= ENGLISH.store_min_count}
+    assert set(default_model.vocab.tables["word"][1:]) == kept and ENGLISH.store_min_count > 1
+
+
 @pytest.mark.parametrize("case, floor", [(None, 0.955), ("lower", 0.945), ("title", 0.94)])
 def test_bundled_model_tags_dev_well_in_any_case(default_model, dev, case, floor):
     words = [s.words for s in dev]

@@ -348,14 +348,16 @@ def test_resume_must_not_contradict_the_checkpoint(runner, tmp_path):
 
 
 def test_every_hyper_parameter_but_the_length_of_training_is_fixed_by_a_checkpoint(runner, tmp_path):
-    """Read from the one definition of the hyper-parameters: each option but --epochs and
-    --patience, given another value than a checkpoint's, is refused naming the option."""
-    from rnncli.config import CHECKPOINTED, OPTIONS, TrainConfig
+    """Read from the one definition of the hyper-parameters: each option but the length of
+    training and what the file keeps, given another value than a checkpoint's, is refused
+    naming the option."""
+    from rnncli.config import CHECKPOINTED, OPTIONS, RESUMABLE, TrainConfig
 
-    assert {f.name for f in OPTIONS} - set(CHECKPOINTED) == {"epochs", "patience"}
+    assert {f.name for f in OPTIONS} - set(CHECKPOINTED) == set(RESUMABLE) == {
+        "epochs", "patience", "store", "store_min_count"}
     ckpt = fresh_checkpoint(tmp_path / "c.ckpt.npz", TrainConfig())
     for f in OPTIONS:
-        if f.name in ("epochs", "patience"):
+        if f.name in RESUMABLE:
             continue
         option = "--" + f.name.replace("_", "-")
         if f.type == "bool":
