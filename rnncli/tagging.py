@@ -293,8 +293,7 @@ def _work(chunk: Chunk) -> Tagged:
     return _worker(chunk)
 
 
-def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]],
-                jobs: int) -> Iterator[tuple[str, int]]:
+def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], jobs: int) -> Iterator[Tagged]:
     """``map(tag_chunk, chunks)`` in worker processes, results in input order. A worker that
     raises or dies ends the results with ``TaggingError`` after the chunks before its own."""
     import multiprocessing
@@ -325,8 +324,8 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]],
         written = where
         return out
 
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
-                             initargs=(tag_chunk, os.getpid())) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(tag_chunk, os.getpid()))
+    try:
         try:
             for chunk, where in chunks:
                 pending.append((pool.submit(_work, chunk), where))
@@ -340,8 +339,21 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]],
             # failed: nothing after its chunk is, so the output is a prefix of the whole.
             while pending and not failed:
                 yield result(*pending.popleft())
-            for future, _ in pending:
-                future.cancel()
+    except BaseException:
+        _abandon(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _abandon(pool) -> None:
+    """Ends a pool that failed, or whose results are no longer wanted, without waiting for it:
+    ``shutdown(wait=True)`` can deadlock while the pool's own threads handle a worker that died
+    (CPython gh-125451, fixed in 3.12.8 and 3.13.1). The workers are killed instead; the pool's
+    threads see them gone and end."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.kill()
 
 
 def tag_lines(tagger: Tagger, lines: Iterable[str | bytes], fmt: str = "slash", pretokenized: bool = False,
