@@ -15,7 +15,7 @@ Markdown table, ready for the README, with one row per tagger:
 
 Rows: a most-frequent-tag baseline; NLTK's averaged perceptron (5 iterations, when nltk is
 installed); the rnncli ablation ladder, where each step adds one idea to the previous one up to
-exactly the bundled model's recipe (``ENGLISH`` in common.py), and a character RNN
+exactly the bundled model's recipe (``ENGLISH`` in rnncli/recipes.py), and a character RNN
 added to the step before the recipe's last; and the bundled float16 model file, if it has been built.
 
     python scripts/benchmark_accuracy.py                  # the full benchmark (about 30 minutes)
@@ -41,11 +41,12 @@ from datetime import datetime
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import finish, read_ewt, scores_in_every_case, unknown_words  # noqa: E402  (first: it also puts the repo on sys.path)
 import peers  # noqa: E402
-from common import AS_TRAINED, ATTRIBUTION, ENGLISH, TUTORIAL_RNN, finish, read_ewt, scores_in_every_case, unknown_words  # noqa: E402  (also puts the repo on sys.path)
 
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
+from rnncli.recipes import AS_TRAINED, ATTRIBUTION, ENGLISH, TUTORIAL_RNN  # noqa: E402
 from rnncli.tagger import Tagger, default_model_path  # noqa: E402
 from rnncli.train import train  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Benchmark: the frontier of accuracy against tagging speed, for models of the bundled recipe's kind.
 
-A small grid of models that share the bundled model's recipe (``ENGLISH`` in common.py: form
+A small grid of models that share the bundled model's recipe (``ENGLISH`` in rnncli/recipes.py: form
 features, bidirectional, dropout, weight averaging, word dropout, adversarial training, seed 0)
 and differ only in depth and width: 1 or 2 layers of 64 or 128 units. The 2-layer, 128-unit
 model is the recipe itself; its row is the bundled model file rnncli/models/default.npz, scored
@@ -59,10 +59,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402,F401  (first: it also puts the repository on sys.path)
 from benchmark_speed import CHILD_ENV, Bench, Sizes, cpu_name, flops_per_token, rate, tag_file  # noqa: E402
-from common import ATTRIBUTION, ENGLISH, ROOT, read_ewt, finish, unknown_words  # noqa: E402
+from common import ROOT, read_ewt, finish, unknown_words  # noqa: E402
 
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.metrics import score  # noqa: E402
+from rnncli.recipes import ATTRIBUTION, ENGLISH  # noqa: E402
 from rnncli.tagger import Tagger, default_model_path  # noqa: E402
 from rnncli.train import train  # noqa: E402
 

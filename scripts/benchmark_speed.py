@@ -138,10 +138,12 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  (first: it also puts the repository on sys.path)
 import peers  # noqa: E402
-from common import ATTRIBUTION, ENGLISH, ROOT, ewt_file, read_ewt, read_texts, finish  # noqa: E402
+from common import ROOT, read_ewt, read_texts, finish  # noqa: E402
 
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
+from rnncli.recipes import ATTRIBUTION, ENGLISH, ewt_file  # noqa: E402
+from rnncli import recipes  # noqa: E402
 from rnncli import rnn  # noqa: E402
 from rnncli.tagger import default_model_path  # noqa: E402
 from rnncli.tokenizer import line_tokens  # noqa: E402
@@ -170,7 +172,7 @@ RATIOS = {
 # One epoch each of the two networks that benchmark_accuracy.py's ladder starts and ends with, over
 # the training sentences as written: the recipe's recased copies (--recase) add a share of
 # sentences to each epoch, which the peer would not train on.
-TUTORIAL_RNN = replace(common.TUTORIAL_RNN, epochs=1)
+TUTORIAL_RNN = replace(recipes.TUTORIAL_RNN, epochs=1)
 RECIPE = replace(ENGLISH, epochs=1, recase=0.0)
 
 TAG_TOKENS, QUICK_TAG_TOKENS = 1_000_000, 20_000
@@ -204,8 +206,8 @@ TRAIN_ONE_EPOCH = """\
 import sys
 from dataclasses import replace
 sys.path.insert(0, sys.argv[1])
-from common import ENGLISH
 from rnncli.corpus import read_corpus
+from rnncli.recipes import ENGLISH
 from rnncli.train import train
 sentences = read_corpus(sys.argv[2], tag_column="upos")[:int(sys.argv[3])]
 train(sentences, None, replace(ENGLISH, epochs=1))
@@ -683,7 +685,7 @@ def section_memory(b: Bench) -> list[Row]:
     floor = peak_rss(["true"])  # the wrapper's own size: no figure below can be smaller
     limit = len(b.train)
     log(f"[memory] one epoch of the default model's recipe on {limit:,} sentences ...")
-    train_peak = peak_rss([sys.executable, "-c", TRAIN_ONE_EPOCH, str(Path(__file__).resolve().parent),
+    train_peak = peak_rss([sys.executable, "-c", TRAIN_ONE_EPOCH, str(ROOT),
                            str(ewt_file("train")), str(limit)])
     rows = [Row("memory", f"training one epoch of the default model's recipe on {limit:,} sentences, "
                           "reading the corpus included", mib(train_peak),

@@ -26,8 +26,9 @@ import time
 from pathlib import Path
 
 import common
-from common import ewt_file, log, read_texts
+from common import log, read_texts
 
+from rnncli.recipes import ewt_file
 from rnncli.tokenizer import line_tokens
 
 

@@ -21,9 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ATTRIBUTION, ENGLISH, ROOT, TUTORIAL, read_ewt, scores_in_every_case  # noqa: E402  (also puts the repo on sys.path)
+from common import ROOT, read_ewt, scores_in_every_case  # noqa: E402  (also puts the repo on sys.path)
 
 from rnncli.corpus import read_corpus  # noqa: E402
+from rnncli.recipes import ATTRIBUTION, ENGLISH, TUTORIAL  # noqa: E402
 from rnncli.tagger import Tagger  # noqa: E402
 from rnncli.train import train  # noqa: E402
 
