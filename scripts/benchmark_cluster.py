@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import ROOT, read_texts  # also puts the repository on sys.path
+from harness import log
 
 import rnncli  # noqa: E402
 from rnncli.recipes import ewt_file  # noqa: E402
@@ -61,10 +62,6 @@ from rnncli.tagger import Tagger  # noqa: E402
 from rnncli.tokenizer import line_tokens  # noqa: E402
 
 TWO_WORKERS = "Dask recipe, 2 worker processes"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def recipe(name: str) -> dict:

@@ -9,8 +9,6 @@ installing it.
 
 from __future__ import annotations
 
-import json
-
 import os
 import sys
 from pathlib import Path
@@ -52,21 +50,6 @@ def read_texts(path: str | os.PathLike) -> list[tuple[str, Sentence]]:
             paired.append((text, sentence))
         text = None
     return paired
-
-
-def log(message: str) -> None:
-    """Progress, on stderr: the table goes to stdout."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def finish(quick: bool, json_path: str | None, header: dict, rows: list) -> None:
-    """The end every benchmark shares: the quick run's warning after the table, and the JSON."""
-    if quick:
-        print("\n**QUICK run: these numbers are not the benchmark's.**")
-    if json_path:
-        with open(json_path, "w", encoding="utf-8") as f:
-            json.dump({**header, "rows": rows}, f, indent=2, ensure_ascii=False)
-        log(f"wrote {json_path}")
 
 
 def unknown_words(sentences, dev) -> tuple[set[str], int, int]:

@@ -98,7 +98,7 @@ DESCRIBE = """
 import json
 from dataclasses import dataclass
 from rnncli.config import TrainConfig
-from benchmark_speed import RECIPE, RUN_SETTINGS, TUTORIAL_RNN, WORDING, describe
+from speed.shared import RECIPE, RUN_SETTINGS, TUTORIAL_RNN, WORDING, describe
 
 @dataclass(frozen=True)
 class WithANewField(TrainConfig):
@@ -120,11 +120,21 @@ def test_describe_words_every_field_and_gives_the_speed_table_its_row_names():
     assert "label smoothing" not in said["new at its default"]  # the default is not news
 
 
-def test_the_peers_and_the_data_are_defined_once():
+def test_the_peers_the_data_and_the_log_are_defined_once():
     for path in [*SCRIPTS.glob("benchmark_*.py"), *SCRIPTS.glob("speed/*.py")]:
         code = path.read_text(encoding="utf-8").split('"""', 2)[2]  # after the docstring
         assert "PerceptronTagger" not in code and "pycrfsuite" not in code and "nn.RNN(" not in code, path.name
         assert "en_ewt-ud-" not in code and "# text" not in code, path.name  # from rnncli.recipes and common.py
+        assert "def log(" not in code and '"MKL_NUM_THREADS"' not in code, path.name  # harness.py, rnncli.config
+
+
+def test_benchmark_speed_is_a_module_per_section_of_a_readable_size():
+    sections = json.loads(in_scripts("import json, benchmark_speed as b; print(json.dumps(b.SECTIONS))"))
+    assert len(sections) == 7
+    for path in [SCRIPTS / "benchmark_speed.py", SCRIPTS / "harness.py", *SCRIPTS.glob("speed/*.py")]:
+        text = path.read_text(encoding="utf-8")
+        assert text.count("\n") <= 300, path.name
+        assert text.split('"""', 2)[1].count("\n") <= 25, path.name  # the method is in docs/benchmarks.md
 
 
 FRONTIER = """
