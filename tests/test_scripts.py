@@ -128,6 +128,22 @@ def test_the_peers_the_data_and_the_log_are_defined_once():
         assert "def log(" not in code and '"MKL_NUM_THREADS"' not in code, path.name  # harness.py, rnncli.config
 
 
+HARNESS = """
+import json, sys, harness
+order = []
+times = harness.take_turns({"a": lambda: order.append("a") or 1.0, "b": lambda: order.append("b") or 2.0}, 2)
+print(json.dumps({"order": order, "times": times, "peak": harness.peak_rss([sys.executable, "-c", "b = bytearray(64 << 20)"]),
+                  "table": harness.markdown_table(["x", "y"], "lr", [["1", ""], ["2", "3"]])}))
+"""
+
+
+def test_the_harness_takes_turns_measures_a_child_s_peak_and_draws_tables():
+    said = json.loads(in_scripts(HARNESS))
+    assert said["order"] == ["a", "b", "a", "b"] and said["times"] == {"a": [1.0, 1.0], "b": [2.0, 2.0]}
+    assert said["peak"] >= 64 << 10  # KiB: the child's 64 MiB, not the wrapper's own size
+    assert said["table"] == "| x | y |\n| --- | ---: |\n| 1 | |\n| 2 | 3 |"
+
+
 def test_benchmark_speed_is_a_module_per_section_of_a_readable_size():
     sections = json.loads(in_scripts("import json, benchmark_speed as b; print(json.dumps(b.SECTIONS))"))
     assert len(sections) == 7

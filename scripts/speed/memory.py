@@ -16,7 +16,7 @@ FACTOR = 10  # the larger input: this many times the 1x one
 TRAIN_ONE_EPOCH = """\
 import sys
 from dataclasses import replace
-sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[1])  # the repository: its rnncli, installed or not
 from rnncli.corpus import read_corpus
 from rnncli.recipes import ENGLISH
 from rnncli.train import train
