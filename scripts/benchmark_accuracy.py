@@ -41,7 +41,7 @@ from datetime import datetime
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import read_ewt, scores_in_every_case, unknown_words  # noqa: E402  (first: it also puts the repo on sys.path)
+from common import read_ewt, scores_in_every_case, unknown_words  # noqa: E402  (first: it puts the repo on sys.path)
 import peers  # noqa: E402
 from harness import blas_environment, finish, log, markdown_table  # noqa: E402
 

@@ -132,7 +132,8 @@ HARNESS = """
 import json, sys, harness
 order = []
 times = harness.take_turns({"a": lambda: order.append("a") or 1.0, "b": lambda: order.append("b") or 2.0}, 2)
-print(json.dumps({"order": order, "times": times, "peak": harness.peak_rss([sys.executable, "-c", "b = bytearray(64 << 20)"]),
+peak = harness.peak_rss([sys.executable, "-c", "b = bytearray(64 << 20)"])
+print(json.dumps({"order": order, "times": times, "peak": peak,
                   "table": harness.markdown_table(["x", "y"], "lr", [["1", ""], ["2", "3"]])}))
 """
 
