@@ -121,3 +121,4 @@ def check(f, value) -> str | None:
 CHECKPOINTED = tuple(f.name for f in fields(TrainConfig) if not f.metadata.get("resumable"))
 RESUMABLE = tuple(f.name for f in fields(TrainConfig) if f.metadata.get("resumable"))
 OPTIONS = tuple(f for f in fields(TrainConfig) if "help" in f.metadata)  # those on the command line
+BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")  # the environment variables that set BLAS's threads

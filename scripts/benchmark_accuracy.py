@@ -15,7 +15,7 @@ Markdown table, ready for the README, with one row per tagger:
 
 Rows: a most-frequent-tag baseline; NLTK's averaged perceptron (5 iterations, when nltk is
 installed); the rnncli ablation ladder, where each step adds one idea to the previous one up to
-exactly the bundled model's recipe (``ENGLISH`` in common.py), and a character RNN
+exactly the bundled model's recipe (``ENGLISH`` in rnncli/recipes.py), and a character RNN
 added to the step before the recipe's last; and the bundled float16 model file, if it has been built.
 
     python scripts/benchmark_accuracy.py                  # the full benchmark (about 30 minutes)
@@ -41,22 +41,19 @@ from datetime import datetime
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import read_ewt, scores_in_every_case, unknown_words  # noqa: E402  (first: it puts the repo on sys.path)
 import peers  # noqa: E402
-from common import AS_TRAINED, ATTRIBUTION, ENGLISH, TUTORIAL_RNN, finish, read_ewt, scores_in_every_case, unknown_words  # noqa: E402  (also puts the repo on sys.path)
+from harness import blas_environment, finish, log, markdown_table  # noqa: E402
 
-from rnncli.config import TrainConfig  # noqa: E402
+from rnncli.config import BLAS_VARIABLES, TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
+from rnncli.recipes import AS_TRAINED, ATTRIBUTION, ENGLISH, TUTORIAL_RNN  # noqa: E402
 from rnncli.tagger import Tagger, default_model_path  # noqa: E402
 from rnncli.train import train  # noqa: E402
 
 QUICK_SENTENCES, QUICK_EPOCHS = 2000, 2
 NLTK_ITERATIONS = 5
 CHAR_HIDDEN = 64
-BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def ladder(epochs: int, seed: int) -> list[tuple[str, str, TrainConfig]]:
@@ -170,18 +167,17 @@ def pct(x: float | None) -> str:
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| Tagger | Dev accuracy | Unknown words | All lower-case | Every Word Capitalised "
-             "| Training time (s) | Parameters |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = []
     for r in results:
         if "note" in r:
-            lines.append(f"| {r['name']} | {r['note']} | | | | | |")
+            lines.append([r["name"], r["note"], "", "", "", "", ""])
             continue
         seconds = "–" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}"
         params = f"{r['parameters']:,}" if r.get("parameters") else "–"
-        lines.append(f"| {r['name']} | {pct(r['accuracy'])} | {pct(r['unknown_accuracy'])} | "
-                     f"{pct(r['lower_accuracy'])} | {pct(r['title_accuracy'])} | {seconds} | {params} |")
-    return "\n".join(lines)
+        lines.append([r["name"], pct(r["accuracy"]), pct(r["unknown_accuracy"]), pct(r["lower_accuracy"]),
+                      pct(r["title_accuracy"]), seconds, params])
+    return markdown_table(["Tagger", "Dev accuracy", "Unknown words", "All lower-case", "Every Word Capitalised",
+                           "Training time (s)", "Parameters"], "lrrrrrr", lines)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -212,7 +208,7 @@ def main() -> None:
         sentences = sentences[:QUICK_SENTENCES]
     train_forms, dev_tokens, unknown = unknown_words(sentences, dev)
 
-    blas = ", ".join(f"{v}={os.environ[v]}" for v in BLAS_VARIABLES if v in os.environ) or "default"
+    blas = blas_environment(BLAS_VARIABLES, "default")
     header = {
         "command": shlex.join(["python", *sys.argv]),
         "date": datetime.now().astimezone().isoformat(timespec="seconds"),

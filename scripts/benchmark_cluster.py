@@ -31,7 +31,7 @@ its own does. The first run of each set-up is not counted: it reads the model in
 
 Then the workers a billion and a trillion tokens an hour take, at section 2's tokens per
 CPU-second of a worker (one single-threaded worker per core). The table goes to stdout, progress
-to stderr. UD English EWT is where common.py says; without it, the sample corpus's sentences stand in.
+to stderr. UD English EWT is where rnncli/recipes.py says; without it, the sample corpus's sentences stand in.
 """
 
 from __future__ import annotations
@@ -52,18 +52,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import ROOT, ewt_file, read_texts  # also puts the repository on sys.path
+from common import ROOT, read_texts  # also puts the repository on sys.path
+from harness import log
 
 import rnncli  # noqa: E402
+from rnncli.recipes import ewt_file  # noqa: E402
 from rnncli.shipping import content  # noqa: E402
 from rnncli.tagger import Tagger  # noqa: E402
 from rnncli.tokenizer import line_tokens  # noqa: E402
 
 TWO_WORKERS = "Dask recipe, 2 worker processes"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def recipe(name: str) -> dict:

@@ -1,6 +1,6 @@
 """Benchmark: the frontier of accuracy against tagging speed, for models of the bundled recipe's kind.
 
-A small grid of models that share the bundled model's recipe (``ENGLISH`` in common.py: form
+A small grid of models that share the bundled model's recipe (``ENGLISH`` in rnncli/recipes.py: form
 features, bidirectional, dropout, weight averaging, word dropout, adversarial training, seed 0)
 and differ only in depth and width: 1 or 2 layers of 64 or 128 units. The 2-layer, 128-unit
 model is the recipe itself; its row is the bundled model file rnncli/models/default.npz, scored
@@ -10,14 +10,14 @@ and timed here but not retrained (``--train-recipe`` trains it like the others).
   scripts/benchmark_accuracy.py scores them, of the stored model file;
 - tagging speed end to end: ``python -m rnncli tag --pretokenized --model M -i IN`` as a
   subprocess, on the dev words (one sentence a line) repeated to at least 1,000,000 tokens, as
-  section 2 of scripts/benchmark_speed.py builds that input and times it (start-up and model
+  section 2 of scripts/benchmark_speed.py builds that input and times it (scripts/speed/) (start-up and model
   loading included, one uncounted warm-up run per model first, every output checked to have one
   line per input line), in one process and with ``--jobs N``; the median of ``--repeats`` runs,
   the models taking turns within each repeat. OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and
   MKL_NUM_THREADS are removed from the children's environment, so that ``rnncli tag`` chooses its
   own (one BLAS thread per process);
-- floating-point operations per token from the model's shape (benchmark_speed.py's
-  ``flops_per_token``), for each chain (layer and direction): 2*H*inputs for the input product of
+- floating-point operations per token from the model's shape (``flops_per_token`` in
+  scripts/speed/shared.py), for each chain (layer and direction): 2*H*inputs for the input product of
   every layer above the first (the first layer's input is a sum of looked-up columns, no
   product) and 2*H*H for the recurrence; plus 2*n_out*n_tags for the output layer. This is the
   arithmetic the speed follows.
@@ -43,40 +43,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import shlex
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import asdict, replace
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402,F401  (first: it also puts the repository on sys.path)
-from benchmark_speed import CHILD_ENV, Bench, Sizes, cpu_name, flops_per_token, rate, tag_file  # noqa: E402
-from common import ATTRIBUTION, ENGLISH, ROOT, read_ewt, finish, unknown_words  # noqa: E402
+from common import ROOT, read_ewt, unknown_words  # first: it also puts the repository on sys.path
+from harness import CHILD_ENV, blas_environment, facts, finish, load_average, log, markdown_table, rate, take_turns
+from speed.shared import Bench, Sizes, flops_per_token, tag_file
 
-from rnncli.config import TrainConfig  # noqa: E402
-from rnncli.metrics import score  # noqa: E402
-from rnncli.tagger import Tagger, default_model_path  # noqa: E402
-from rnncli.train import train  # noqa: E402
+from rnncli.config import BLAS_VARIABLES, TrainConfig
+from rnncli.metrics import score
+from rnncli.recipes import ATTRIBUTION, ENGLISH
+from rnncli.tagger import Tagger, default_model_path
+from rnncli.train import train
 
 GRID = ((1, 64), (1, 128), (2, 64), (2, 128))  # (layers, hidden units)
 TAG_TOKENS, QUICK_TAG_TOKENS = 1_000_000, 20_000
 QUICK_SENTENCES, QUICK_EPOCHS = 1000, 1
 DEFAULT_MODELS = ROOT / "build" / "frontier-models"
-BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # rnncli tag picks its own BLAS threads (one per process) when none of these is set.
 TAG_ENV = {k: v for k, v in CHILD_ENV.items() if k not in BLAS_VARIABLES}
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def grid(epochs: int, seed: int) -> list[tuple[str, TrainConfig]]:
@@ -144,19 +134,18 @@ def speed(row: dict, jobs: int) -> float:
 
 def table(rows: list[dict], jobs: int) -> str:
     reference = next((r for r in rows if r["recipe"]), rows[-1])
-    jobs_head = f" | Tagging, --jobs {jobs}" if jobs > 1 else ""
-    lines = [f"| Model | FLOPs/token | Parameters | Dev accuracy | Unknown words | Tagging, one process{jobs_head} "
-             "| Training (min) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if jobs > 1 else "") + " ---: |"]
+    head = ["Model", "FLOPs/token", "Parameters", "Dev accuracy", "Unknown words", "Tagging, one process",
+            *([f"Tagging, --jobs {jobs}"] if jobs > 1 else []), "Training (min)"]
+    lines = []
     for r in rows:
         name = r["name"] + (" = the recipe (bundled model)" if r["recipe"] and r["source"] == "bundled" else
                             " = the recipe" if r["recipe"] else "")
         flops = f"{r['flops']:,} ({r['flops'] / reference['flops']:.2f}x)"
         speeds = [f"{speed(r, j):,.0f} tokens/s ({speed(r, j) / speed(reference, j):.2f}x)" for j in r["seconds"]]
         minutes = "–" if r["minutes"] is None else f"{r['minutes']:.1f}" + ("*" if r["source"] == "bundled" else "")
-        lines.append(f"| {name} | {flops} | {r['parameters']:,} | {pct(r['accuracy'])} | {pct(r['unknown_accuracy'])} "
-                     f"| {' | '.join(speeds)} | {minutes} |")
-    return "\n".join(lines)
+        lines.append([name, flops, f"{r['parameters']:,}", pct(r["accuracy"]), pct(r["unknown_accuracy"]), *speeds,
+                      minutes])
+    return markdown_table(head, "l" + "r" * (len(head) - 1), lines)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -199,11 +188,8 @@ def main() -> None:
                   and recorded_config(bundled) == asdict(recipe))
     if not args.quick and not args.train_recipe and not bundled_ok:
         log(f"note: {bundled} is missing or not the recipe with seed {args.seed}: training the recipe too")
-    blas = ", ".join(f"{v}={os.environ[v]}" for v in BLAS_VARIABLES if v in os.environ) or "none set"
-    header = {"command": shlex.join(["python", *sys.argv]),
-              "date": datetime.now().astimezone().isoformat(timespec="seconds"),
-              "cpu": cpu_name(), "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
-              "python": platform.python_version(), "numpy": np.__version__, "blas_environment": blas,
+    blas = blas_environment(BLAS_VARIABLES)
+    header = {**facts(), "blas_environment": blas,
               "quick": args.quick, "epochs": args.epochs, "seed": args.seed, "repeats": args.repeats,
               "jobs": args.jobs, "train_sentences": len(sentences),
               "train_tokens": sum(len(s.words) for s in sentences), "dev_sentences": len(dev),
@@ -235,14 +221,13 @@ def main() -> None:
         out = Path(tmp) / "tagged.txt"
         for row in rows:
             bench.warm_up(Path(row["path"]))
-            row["tokens"], row["seconds"] = tokens, {j: [] for j in job_counts}
-        for r in range(args.repeats):
-            for row in rows:
-                for jobs in job_counts:
-                    seconds = tag_file(Path(row["path"]), path, True, out, jobs, env=TAG_ENV)
-                    row["seconds"][jobs].append(seconds)
-                    log(f"  run {r + 1}: {row['name']}, jobs {jobs}: {rate(tokens, seconds)}")
-    header["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        runs = {(n, jobs): lambda row=row, jobs=jobs: tag_file(Path(row["path"]), path, True, out, jobs, env=TAG_ENV)
+                for n, row in enumerate(rows) for jobs in job_counts}
+        times = take_turns(runs, args.repeats, lambda r, key, seconds: log(
+            f"  run {r + 1}: {rows[key[0]]['name']}, jobs {key[1]}: {rate(tokens, seconds)}"))
+        for n, row in enumerate(rows):
+            row["tokens"], row["seconds"] = tokens, {jobs: times[(n, jobs)] for jobs in job_counts}
+    header["load_average_at_end"] = load_average()
 
     bundled_row = next((r for r in rows if r["source"] == "bundled"), None)
     epochs = f"{args.epochs} epoch{'s' * (args.epochs > 1)}"

@@ -26,8 +26,10 @@ import time
 from pathlib import Path
 
 import common
-from common import ewt_file, log, read_texts
+from common import read_texts
+from harness import log, markdown_table
 
+from rnncli.recipes import ewt_file
 from rnncli.tokenizer import line_tokens
 
 
@@ -115,20 +117,18 @@ def main() -> None:
     log("latency: Tagger.tag_lines on a generator ...")
     api = generator_latencies(args.model, lines, args.gap)
     print(f"Latency, {len(lines)} EWT dev sentences sent one at a time, {args.gap} s apart (model {args.model}):\n")
-    print("| reader | first line | later lines, median | later lines, max |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, s in (("`rnncli tag` on a pipe", cli), ("`Tagger.tag_lines` on a generator", api)):
-        print(f"| {name} | {s[0] * 1000:.0f} ms | {statistics.median(s[1:]) * 1000:.1f} ms | {max(s[1:]) * 1000:.1f} ms |")
+    print(markdown_table(["reader", "first line", "later lines, median", "later lines, max"], "lrrr",
+                         [[name, f"{s[0] * 1000:.0f} ms", f"{statistics.median(s[1:]) * 1000:.1f} ms",
+                           f"{max(s[1:]) * 1000:.1f} ms"]
+                          for name, s in (("`rnncli tag` on a pipe", cli), ("`Tagger.tag_lines` on a generator", api))]))
     with tempfile.TemporaryDirectory() as tmp:
         path, tokens = big_input(Path(tmp), args.tokens)
         log(f"throughput: {tokens:,} tokens ...")
         seconds = throughput(args.model, path, args.repeats, Path(tmp) / "out.txt")
     print(f"\nThroughput, {tokens:,} tokens of raw text, whole process, median of {args.repeats}:\n")
-    print("| input | seconds | tokens/s |")
-    print("| --- | ---: | ---: |")
-    for way, s in seconds.items():
-        m = statistics.median(s)
-        print(f"| `{way.replace('|', chr(92) + '|')}` | {m:.2f} | {tokens / m:,.0f} |")  # a | in a cell is escaped
+    medians = {way: statistics.median(s) for way, s in seconds.items()}
+    print(markdown_table(["input", "seconds", "tokens/s"], "lrr",
+                         [[f"`{way}`", f"{m:.2f}", f"{tokens / m:,.0f}"] for way, m in medians.items()]))
     print(f"\n{threading.active_count()} thread(s) left at the end; python {sys.version.split()[0]}; "
           f"{os.cpu_count()} CPUs")
 

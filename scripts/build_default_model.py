@@ -21,9 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ATTRIBUTION, ENGLISH, ROOT, TUTORIAL, read_ewt, scores_in_every_case  # noqa: E402  (also puts the repo on sys.path)
+from common import ROOT, read_ewt, scores_in_every_case  # noqa: E402  (also puts the repo on sys.path)
+from harness import log  # noqa: E402
 
 from rnncli.corpus import read_corpus  # noqa: E402
+from rnncli.recipes import ATTRIBUTION, ENGLISH, TUTORIAL  # noqa: E402
 from rnncli.tagger import Tagger  # noqa: E402
 from rnncli.train import train  # noqa: E402
 
@@ -31,7 +33,7 @@ from rnncli.train import train  # noqa: E402
 def progress(p) -> None:
     if p.kind == "epoch":
         dev = "" if p.dev_accuracy is None else f"  dev {100 * p.dev_accuracy:.2f}%"
-        print(f"epoch {p.epoch + 1}/{p.epochs}  loss {p.loss:.4f}{dev}  {p.seconds:.1f}s", file=sys.stderr, flush=True)
+        log(f"epoch {p.epoch + 1}/{p.epochs}  loss {p.loss:.4f}{dev}  {p.seconds:.1f}s")
 
 
 def build_english(out: Path, tag_column: str) -> None:

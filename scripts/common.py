@@ -1,6 +1,7 @@
-"""What the scripts share: the bundled model's recipe, where UD English EWT is, and how it is read.
+"""What the scripts share of the data: UD English EWT read, its raw texts, scoring in every case.
 
-The taggers the benchmarks compare rnncli with are in peers.py. The scripts are run as files
+The recipes and where EWT is are in the package (rnncli/recipes.py), the taggers the benchmarks
+compare rnncli with in peers.py, timing and reporting in harness.py. The scripts are run as files
 (``python scripts/NAME.py``), so their own folder is on ``sys.path`` and ``import common``
 works; importing this module also makes ``rnncli`` importable from the repository without
 installing it.
@@ -8,53 +9,17 @@ installing it.
 
 from __future__ import annotations
 
-import json
-
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence, open_corpus, read_corpus, text_lines  # noqa: E402
 from rnncli.errors import CorpusError  # noqa: E402
-
-ATTRIBUTION = ("UD English EWT, (c) The Board of Trustees of the Leland Stanford Junior University, "
-               "CC BY-SA 4.0")
-
-# The bundled model's recipe (docs/benchmarks.md's accuracy ladder shows what each part adds).
-ENGLISH = TrainConfig(hidden=128, epochs=35, lr=0.002, batch_size=32, seed=0, features="lexicon",
-                      bidirectional=True, layers=2, dropout=0.4, average=0.999, word_dropout=1.0,
-                      adversarial=1.0, recase=0.1, store="float16", store_min_count=2)
-TUTORIAL = TrainConfig()  # the same as `rnncli train sample_corpora/tutorial.txt` with no options
-# The tutorial's network at the recipe's size and learning schedule: word one-hot, one direction,
-# one layer, no regularisation beyond the default word dropout, every word kept in float32. The
-# first step of benchmark_accuracy.py's ladder and the small model of benchmark_speed.py, so that
-# both tables mean the same network.
-TUTORIAL_RNN = replace(ENGLISH, features="word", bidirectional=False, layers=1, dropout=0.0, average=0.0,
-                       word_dropout=TUTORIAL.word_dropout, adversarial=0.0, recase=0.0,
-                       store=TUTORIAL.store, store_min_count=TUTORIAL.store_min_count)
-AS_TRAINED = {"store": TUTORIAL.store, "store_min_count": TUTORIAL.store_min_count}  # the file keeps everything
-
-# -- UD English EWT ---------------------------------------------------------------------------
-# The one definition of where the treebank is; tests/conftest.py imports it too.
-
-EWT_VARIABLE = "RNNCLI_EWT_DIR"
-EWT_FILES = ("en_ewt-ud-train.conllu", "en_ewt-ud-dev.conllu")
-
-
-def ewt_dir() -> Path:
-    """The folder of UD English EWT: $RNNCLI_EWT_DIR, else ../shared/data/en_ewt beside the repository."""
-    return Path(os.environ.get(EWT_VARIABLE) or ROOT.parent / "shared" / "data" / "en_ewt")
-
-
-def ewt_file(split: str) -> Path:
-    """The CoNLL-U file of one split: 'train', 'dev' or 'test'."""
-    return ewt_dir() / f"en_ewt-ud-{split}.conllu"
+from rnncli.recipes import EWT_VARIABLE, ewt_file  # noqa: E402
 
 
 def read_ewt(tag_column: str = "upos") -> tuple[list[Sentence], list[Sentence]]:
@@ -85,21 +50,6 @@ def read_texts(path: str | os.PathLike) -> list[tuple[str, Sentence]]:
             paired.append((text, sentence))
         text = None
     return paired
-
-
-def log(message: str) -> None:
-    """Progress, on stderr: the table goes to stdout."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def finish(quick: bool, json_path: str | None, header: dict, rows: list) -> None:
-    """The end every benchmark shares: the quick run's warning after the table, and the JSON."""
-    if quick:
-        print("\n**QUICK run: these numbers are not the benchmark's.**")
-    if json_path:
-        with open(json_path, "w", encoding="utf-8") as f:
-            json.dump({**header, "rows": rows}, f, indent=2, ensure_ascii=False)
-        log(f"wrote {json_path}")
 
 
 def unknown_words(sentences, dev) -> tuple[set[str], int, int]:

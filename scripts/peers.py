@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ENGLISH
 from rnncli import rnn
 from rnncli.config import TrainConfig
 from rnncli.corpus import Sentence
+from rnncli.recipes import ENGLISH
 from rnncli.train import Data, build_vocab, dropout_slots, length_batches, word_dropout
 
 

@@ -35,9 +35,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ewt_dir, ewt_file, read_texts  # noqa: E402  (also puts the repo on sys.path)
+from common import read_texts  # noqa: E402  (also puts the repo on sys.path)
 
 from rnncli.errors import CorpusError  # noqa: E402
+from rnncli.recipes import ewt_dir, ewt_file  # noqa: E402
 from rnncli.tokenizer import line_tokens  # noqa: E402
 
 

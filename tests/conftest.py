@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,8 +18,7 @@ from typer.testing import CliRunner
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_corpora"
 SCRIPTS = ROOT / "scripts"
-sys.path.insert(0, str(SCRIPTS))
-from common import EWT_FILES, EWT_VARIABLE, ewt_dir  # noqa: E402  (where the scripts find the treebank too)
+from rnncli.recipes import EWT_FILES, EWT_VARIABLE, ewt_dir  # noqa: E402  (where the scripts find the treebank too)
 
 # Property tests draw the same examples on every run and machine (for one version of
 # hypothesis), so that a test that passes once passes again. RNNCLI_HYPOTHESIS=wide draws at
@@ -35,6 +35,15 @@ def examples(n: int) -> int:
 
 
 RNNCLI = [sys.executable, "-m", "rnncli"]  # the command in a process of its own
+
+
+def in_scripts(code: str, *args: str) -> str:
+    """What ``python -c code args`` prints when run in scripts/: there the scripts' own imports
+    resolve as they do when a script runs (its folder first on sys.path), while the tests
+    themselves import nothing from scripts/ (test_scripts.py checks that)."""
+    r = subprocess.run([sys.executable, "-c", code, *args], cwd=SCRIPTS, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
 
 
 def one_line_error(r, status=1):

@@ -9,13 +9,12 @@
   text left out; everything else must be there, in that order.
 - A console block without `$` holds commands whose output is not shown: rnncli commands are run
   and must succeed; the scripts' command lines must parse; the bundled model's recipe, which takes
-  minutes, is parsed by the CLI and must be the recipe of the scripts and of the model file.
+  minutes, is parsed by the CLI and must be the package's (rnncli/recipes.py) and the model file's.
 - Python blocks are run; the set-up commands are the ones CI runs; links lead somewhere.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import shlex
@@ -32,7 +31,7 @@ from typer.testing import CliRunner
 from rnncli.cli import app
 from rnncli.tagger import default_model_path
 
-from conftest import ROOT
+from conftest import ROOT, in_scripts
 
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
@@ -264,8 +263,8 @@ def test_commands_without_output_run_or_parse(example, folder):
     while re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # an environment setting before the command
         words.pop(0)
     if words[0] == "python" and words[1].startswith("scripts/"):
-        script = importlib.import_module(Path(words[1]).stem)
-        script.parse_args(["0" if w == "N" else w for w in words[2:]])  # N: a number the page leaves open
+        in_scripts("import importlib, sys; importlib.import_module(sys.argv[1]).parse_args(sys.argv[2:])",
+                   Path(words[1]).stem, *["0" if w == "N" else w for w in words[2:]])  # N: a number left open
     elif words[0] == "rnncli" and is_recipe(example.command):
         train = typer.main.get_command(app).commands["train"]
         train.make_context("train", words[2:])  # every option exists and takes its value
@@ -293,9 +292,8 @@ def test_set_up_commands_are_the_ones_ci_runs(runner):
     assert (r.exit_code, r.stdout) == (0, "I/PRON eat/VERB apple/NOUN\n")
 
 
-def test_the_recipe_on_the_pages_is_the_scripts_and_the_bundled_models():
-    from common import ENGLISH
-
+def test_the_recipe_on_the_pages_is_the_package_s_and_the_bundled_models():
+    from rnncli.recipes import ENGLISH
     from rnncli.train import TrainConfig
 
     (recipe,) = [e.command for e in UNSHOWN if is_recipe(e.command)]

@@ -34,7 +34,7 @@ def test_the_bundled_model_keeps_the_words_the_recipe_keeps(ewt, default_model):
     """Its record predates --store-min-count: its vocabulary shows that it keeps what the recipe says."""
     from collections import Counter
 
-    from common import ENGLISH
+    from rnncli.recipes import ENGLISH
 
     counts = Counter(w for s in read_corpus(ewt / "en_ewt-ud-train.conllu") for w in s.words)
     kept = {w for w, n in counts.items() if n >= ENGLISH.store_min_count}
