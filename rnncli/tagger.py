@@ -72,7 +72,8 @@ class Tagger:
     def _scores(self, sentences: list[list[str]], batch_tokens: int):
         """(sentence numbers, V s_t + c (T, B, n_tags)) for batches of about ``batch_tokens``
         tokens, each of sentences of one length. Each distinct word's first-layer input is
-        computed once for all of them (``rnn.word_inputs``), then looked up."""
+        computed once for all of them (``rnn.word_inputs``), then looked up by the forward
+        pass's lean way (``keep=False``)."""
         present = [i for i, s in enumerate(sentences) if s]
         if not present:
             return
@@ -89,7 +90,8 @@ class Tagger:
                 batch = group[k:k + size]
                 words = flat[starts[batch][None, :] + np.arange(length)[:, None]]  # (T, B)
                 with np.errstate(over="ignore", invalid="ignore"):
-                    scores = rnn.logits(self.params, self.shape, inputs, words)  # (T, B, n_tags)
+                    scores = rnn.forward(self.params, self.shape, None, None, types=rnn.WordTypes(words),
+                                         per_word=inputs, keep=False).logits  # (T, B, n_tags)
                 self._check_finite(scores)
                 yield [present[j] for j in batch], scores
 
