@@ -17,8 +17,8 @@ imported when first used, so that ``import rnncli`` stays as quick as it was (no
 
 # Each public name and the module that defines it: the one list, read by __all__ and __getattr__.
 _PUBLIC = {
-    "load": "shipping",
-    "Tagger": "tagger",
+    "load": "loader",
+    "Tagger": "loader",  # the loader registers how a tagger read from a file pickles
     "tokenize": "tokenizer",
     "Token": "tokenizer",
     "RnncliError": "errors",

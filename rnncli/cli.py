@@ -135,7 +135,7 @@ def _complete_model(incomplete: str) -> list[str]:
     """Shell completion of --model: the bundled models' names, then model files and folders."""
     from glob import escape, glob
 
-    from .tagger import BUNDLED
+    from .loader import BUNDLED
 
     paths = [p + "/" if os.path.isdir(p) else p for p in sorted(glob(escape(incomplete) + "*"))]
     return [name for name in BUNDLED if name.startswith(incomplete)] + [p for p in paths if p.endswith((".npz", "/"))]
@@ -160,9 +160,9 @@ TerminalSvgOption = Annotated[Optional[Path], typer.Option(
 
 
 def _load(model: str | None):
-    from .tagger import open_model
+    from .loader import load
 
-    return open_model(model)
+    return load(model)
 
 
 def _stdout_console(record: bool = False):
@@ -430,7 +430,7 @@ def tag(
         raise typer.BadParameter("needs --format jsonl, where each token has room for its best tags",
                                  param_hint="--top")
     _one_blas_thread()
-    from .tagging import tag_stream
+    from .stream import tag_stream
 
     texts, files = list(text or []), list(inputs or [])
     if not texts and not files:
@@ -547,8 +547,8 @@ def backprop(
     Example: rnncli backprop "we like to watch the fish" --model tutorial --scale-w 0.5
     """
     _one_blas_thread()
-    from .backprop import backprop as run
-    from .backprop import parse_sentence, record
+    from .lesson import backprop as run
+    from .lesson import parse_sentence, record
 
     sentence = _text_argument(sentence, "SENTENCE")
     if not sentence.split():
@@ -594,7 +594,7 @@ def inspect(
     Example: rnncli inspect tutorial --svg-terminal card.svg
     """
     _one_blas_thread()
-    from .backprop import gradient_memory
+    from .lesson import gradient_memory
     from .explain import LONG_SENTENCE, model_card
 
     if model_path and model and model_path != model:

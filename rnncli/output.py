@@ -87,7 +87,7 @@ def _wait_writable(fd: int) -> None:
 
 
 class Lines:
-    """What ``tagging.tag_stream`` writes to: its text, whole lines, straight to ``raw``."""
+    """What ``stream.tag_stream`` writes to: its text, whole lines, straight to ``raw``."""
 
     def __init__(self, raw: FullWriter):
         self.raw = raw

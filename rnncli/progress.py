@@ -67,7 +67,7 @@ class TrainingDisplay:
                 self._show_watched(p.model)
 
     def _show_watched(self, model) -> None:
-        from .backprop import parse_sentence
+        from .lesson import parse_sentence
         from .errors import RnncliError
 
         if self.watched is None:
@@ -92,7 +92,7 @@ class TrainingDisplay:
 
 def watch_line(model, words: list[str], targets: list[str] | None) -> str:
     """The watched sentence as the network tags it now, and its loss against the targets."""
-    from .backprop import sentence_loss
+    from .lesson import sentence_loss
 
     r = sentence_loss(model, words, targets)
     against = "the tags given" if targets is not None else "its own tags"

@@ -46,7 +46,7 @@ from common import AS_TRAINED, ATTRIBUTION, ENGLISH, TUTORIAL_RNN, finish, read_
 
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
-from rnncli.tagger import Tagger, default_model_path  # noqa: E402
+from rnncli.loader import Tagger, default_model_path  # noqa: E402
 from rnncli.train import train  # noqa: E402
 
 QUICK_SENTENCES, QUICK_EPOCHS = 2000, 2

@@ -63,7 +63,7 @@ from common import ATTRIBUTION, ENGLISH, ROOT, read_ewt, finish, unknown_words  
 
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.metrics import score  # noqa: E402
-from rnncli.tagger import Tagger, default_model_path  # noqa: E402
+from rnncli.loader import Tagger, default_model_path  # noqa: E402
 from rnncli.train import train  # noqa: E402
 
 GRID = ((1, 64), (1, 128), (2, 64), (2, 128))  # (layers, hidden units)

@@ -143,7 +143,7 @@ from common import ATTRIBUTION, ENGLISH, ROOT, ewt_file, read_ewt, read_texts, f
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
 from rnncli import rnn  # noqa: E402
-from rnncli.tagger import default_model_path  # noqa: E402
+from rnncli.loader import default_model_path  # noqa: E402
 from rnncli.tokenizer import line_tokens  # noqa: E402
 from rnncli.train import train  # noqa: E402
 

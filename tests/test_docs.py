@@ -30,7 +30,7 @@ import typer
 from typer.testing import CliRunner
 
 from rnncli.cli import app
-from rnncli.tagger import default_model_path
+from rnncli.loader import default_model_path
 
 from conftest import ROOT
 
