@@ -26,7 +26,7 @@ from common import ewt_file  # noqa: E402  (also puts the repo on sys.path)
 from rnncli import rnn  # noqa: E402
 from rnncli.config import TrainConfig  # noqa: E402
 from rnncli.corpus import read_corpus  # noqa: E402
-from rnncli.train import _Run, length_batches, word_dropout  # noqa: E402
+from rnncli.train import Run as _Run, length_batches, word_dropout  # noqa: E402
 
 CONFIGS = {"tutorial RNN": TrainConfig(hidden=128, batch_size=32),
            "recipe's shape": TrainConfig(hidden=128, features="form", bidirectional=True, layers=2, batch_size=32,
