@@ -51,8 +51,8 @@ class Tagger:
         large to compute with (V = 3e38 overflows V s_t + c): such a model is refused here, before
         its meaningless tags or a NaN probability are written."""
         if not np.isfinite(out).all():
-            raise ModelFileError(f"{self.label or 'the model'}: weights too large to compute with: the network's outputs "
-                                 f"overflow to infinity or NaN")
+            raise ModelFileError(f"{self.label or 'the model'}: weights too large to compute with: the "
+                                 f"network's outputs overflow to infinity or NaN")
 
     def types(self, sentences: list[list[str]]) -> tuple[rnn.WordTypes, np.ndarray]:
         """The batch's distinct words with their input ids (and letters), and the sentence lengths."""
