@@ -12,7 +12,6 @@ import signal
 import stat
 import sys
 from enum import Enum
-from glob import escape, glob
 from inspect import Parameter
 from inspect import signature as signature_of
 from pathlib import Path
@@ -138,6 +137,8 @@ Case = _choices("Case", RECASINGS)
 
 def _complete_model(incomplete: str) -> list[str]:
     """Shell completion of --model: the bundled models' names, then model files and folders."""
+    from glob import escape, glob  # only completing --model needs these: not at start-up
+
     from .loader import BUNDLED  # the loader brings NumPy: only completing --model needs it
 
     paths = [p + "/" if os.path.isdir(p) else p for p in sorted(glob(escape(incomplete) + "*"))]
