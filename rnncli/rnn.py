@@ -1,5 +1,9 @@
 """The Elman RNN of the tutorial, with biases, in NumPy: forward pass, BPTT, loss.
 
+One forward pass (``forward``) serves training, tagging and the views; its options choose what
+it keeps (everything backpropagation needs, or only the scores) and how a batch comes (padded,
+or sentences of one length). One recurrence (``recur``) serves every chain and the character RNN.
+
     s_t = tanh(U x_t + W s_{t-1} + b)          o_t = softmax(V s_t + c)
 
 x_t is a 0/1 vector: the one-hot of the word, optionally plus indicator features of its
