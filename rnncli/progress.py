@@ -13,7 +13,6 @@ from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progre
                            TimeRemainingColumn)
 
 from .errors import RnncliError, shown
-from .lesson import parse_sentence, sentence_loss
 from .output import widened
 from .render import history_table
 
@@ -68,6 +67,8 @@ class TrainingDisplay:
                 self._show_watched(p.model)
 
     def _show_watched(self, model) -> None:
+        from .lesson import parse_sentence  # only `train --watch` needs it, not `tag`'s reading bar
+
         if self.watched is None:
             try:
                 self.watched = parse_sentence(self.watch, model.tags, owner="the training data")
@@ -90,6 +91,8 @@ class TrainingDisplay:
 
 def watch_line(model, words: list[str], targets: list[str] | None) -> str:
     """The watched sentence as the network tags it now, and its loss against the targets."""
+    from .lesson import sentence_loss  # only `train --watch` needs it, not `tag`'s reading bar
+
     r = sentence_loss(model, words, targets)
     against = "the tags given" if targets is not None else "its own tags"
     return f"  watch: {' '.join(f'{w}/{t}' for w, t in zip(words, r['tags']))}  L {r['loss']:.4f} (against {against})"
