@@ -203,8 +203,9 @@ class Tagger:
         return replace(self, origin=None, label=None)  # a copy has no file behind it
 
     def __deepcopy__(self, memo) -> Tagger:
-        copied = {f.name: deepcopy(getattr(self, f.name), memo) for f in fields(self) if f.compare}
-        return replace(self, **copied, origin=None, label=None)  # what the tagger is, without its file
+        copied = {f.name: deepcopy(getattr(self, f.name), memo) for f in fields(self)
+                  if f.name not in ("origin", "label")}  # what the tagger is, without its file
+        return replace(self, **copied, origin=None, label=None)
 
     def without_memory(self) -> Tagger:
         """The same tagger with W s_{t-1} dropped in every chain: each word tagged from its own x_t."""
