@@ -17,8 +17,8 @@ imported when first used, so that ``import rnncli`` stays as quick as it was (no
 
 # Each public name and the module that defines it: the one list, read by __all__ and __getattr__.
 _PUBLIC = {
-    "load": "shipping",
-    "Tagger": "tagger",
+    "load": "loader",
+    "Tagger": "loader",  # the loader registers how a tagger read from a file pickles
     "tokenize": "tokenizer",
     "Token": "tokenizer",
     "RnncliError": "errors",
@@ -34,14 +34,14 @@ __all__ = list(_PUBLIC)
 def __getattr__(name: str):
     # The version lives in the package metadata alone; looked up on demand to keep start-up quick.
     if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import PackageNotFoundError, version  # slow to import: only on demand
 
         try:
             return version("rnncli")
         except PackageNotFoundError:  # a source tree that was never installed
             return "0+unknown"
     if name in _PUBLIC:
-        from importlib import import_module
+        from importlib import import_module  # each public name's module is imported when first used
 
         value = getattr(import_module(f".{_PUBLIC[name]}", __name__), name)
         globals()[name] = value  # looked up once

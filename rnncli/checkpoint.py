@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import modelfile
+from .config import TrainConfig
 from .corpus import Sentence
-from .errors import ModelFileError, shown
+from .errors import ModelFileError, TrainingError, shown
 from .record import check_history
 
 KIND = "rnncli-checkpoint"
@@ -38,16 +39,34 @@ class TrainState:
     average: dict[str, np.ndarray] | None = None  # the weight average's state(), if one is kept
 
     def copy(self) -> TrainState:
-        return TrainState(self.epoch, _copied(self.params), _copied(self.optimizer), dict(self.rng_state),
-                          [dict(h) for h in self.history], _copied(self.best_params), self.best_epoch,
-                          _copied(self.average))
+        return TrainState(self.epoch, copied(self.params), copied(self.optimizer), dict(self.rng_state),
+                          [dict(h) for h in self.history], copied(self.best_params), self.best_epoch,
+                          copied(self.average))
 
     def groups(self) -> dict[str, dict[str, np.ndarray]]:
         return {"params": self.params, "optimizer": self.optimizer, "best": self.best_params or {},
                 "average": self.average or {}}
 
+    def check_fits(self, fresh: TrainState) -> None:
+        """A saved state's arrays must be those of ``fresh``, a new run's, by name and shape:
+        ``TrainingError`` names the first that is not."""
+        for group, arrays in fresh.groups().items():
+            given = self.groups()[group]
+            wanted = arrays if group != "best" or self.best_params is None else fresh.params
+            extra = sorted(set(given) - set(wanted))
+            if extra:
+                raise TrainingError(f"the checkpoint does not fit this run: it has {group}.{extra[0]}, "
+                                    f"which this run has not")
+            for name, a in wanted.items():
+                if name not in given:
+                    raise TrainingError(f"the checkpoint does not fit this run: {group}.{name} is missing")
+                if given[name].shape != a.shape:
+                    raise TrainingError(f"the checkpoint does not fit this run: {group}.{name} has shape "
+                                        f"{given[name].shape}, not {a.shape}")
 
-def _copied(arrays: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
+
+def copied(arrays: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
+    """Each array copied, in its own memory order (a column-major lookup table stays one)."""
     return None if arrays is None else {k: v.copy(order="K") for k, v in arrays.items()}
 
 
@@ -72,8 +91,6 @@ def save(path: str | os.PathLike, state: TrainState, config, data_fingerprint: s
 
 def load(path: str | os.PathLike, name: str | None = None):
     """(state, config, data fingerprint) from a checkpoint file, its record checked like a model's."""
-    from .config import TrainConfig
-
     label = name or shown(path)
     record = {}
 

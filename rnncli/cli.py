@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import errno
+import io
 import json
 import math
 import os
+import re
 import signal
+import stat
 import sys
 from enum import Enum
 from inspect import Parameter
@@ -22,9 +25,10 @@ try:  # newer Typer ships its own copy of Click
 except ImportError:
     from click.exceptions import UsageError
 
-from .config import OPTIONS, RESUMABLE, check
-from .corpus import FORMATS, OUTPUT_FORMATS, TAG_COLUMNS
+from .config import BLAS_VARIABLES, OPTIONS, RECASINGS, RESUMABLE, TrainConfig, check
+from .corpus import FORMATS, OUTPUT_FORMATS, TAG_COLUMNS, check_tag_column, open_corpus, read_corpora, text_lines
 from .errors import OptionError, RnncliError, printable, shown
+from .output import Lines, raw_of, utf8_stream, widened
 
 
 class _Group(TyperGroup):
@@ -77,7 +81,7 @@ app = typer.Typer(
 
 def _show_version(value: bool) -> None:
     if value:
-        from . import __version__
+        from . import __version__  # read from the package metadata: only --version needs it
 
         sys.stdout.write(f"rnncli {__version__}\n")
         raise typer.Exit()
@@ -128,14 +132,14 @@ def _choices(name: str, values) -> type[Enum]:
 CorpusFormat = _choices("CorpusFormat", FORMATS)
 OutputFormat = _choices("OutputFormat", OUTPUT_FORMATS)
 TagColumn = _choices("TagColumn", TAG_COLUMNS)
-Case = _choices("Case", ("lower", "title"))  # vocab.CASES, named here without importing NumPy
+Case = _choices("Case", RECASINGS)
 
 
 def _complete_model(incomplete: str) -> list[str]:
     """Shell completion of --model: the bundled models' names, then model files and folders."""
-    from glob import escape, glob
+    from glob import escape, glob  # only completing --model needs these: not at start-up
 
-    from .tagger import BUNDLED
+    from .loader import BUNDLED  # the loader brings NumPy: only completing --model needs it
 
     paths = [p + "/" if os.path.isdir(p) else p for p in sorted(glob(escape(incomplete) + "*"))]
     return [name for name in BUNDLED if name.startswith(incomplete)] + [p for p in paths if p.endswith((".npz", "/"))]
@@ -160,19 +164,17 @@ TerminalSvgOption = Annotated[Optional[Path], typer.Option(
 
 
 def _load(model: str | None):
-    from .tagger import open_model
+    from .loader import load  # NumPy and the model: only the commands that read one
 
-    return open_model(model)
+    return load(model)
 
 
 def _stdout_console(record: bool = False):
-    from rich.console import Console
+    from rich.console import Console  # Rich: only the views draw with it, `tag` never does
 
     class StdoutConsole(Console):
         def on_broken_pipe(self) -> None:
             raise BrokenPipeError  # ended as every command's closed pipe is (141), not by Rich's exit(1)
-
-    from .output import widened
 
     return widened(StdoutConsole(highlight=False, markup=False, record=record))  # tags and paths are data, never markup
 
@@ -198,7 +200,7 @@ def _scale(value: float | None) -> float | None:
 
 
 def _save_figure(path: Path, picture: str) -> None:
-    from .modelfile import write_atomically
+    from .modelfile import write_atomically  # it brings NumPy: only --svg needs it here
 
     data = picture.encode("utf-8")
     write_atomically(path, lambda f: f.write(data))
@@ -209,14 +211,12 @@ def _show(view, svg: Path | None, title: str, to_stdout: bool = True) -> None:
     SVG picture. With ``to_stdout`` False (``--json``) it is drawn into the picture only."""
     console = _stdout_console(record=svg is not None)
     if not to_stdout:
-        import io
-
-        from rich.console import Console
+        from rich.console import Console  # Rich: only the views draw with it
 
         console = Console(file=io.StringIO(), width=console.width, highlight=False, markup=False, record=True)
     console.print(view)
     if svg is not None:
-        from .modelfile import write_atomically
+        from .modelfile import write_atomically  # it brings NumPy: only --svg-terminal needs it here
 
         picture = _xml_text(console.export_svg(title=title)).encode("utf-8")
         write_atomically(svg, lambda f: f.write(picture))
@@ -225,8 +225,6 @@ def _show(view, svg: Path | None, title: str, to_stdout: bool = True) -> None:
 def _xml_text(text: str) -> str:
     """What XML cannot hold, made visible: a control character (from a word of the sentence,
     say) as its Unicode picture (ESC as U+241B), a lone surrogate as U+FFFD."""
-    import re
-
     def safe(m: re.Match) -> str:
         n = ord(m.group())
         return chr(0x2400 + n) if n < 0x20 else "\ufffd"
@@ -234,10 +232,13 @@ def _xml_text(text: str) -> str:
     return re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]", safe, text)
 
 
-def _check_writable(path: Path) -> None:
-    from .modelfile import check_writable
+def _check_writable(*paths: Path | None) -> None:
+    """Each file to be written (None: none), checked before any work is done."""
+    from .modelfile import check_writable  # it brings NumPy: only commands that write a file check one
 
-    check_writable(path)
+    for path in paths:
+        if path:
+            check_writable(path)
 
 
 def _warn(message: str) -> None:
@@ -315,7 +316,7 @@ def train(
     Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz --watch "they fish"
     """
     _one_blas_thread()
-    from .config import TrainConfig
+    # NumPy, after the BLAS thread count is set, and the trainer's display: `train` alone needs them.
     from .progress import TrainingDisplay
     from .train import Trainer
 
@@ -352,9 +353,8 @@ def _one_blas_thread() -> None:
     shared cluster node), costs several times over, up to tens of times for a large output
     layer: each thread waits for the others at every product. So one, unless the environment
     says otherwise (scripts/benchmark_speed.py, sections 'load' and 'train-load', measure both)."""
-    variables = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-    if "numpy" not in sys.modules and not any(v in os.environ for v in variables):
-        os.environ.update(dict.fromkeys(variables, "1"))
+    if "numpy" not in sys.modules and not any(v in os.environ for v in BLAS_VARIABLES):
+        os.environ.update(dict.fromkeys(BLAS_VARIABLES, "1"))
 
 
 def _read_lines(texts: list[str], inputs: list[Path], read=None):
@@ -364,8 +364,6 @@ def _read_lines(texts: list[str], inputs: list[Path], read=None):
         text = _text_argument(text, f"argument {n}")
         for line in text.removesuffix("\n").split("\n"):  # as in files: no other Unicode line breaks
             yield "argument", n, line.removesuffix("\r")
-    from .corpus import open_corpus, text_lines
-
     before = 0  # bytes of the files already read
     for path in inputs:
         stdin = str(path) == "-"
@@ -392,8 +390,6 @@ def _bytes_to_show(inputs: list[Path]) -> int | None:
     if ci or os.environ.get("TERM") == "dumb" or sys.stderr is None or not sys.stderr.isatty() \
             or sys.stdout.isatty():
         return None
-    import stat
-
     total = 0
     for path in inputs:
         try:
@@ -430,7 +426,7 @@ def tag(
         raise typer.BadParameter("needs --format jsonl, where each token has room for its best tags",
                                  param_hint="--top")
     _one_blas_thread()
-    from .tagging import tag_stream
+    from .stream import tag_stream  # the tokeniser's rules: not for the other commands' start-up
 
     texts, files = list(text or []), list(inputs or [])
     if not texts and not files:
@@ -438,8 +434,6 @@ def tag(
             raise typer.BadParameter("nothing to tag: give TEXT, --input FILE, or pipe text in", param_hint="TEXT")
         files = [Path("-")]
     tagger = _load(model)
-    from .output import Lines, raw_of
-
     raw = raw_of(sys.stdout)  # rnncli's own standard output (main), else one given in its place (tests)
     out = Lines(raw) if raw is not None else sys.stdout
     options = {"jobs": jobs, "paced": any(map(_can_pause, files)), "top": top, "warn": _warn}
@@ -447,7 +441,7 @@ def tag(
     if total is None:
         tag_stream(tagger, _read_lines(texts, files), out, fmt.value, pretokenized, **options)
         return
-    from .progress import ReadingBar
+    from .progress import ReadingBar  # Rich: only a bar on a terminal needs it
 
     with ReadingBar(total) as bar:
         tag_stream(tagger, _read_lines(texts, files, bar.read), out, fmt.value, pretokenized, **options)
@@ -456,8 +450,6 @@ def tag(
 def _can_pause(path: Path) -> bool:
     """Whether an input can keep rnncli waiting for its next line (a pipe, a terminal, a
     socket), so that what came before is worth tagging meanwhile. A regular file never does."""
-    import stat
-
     try:
         mode = os.fstat(sys.stdin.fileno()).st_mode if str(path) == "-" else os.stat(path).st_mode
     except (OSError, ValueError):  # no descriptor (a test's stdin), or a file that reading will name
@@ -487,6 +479,7 @@ def unroll(
     Example: rnncli unroll "they fish" --model tutorial --scale-w 2
     """
     _one_blas_thread()
+    # NumPy, after the BLAS thread count is set, and the tokeniser's rules: for this command alone.
     from .explain import unroll as run
     from .tokenizer import line_tokens
 
@@ -494,19 +487,17 @@ def unroll(
     words = sentence.split() if pretokenized else line_tokens(sentence)
     if not words:
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
-    for path in (svg, svg_terminal):
-        if path:
-            _check_writable(path)
+    _check_writable(svg, svg_terminal)
     data = run(_load(model), words, scale_w=scale_w)
     if svg:
-        from .figure import unroll_figure
+        from .figure import unroll_figure  # only --svg draws the figure
 
         _save_figure(svg, unroll_figure(data))
     if as_json:
         _print_json(data)
         if not svg_terminal:
             return
-    from .render import unroll_view
+    from .render import unroll_view  # Rich: only the views draw with it
 
     _show(unroll_view(data, show_hidden), svg_terminal, "rnncli unroll", to_stdout=not as_json)
 
@@ -547,31 +538,28 @@ def backprop(
     Example: rnncli backprop "we like to watch the fish" --model tutorial --scale-w 0.5
     """
     _one_blas_thread()
-    from .backprop import backprop as run
-    from .backprop import parse_sentence, record
+    from .lesson import backprop as run, parse_sentence, record  # NumPy, after the BLAS thread count is set
 
     sentence = _text_argument(sentence, "SENTENCE")
     if not sentence.split():
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
     if steps != 1 and lr is None:
         raise typer.BadParameter("--steps needs --lr, the size of each step", param_hint="'--steps'")
-    for path in (svg, svg_terminal):
-        if path:
-            _check_writable(path)
+    _check_writable(svg, svg_terminal)
     tagger = _load(model)
     words, targets = parse_sentence(sentence, tagger.tags, pretokenized)
     if not words:
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
     data = run(tagger, words, targets, lr, steps, scale_w)
     if svg:
-        from .figure import backprop_figure
+        from .figure import backprop_figure  # only --svg draws the figure
 
         _save_figure(svg, backprop_figure(data))
     if as_json:
         _print_json(record(data))
         if not svg_terminal:
             return
-    from .render_backprop import backprop_view
+    from .render_backprop import backprop_view  # Rich: only the views draw with it
 
     _show(backprop_view(data), svg_terminal, "rnncli backprop", to_stdout=not as_json)
 
@@ -594,8 +582,9 @@ def inspect(
     Example: rnncli inspect tutorial --svg-terminal card.svg
     """
     _one_blas_thread()
-    from .backprop import gradient_memory
+    # NumPy, after the BLAS thread count is set: for this command alone.
     from .explain import LONG_SENTENCE, model_card
+    from .lesson import gradient_memory
 
     if model_path and model and model_path != model:
         raise typer.BadParameter("give the model either as MODEL or as --model, not both")
@@ -608,7 +597,7 @@ def inspect(
         _print_json(card)
         if not svg:
             return
-    from .render import card_view
+    from .render import card_view  # Rich: only the views draw with it
 
     _show(card_view(card), svg, "rnncli inspect", to_stdout=not as_json)
 
@@ -639,8 +628,7 @@ def evaluate(
     Example: rnncli eval sample_corpora/tutorial.txt --model tutorial --case title
     """
     _one_blas_thread()
-    from .corpus import check_tag_column, read_corpora
-    from .metrics import evaluate
+    from .metrics import evaluate  # NumPy, after the BLAS thread count is set: for this command alone
 
     tagger = _load(model)
     column = tag_column.value if tag_column else tagger.record.tag_column
@@ -655,7 +643,7 @@ def evaluate(
     if as_json:
         _print_json(report)
         return
-    from .render import eval_view
+    from .render import eval_view  # Rich: only the views draw with it
 
     _stdout_console().print(eval_view(report, f"{shown(corpus)}: {len(gold):,} sentences"))
 
@@ -686,8 +674,6 @@ def main() -> None:
 def _own(stream, errors: str = "strict", interactive: bool = False):
     """rnncli's own stream on the descriptor of ``stream``; ``stream`` itself if it has none
     (a harness that put a stream of its own in place)."""
-    from .output import utf8_stream
-
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):

@@ -23,6 +23,8 @@ LEXICON_SLOTS = ("cluster4", "cluster6", "cluster10", "cluster20", "logp", "caps
 FEATURE_SETS["lexicon"] = FEATURE_SETS["form"] + LEXICON_SLOTS + ("case",)
 OPTIMIZERS = ("adam", "sgd")  # update rules (optim.py implements each)
 STORES = ("float32", "float16")  # how a model file holds the weights (Tagger.save)
+# The cases text can be recased into: training's --recase, eval's --case (vocab.CASES: how).
+RECASINGS = ("lower", "title")
 
 
 def _hyper(default, help: str, **spec):
@@ -121,4 +123,6 @@ def check(f, value) -> str | None:
 CHECKPOINTED = tuple(f.name for f in fields(TrainConfig) if not f.metadata.get("resumable"))
 RESUMABLE = tuple(f.name for f in fields(TrainConfig) if f.metadata.get("resumable"))
 OPTIONS = tuple(f for f in fields(TrainConfig) if "help" in f.metadata)  # those on the command line
-BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")  # the environment variables that set BLAS's threads
+
+# The environment variables that set BLAS's thread count (OpenBLAS, OpenMP, MKL), read when NumPy loads.
+BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

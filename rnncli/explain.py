@@ -14,7 +14,7 @@ from .tagger import Tagger
 from .vocab import UNK
 
 
-def _layer_output(layer: int, shape: rnn.Shape) -> str:
+def layer_output(layer: int, shape: rnn.Shape) -> str:
     """The vector a layer hands upwards: s_t, or [s_t ; s_bwd_t] when bidirectional."""
     p = str(layer + 1) if layer else ""
     return f"[s{p}_t ; s{p}_bwd_t]" if shape.bidirectional else f"s{p}_t"
@@ -31,7 +31,7 @@ def formula(tagger: Tagger) -> list[str]:
         lines.append(f"h_j = tanh(Uc c_j + Wc h_{{j-1}} + bc), h = h_j at the word's last letter"
                      f"    Uc: {C} x {shape.n_chars}, Wc: {C} x {C}")
     for layer, d, sfx in shape.chains():
-        x = "x_t" if layer == 0 else _layer_output(layer - 1, shape)
+        x = "x_t" if layer == 0 else layer_output(layer - 1, shape)
         if layer == 0 and shape.char_hidden:
             x += f" + P{d} h"
         prev = "{t+1}" if d else "{t-1}"
@@ -39,7 +39,7 @@ def formula(tagger: Tagger) -> list[str]:
         extra = f", P{d}: {H} x {shape.char_hidden}" if layer == 0 and shape.char_hidden else ""
         lines.append(f"s{sfx}_t = tanh(U{sfx} {x} + W{sfx} s{sfx}_{prev} + b{sfx})"
                      f"    U{sfx}: {rows} x {cols}, W{sfx}: {H} x {H}{extra}")
-    lines.append(f"o_t = softmax(V {_layer_output(shape.n_layers - 1, shape)} + c)"
+    lines.append(f"o_t = softmax(V {layer_output(shape.n_layers - 1, shape)} + c)"
                  f"    V: {shape.n_tags} x {shape.n_out}")
     return lines
 

@@ -174,12 +174,13 @@ class Lexicon:
 def english(min_logp: float = MIN_LOGP) -> Lexicon:
     """The English table, read from the installed spacy-lookups-data (a build dependency: the
     model file carries what it needs)."""
-    try:
+    try:  # an optional dependency, and only building a model's lexicon reads it
         import spacy_lookups_data
         from importlib.metadata import version
     except ImportError:
         raise RnncliError("the 'lexicon' features read spacy-lookups-data, which is not installed: "
                           "pip install 'rnncli[lexicon]'") from None
+    # Only building a model's lexicon reads the tables: `rnncli tag` starts without these.
     import gzip
     import json
     from importlib import resources

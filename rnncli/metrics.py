@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from .errors import CorpusError, shown
+from .vocab import recased
 
 
 def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], words: Sequence[Sequence[str]],
@@ -77,8 +78,6 @@ def evaluate(tagger, gold: Sequence, source: str = "<gold>", case: str | None = 
     words = [s.words for s in gold]
     given = words
     if case is not None:
-        from .vocab import recased
-
         given = recased(words, case)
     tagger.widen_lookups(sum(map(len, words)))
     tags = [s.tags for s in gold]

@@ -291,3 +291,58 @@ def _finite(a: np.ndarray) -> bool:
 def _short(value, limit: int = 80) -> str:
     text = repr(value) if not isinstance(value, (str, BaseException)) else str(value)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+# -- which file, as it was when read ------------------------------------------------------------
+
+class Origin:
+    """The file a model was read from, as it was then: what a tagger pickles as, and what tells
+    a cached tagger from a changed file."""
+
+    __slots__ = ("path", "signature", "_digest")
+
+    def __init__(self, path: str, signature: tuple):
+        self.path, self.signature, self._digest = path, signature, None
+
+    def current(self) -> bool:
+        """Whether the file at the path is still the one that was read."""
+        return signature(self.path) == self.signature
+
+    def digest(self) -> str | None:
+        """SHA-256 of the file's bytes, computed once; None if the file is no longer the one read."""
+        if self._digest is None:
+            import hashlib  # only a tagger that is pickled needs it: not at start-up
+
+            try:
+                with open(self.path, "rb") as f:
+                    h = hashlib.sha256()
+                    while block := f.read(1 << 20):
+                        h.update(block)
+                    same = _signature(os.fstat(f.fileno())) == self.signature
+            except OSError:
+                return None
+            if same:
+                self._digest = h.hexdigest()
+        return self._digest
+
+
+def _signature(st: os.stat_result) -> tuple:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def signature(path: str | os.PathLike) -> tuple | None:
+    """What tells one file from another at the same path, for a look-up as cheap as a stat:
+    device, inode, size and modification time (a model file is written to a new file and renamed,
+    so a new model is a new inode)."""
+    try:
+        return _signature(os.stat(path))
+    except (OSError, ValueError):
+        return None
+
+
+def origin(path: str | os.PathLike, before: tuple | None) -> Origin | None:
+    """The origin of a model just read from ``path``, whose signature was ``before`` the read;
+    None if the file changed meanwhile."""
+    if before is None or signature(path) != before:
+        return None
+    return Origin(os.path.abspath(path), before)

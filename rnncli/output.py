@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import signal
 
 PIECE = 1 << 16  # bytes per write: about a pipe's buffer, so that Ctrl-C waits for at most this much
@@ -76,8 +77,6 @@ class FullWriter(io.RawIOBase):
 
 
 def _wait_writable(fd: int) -> None:
-    import select
-
     if hasattr(select, "poll"):  # no limit on the descriptor's number, unlike select()
         poller = select.poll()
         poller.register(fd, select.POLLOUT)
@@ -87,7 +86,7 @@ def _wait_writable(fd: int) -> None:
 
 
 class Lines:
-    """What ``tagging.tag_stream`` writes to: its text, whole lines, straight to ``raw``."""
+    """What ``stream.tag_stream`` writes to: its text, whole lines, straight to ``raw``."""
 
     def __init__(self, raw: FullWriter):
         self.raw = raw

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
-from .errors import shown
+from .errors import RnncliError, shown
 from .output import widened
 from .render import history_table
 
@@ -67,8 +67,7 @@ class TrainingDisplay:
                 self._show_watched(p.model)
 
     def _show_watched(self, model) -> None:
-        from .backprop import parse_sentence
-        from .errors import RnncliError
+        from .lesson import parse_sentence  # only `train --watch` needs it, not `tag`'s reading bar
 
         if self.watched is None:
             try:
@@ -92,7 +91,7 @@ class TrainingDisplay:
 
 def watch_line(model, words: list[str], targets: list[str] | None) -> str:
     """The watched sentence as the network tags it now, and its loss against the targets."""
-    from .backprop import sentence_loss
+    from .lesson import sentence_loss  # only `train --watch` needs it, not `tag`'s reading bar
 
     r = sentence_loss(model, words, targets)
     against = "the tags given" if targets is not None else "its own tags"

@@ -1,5 +1,9 @@
 """The Elman RNN of the tutorial, with biases, in NumPy: forward pass, BPTT, loss.
 
+One forward pass (``forward``) serves training, tagging and the views; its options choose what
+it keeps (everything backpropagation needs, or only the scores) and how a batch comes (padded,
+or sentences of one length). One recurrence (``recur``) serves every chain and the character RNN.
+
     s_t = tanh(U x_t + W s_{t-1} + b)          o_t = softmax(V s_t + c)
 
 x_t is a 0/1 vector: the one-hot of the word, optionally plus indicator features of its
@@ -152,7 +156,8 @@ def init_params(shape: Shape, rng: np.random.Generator, dtype=np.float32) -> dic
 
 @dataclass
 class Trace:
-    """What the forward pass keeps: enough for backward, and for ``unroll`` to show."""
+    """What the forward pass keeps: enough for backward, and for ``unroll`` to show (with
+    ``keep=False``, the scores alone)."""
 
     shape: Shape
     ids: np.ndarray | None  # (T, B, K) active input indices, or None when ``types`` gives them once per word type
@@ -164,6 +169,7 @@ class Trace:
     input_masks: dict[str, np.ndarray] = field(default_factory=dict)  # suffix -> dropout mask on U x_t
     output_masks: list[np.ndarray] = field(default_factory=list)  # layer -> dropout mask on its output
     top: np.ndarray | None = None  # (T, B, n_out) what V sees
+    logits: np.ndarray | None = None  # (T, B, n_tags) V s_t + c, the scores
     probs: np.ndarray | None = None  # (T, B, n_tags) o_t
     types: WordTypes | None = None
     char_states: np.ndarray | None = None  # (L+1, N, C) the character RNN's states
@@ -361,118 +367,135 @@ def lookup_sum(U: np.ndarray, ids: np.ndarray, dtype) -> np.ndarray:
     return out
 
 
-def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None, lengths: np.ndarray,
+def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None, lengths: np.ndarray | None,
             *, types: WordTypes | None = None, s0: np.ndarray | None = None, dropout: float = 0.0,
-            rng: np.random.Generator | None = None, perturb: dict[str, np.ndarray] | None = None) -> Trace:
-    """Run the network over a padded batch; ``trace.probs`` holds o_t (T, B, n_tags).
+            rng: np.random.Generator | None = None, perturb: dict[str, np.ndarray] | None = None,
+            keep: bool = True, per_word: dict[str, np.ndarray] | None = None) -> Trace:
+    """The network's one forward pass, for training, tagging and the views: ``trace.logits``
+    holds V s_t + c (T, B, n_tags).
+
+    keep (the default): a right-padded batch of sentences of any lengths, ``lengths`` (B,), and
+    the trace keeps what ``backward`` and the views need: every chain's states in its
+    processing order, each layer's input, the dropout masks, ``top`` and o_t in ``probs``.
+    keep=False: tagging's lean way, for a batch of sentences that all have the same length
+    (``lengths`` may be None): no padding, so a backward chain runs over the batch in reverse
+    instead of over a reordered copy, each layer writes its states straight into its output,
+    and nothing is kept but the scores (no softmax either).
 
     ids: (T, B, K) integer indices of the active entries of x_t (any valid index at padding),
     or None when ``types.ids`` gives them once per distinct word.
     types: the batch's distinct words; its letters are required when the model has a
-    character RNN.
+    character RNN and ``per_word`` is not given.
+    per_word: ``word_inputs`` of ``types``' words, computed once for many batches (tagging).
     dropout: probability of zeroing each unit of every layer's input projection U x_t and of
     every layer's output (training only; needs ``rng``).
     perturb: chain suffix -> (T, B, H) added to the first layer's U x_t of that chain, in the
     chain's processing order, before dropout (adversarial training; see ``adversarial_perturbation``).
     """
-    # Two ways in for the first layer, kept because neither is faster for every model: per word
-    # (tagging) and per token (training). Training per word, finding a batch's distinct rows with
-    # np.unique, took 1.09 times as long for the tutorial RNN and 0.92 times for the recipe's shape
-    # (scripts/time_input_paths.py), and would change the order of U's gradient sums.
-    by_word = types is not None and types.ids is not None
-    T, B = types.words.shape if by_word else ids.shape[:2]
-    lengths = np.asarray(lengths)
+    T, B = types.words.shape if ids is None else ids.shape[:2]
+    lengths = np.full(B, T, np.int64) if lengths is None else np.asarray(lengths)
     mask = np.arange(T)[:, None] < lengths[None, :]  # (T, B)
-    rev = reverse_index(lengths, T) if shape.bidirectional else None
+    rev = reverse_index(lengths, T) if shape.bidirectional and keep else None
     trace = Trace(shape, ids, lengths, mask, rev, types=types)
-    dtype = params["V"].dtype
-    if shape.char_hidden:
+    if shape.char_hidden and per_word is None:
         if types is None or types.chars is None:
             raise ValueError("this network reads letters: pass word types with chars")
         trace.char_states, trace.char_final = char_forward(params, types)
+    biased = per_word is not None  # b is already in a word's input when tagging computed it once
+    if per_word is None and types is not None and types.ids is not None:
+        per_word = word_inputs(params, shape, types, trace.char_final, bias=False)
     x = None  # dense input of the current layer, (T, B, D), sentence order
     for layer in range(shape.n_layers):
-        outs = []
-        if layer:
+        if layer and keep:
             trace.inputs.append(x)
-        for _, direction, sfx in shape.chains(layer):
-            U, W, b = params["U" + sfx], params["W" + sfx], params["b" + sfx]
-            if layer == 0:
-                words = None if types is None else types.words if not direction else _reorder(types.words, rev)
-                if by_word:
-                    # U x for a 0/1 vector x = the sum of the columns of U it selects; once per word.
-                    uw = lookup_sum(U, types.ids, dtype)  # (N, H)
-                    if shape.char_hidden:
-                        uw += trace.char_final @ params["P" + direction].T  # (N, H): P h, the word's spelling
-                    ux = uw[words]  # (T, B, H)
-                else:
-                    chain_ids = ids if not direction else _reorder(ids, rev)  # (T, B, K)
-                    # U x_t for a 0/1 vector x_t = the sum of the columns of U it selects.
-                    ux = U.T[chain_ids].sum(axis=2, dtype=dtype)  # (T, B, H)
-                    if shape.char_hidden:
-                        ux += (trace.char_final @ params["P" + direction].T)[words]  # (T, B, H): P h of each token's word
-            else:
-                ux = x @ U.T  # (T, B, H)
-                if direction:
-                    ux = _reorder(ux, rev)
-            if perturb is not None and layer == 0:
-                ux += perturb[sfx]
-            if dropout:
-                m = _dropout_mask(rng, dropout, ux.shape, dtype)
-                trace.input_masks[sfx] = m
-                ux *= m
-            ux += b
-            S = recur(ux, W, s0)  # (T+1, B, H)
-            trace.states[sfx] = S
-            outs.append(S[1:] if not direction else _reorder(S[1:], rev))
-        x = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)  # (T, B, n_out)
-        if dropout:
-            m = _dropout_mask(rng, dropout, x.shape, dtype)
-            trace.output_masks.append(m)
-            x = x * m
-    trace.top = x
+        x = _layer(params, trace, layer, x, per_word, biased, s0, keep, dropout, rng, perturb)
     logits = x @ params["V"].T + params["c"]  # (T, B, n_tags)
-    trace.probs = softmax(logits)
+    trace.logits = logits
+    if keep:
+        trace.top = x
+        trace.probs = softmax(logits)
     return trace
 
 
-def word_inputs(params: dict[str, np.ndarray], shape: Shape, types: WordTypes) -> dict[str, np.ndarray]:
-    """U x + b (and P h) of each distinct word of ``types``, for each first-layer chain:
-    (N, H) by chain suffix. What ``forward`` adds up per token, added up once per word."""
+def _layer(params, trace: Trace, layer: int, x: np.ndarray | None, per_word: dict[str, np.ndarray] | None,
+           biased: bool, s0, keep: bool, dropout: float, rng, perturb) -> np.ndarray:
+    """One layer's chains over the batch: its output [s_t ; s_bwd_t] in sentence order (T, B, n_out)."""
+    shape, H = trace.shape, trace.shape.n_hidden
+    T, B = trace.mask.shape
     dtype = params["V"].dtype
-    final = char_forward(params, types)[1] if shape.char_hidden else None
+    out = None if keep else np.empty((T, B, shape.n_out), dtype)  # lean: each chain writes its slice
+    outs = []
+    for j, (_, direction, sfx) in enumerate(shape.chains(layer)):
+        if layer == 0:
+            a = _first_input(params, trace, direction, per_word)  # (T, B, H)
+            if perturb is not None:
+                a += perturb[sfx]
+        else:
+            a = x @ params["U" + sfx].T  # (T, B, H)
+            if direction and trace.rev is not None:
+                a = _reorder(a, trace.rev)
+        if dropout:
+            m = _dropout_mask(rng, dropout, a.shape, dtype)
+            trace.input_masks[sfx] = m
+            a *= m
+        if not (layer == 0 and biased):
+            a += params["b" + sfx]
+        if keep:
+            S = recur(a, params["W" + sfx], s0)  # (T+1, B, H)
+            trace.states[sfx] = S
+            outs.append(S[1:] if not direction else _reorder(S[1:], trace.rev))
+        else:
+            recur(a, params["W" + sfx], out=out[:, :, j * H:(j + 1) * H], reverse=bool(direction))
+    x = out if out is not None else outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)  # (T, B, n_out)
+    if dropout:
+        m = _dropout_mask(rng, dropout, x.shape, dtype)
+        trace.output_masks.append(m)
+        x = x * m
+    return x
+
+
+def _first_input(params, trace: Trace, direction: str, per_word: dict[str, np.ndarray] | None) -> np.ndarray:
+    """U x_t (+ P h) of every token for one first-layer chain, in its processing order: (T, B, H).
+
+    Two ways in, kept because neither is faster for every model: per word (``per_word``, looked
+    up per token) and per token (``trace.ids``). Training per word, finding a batch's distinct
+    rows with np.unique, took 1.09 times as long for the tutorial RNN and 0.92 times for the
+    recipe's shape (scripts/time_input_paths.py), and would change the order of U's gradient sums.
+    """
+    types, rev = trace.types, trace.rev
+    words = None if types is None else types.words if not direction or rev is None else _reorder(types.words, rev)
+    if per_word is not None:
+        return per_word[direction][words]  # a first-layer chain's suffix is its direction
+    chain_ids = trace.ids if not direction else _reorder(trace.ids, rev)  # (T, B, K)
+    # U x_t for a 0/1 vector x_t = the sum of the columns of U it selects.
+    ux = params["U" + direction].T[chain_ids].sum(axis=2, dtype=params["V"].dtype)  # (T, B, H)
+    if trace.shape.char_hidden:
+        ux += spelling(params, trace.char_final, direction)[words]  # (T, B, H): P h of each token's word
+    return ux
+
+
+def spelling(params: dict[str, np.ndarray], final: np.ndarray, direction: str) -> np.ndarray:
+    """P h of each word, its spelling's part of the first layer's input: (N, H) from h (N, C)."""
+    return final @ params["P" + direction].T
+
+
+def word_inputs(params: dict[str, np.ndarray], shape: Shape, types: WordTypes, final: np.ndarray | None = None,
+                *, bias: bool = True) -> dict[str, np.ndarray]:
+    """U x + P h (+ b with ``bias``) of each distinct word of ``types``, for each first-layer
+    chain: (N, H) by chain suffix. What the first layer adds up per token, added up once per
+    word. ``final``: the character RNN's h of each word, if already run."""
+    dtype = params["V"].dtype
+    if shape.char_hidden and final is None:
+        final = char_forward(params, types)[1]
     inputs = {}
     for _, direction, sfx in shape.chains(0):
         uw = lookup_sum(params["U" + sfx], types.ids, dtype)  # (N, H)
         if shape.char_hidden:
-            uw += final @ params["P" + direction].T
-        uw += params["b" + sfx]
+            uw += spelling(params, final, direction)
+        if bias:
+            uw += params["b" + sfx]
         inputs[sfx] = uw
     return inputs
-
-
-def logits(params: dict[str, np.ndarray], shape: Shape, inputs: dict[str, np.ndarray],
-           words: np.ndarray) -> np.ndarray:
-    """V s_t + c, the scores that the softmax turns into o_t, for a batch of sentences that all
-    have the same length T: (T, B, n_tags). Tagging's lean way through the network, with the
-    same recurrence as ``forward``: no padding, a backward chain runs over the batch in reverse
-    instead of over a reordered copy, each layer writes its states straight into its output,
-    and nothing is kept for a backward pass. ``inputs`` from ``word_inputs``; ``words`` (T, B)
-    says which of them each token is."""
-    T, B = words.shape
-    H = shape.n_hidden
-    x = None  # the current layer's input, (T, B, D)
-    for layer in range(shape.n_layers):
-        out = np.empty((T, B, shape.n_out), params["V"].dtype)  # [s_t ; s_bwd_t] side by side
-        for j, (_, direction, sfx) in enumerate(shape.chains(layer)):
-            if layer == 0:
-                a = inputs[sfx][words]  # (T, B, H)
-            else:
-                a = x @ params["U" + sfx].T  # (T, B, H)
-                a += params["b" + sfx]
-            recur(a, params["W" + sfx], out=out[:, :, j * H:(j + 1) * H], reverse=bool(direction))
-        x = out
-    return x @ params["V"].T + params["c"]  # (T, B, n_tags)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -534,7 +557,6 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
         "c": dlogits.sum(axis=(0, 1)),
     }
     dx = dlogits @ params["V"]  # (T, B, n_out): dL/d(layer output)
-    real = trace.mask.ravel()  # (T*B,)
     ds0 = 0.0
     dfinal = np.zeros_like(trace.char_final) if shape.char_hidden else None  # (N, C) dL/dh
     steps: dict[str, ChainSteps] = {}
@@ -560,22 +582,7 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
             if layer == 0:
                 if with_inputs:
                     grads["Ux" + sfx] = dux
-                types = trace.types
-                dux_real = dux.reshape(-1, H)[real]  # (n, H)
-                per_word = None
-                if types is not None:
-                    words = types.words if not direction else _reorder(types.words, trace.rev)
-                    per_word = sparse_rows(words.reshape(-1, 1)[real], dux_real)  # (m, H) summed per word
-                if types is not None and types.ids is not None:
-                    grads["U" + sfx] = sparse_rows(types.ids[per_word.index], per_word.rows)
-                else:
-                    chain_ids = trace.ids if not direction else _reorder(trace.ids, trace.rev)
-                    K = chain_ids.shape[2]
-                    grads["U" + sfx] = sparse_rows(chain_ids.reshape(-1, K)[real], dux_real)
-                if shape.char_hidden:
-                    h = trace.char_final[per_word.index]  # (m, C)
-                    grads["P" + direction] = per_word.rows.T @ h  # (H, C)
-                    dfinal[per_word.index] += per_word.rows @ params["P" + direction]  # (m, C) dL/dh
+                _first_layer_grads(params, trace, direction, dux, grads, dfinal)
             else:
                 if direction:
                     dux = _reorder(dux, trace.rev)  # back to sentence order
@@ -590,6 +597,30 @@ def backward(params: dict[str, np.ndarray], trace: Trace, dlogits: np.ndarray,
     if with_steps:
         grads["steps"] = {sfx: steps[sfx] for _, _, sfx in shape.chains()}  # bottom-up
     return grads
+
+
+def _first_layer_grads(params: dict[str, np.ndarray], trace: Trace, direction: str, dux: np.ndarray,
+                       grads: dict, dfinal: np.ndarray | None) -> None:
+    """The gradients of a first-layer chain's U (and P) into ``grads``, from dL/d(U x_t) ``dux``
+    (T, B, H) in its processing order; dL/dh of each word is added into ``dfinal`` (N, C)."""
+    H = trace.shape.n_hidden
+    real = trace.mask.ravel()  # (T*B,)
+    types = trace.types
+    dux_real = dux.reshape(-1, H)[real]  # (n, H)
+    per_word = None
+    if types is not None:
+        words = types.words if not direction else _reorder(types.words, trace.rev)
+        per_word = sparse_rows(words.reshape(-1, 1)[real], dux_real)  # (m, H) summed per word
+    if types is not None and types.ids is not None:
+        grads["U" + direction] = sparse_rows(types.ids[per_word.index], per_word.rows)
+    else:
+        chain_ids = trace.ids if not direction else _reorder(trace.ids, trace.rev)
+        K = chain_ids.shape[2]
+        grads["U" + direction] = sparse_rows(chain_ids.reshape(-1, K)[real], dux_real)
+    if trace.shape.char_hidden:
+        h = trace.char_final[per_word.index]  # (m, C)
+        grads["P" + direction] = per_word.rows.T @ h  # (H, C)
+        dfinal[per_word.index] += per_word.rows @ params["P" + direction]  # (m, C) dL/dh
 
 
 def char_backward(params: dict[str, np.ndarray], trace: Trace, dfinal: np.ndarray) -> dict:

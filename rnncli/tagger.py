@@ -3,16 +3,16 @@ its own training. Tags batches of sentences with the forward pass of ``rnn``."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator
+from copy import deepcopy
 from dataclasses import dataclass, field, fields, replace
-from importlib import resources
 from itertools import chain
-from pathlib import Path
 
 import numpy as np
 
-from . import modelfile, rnn
+from . import modelfile, rnn, stream
 from .corpus import plain_tag
 from .errors import ModelFileError, shown
 from .lexicon import ARRAYS as LEXICON_ARRAYS
@@ -21,7 +21,6 @@ from .record import Record
 from .tokenizer import Token, tokenize
 from .vocab import Vocab
 
-BUNDLED = {"default": "default.npz", "tutorial": "tutorial.npz"}  # --model NAME: files in the package's models/
 LARGE_INPUT = 20_000  # tokens from which float16 lookup tables are widened to float32 for speed
 BATCH_TOKENS = 4096  # tokens in a tagging batch: enough for fast products, few enough to stay in cache
 
@@ -33,6 +32,9 @@ class Tagger:
     vocab: Vocab
     tags: list[str]
     record: Record = field(default_factory=Record)  # how it was trained, on what, whose data
+    # The file it was read from, as it was then (``load``); None for a tagger made in memory.
+    origin: modelfile.Origin | None = field(default=None, compare=False, repr=False)
+    label: str | None = field(default=None, compare=False, repr=False)  # how messages call that file
 
     # -- tagging ---------------------------------------------------------------------------
 
@@ -49,9 +51,8 @@ class Tagger:
         large to compute with (V = 3e38 overflows V s_t + c): such a model is refused here, before
         its meaningless tags or a NaN probability are written."""
         if not np.isfinite(out).all():
-            name = getattr(self, "_name", "the model")  # as the file was named when loaded
-            raise ModelFileError(f"{name}: weights too large to compute with: the network's outputs "
-                                 f"overflow to infinity or NaN")
+            raise ModelFileError(f"{self.label or 'the model'}: weights too large to compute with: the "
+                                 f"network's outputs overflow to infinity or NaN")
 
     def types(self, sentences: list[list[str]]) -> tuple[rnn.WordTypes, np.ndarray]:
         """The batch's distinct words with their input ids (and letters), and the sentence lengths."""
@@ -72,7 +73,8 @@ class Tagger:
     def _scores(self, sentences: list[list[str]], batch_tokens: int):
         """(sentence numbers, V s_t + c (T, B, n_tags)) for batches of about ``batch_tokens``
         tokens, each of sentences of one length. Each distinct word's first-layer input is
-        computed once for all of them (``rnn.word_inputs``), then looked up."""
+        computed once for all of them (``rnn.word_inputs``), then looked up by the forward
+        pass's lean way (``keep=False``)."""
         present = [i for i, s in enumerate(sentences) if s]
         if not present:
             return
@@ -89,7 +91,8 @@ class Tagger:
                 batch = group[k:k + size]
                 words = flat[starts[batch][None, :] + np.arange(length)[:, None]]  # (T, B)
                 with np.errstate(over="ignore", invalid="ignore"):
-                    scores = rnn.logits(self.params, self.shape, inputs, words)  # (T, B, n_tags)
+                    scores = rnn.forward(self.params, self.shape, None, None, types=rnn.WordTypes(words),
+                                         per_word=inputs, keep=False).logits  # (T, B, n_tags)
                 self._check_finite(scores)
                 yield [present[j] for j in batch], scores
 
@@ -139,14 +142,14 @@ class Tagger:
         _check_tokens(sentences)
         tags = self.tags
         if top is not None:
-            k = self._top(top)
+            k = self.top_count(top)
             return [[list(zip([tags[j] for j in row], p)) for row, p in zip(order.tolist(), probs.tolist())]
                     for order, probs in self.ranked(sentences, k)]
         if probs:
             return [[(tags[k], x) for k, x in zip(best, p.tolist())] for best, p in self.best(sentences)]
         return [[tags[k] for k in best] for best, _ in self.best(sentences, probs=False)]
 
-    def _top(self, top) -> int:
+    def top_count(self, top) -> int:
         """``top`` checked: a whole number of tags from 1; more than the model has means all."""
         if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
             raise ValueError(f"top must be a whole number of tags, 1 or more; got {top!r}")
@@ -166,7 +169,7 @@ class Tagger:
         if top is None:
             return [[t._replace(tag=tags[k], prob=p) for t, k, p in zip(line, best, probs.tolist())]
                     for line, (best, probs) in zip(lines, self.best(sentences))]
-        k = self._top(top)
+        k = self.top_count(top)
         return [[t._replace(tag=tags[row[0]], prob=p[0], top=tuple(zip([tags[j] for j in row], p)))
                  for t, row, p in zip(line, order.tolist(), probs.tolist())]
                 for line, (order, probs) in zip(lines, self.ranked(sentences, k))]
@@ -184,28 +187,25 @@ class Tagger:
         binary mode ("rb"). Lines that are not a list or a tuple (a file, a generator, a queue)
         are tagged as they come: what has arrived is tagged when no more comes for a moment.
         ``top=K`` with ``format="jsonl"``: each token's K best tags, as ``rnncli tag --top K``."""
-        from .tagging import tag_lines
-
         if isinstance(lines, (str, bytes)):  # one string would be tagged a character at a time
             raise TypeError("tag_lines takes an iterable of lines, not one str or bytes: [text] or text.splitlines()")
-        return tag_lines(self, lines, format, pretokenized, source, first_line, top=top)
+        return stream.tag_lines(self, lines, format, pretokenized, source, first_line, top=top)
 
-    # -- other processes (``shipping``) --------------------------------------------------------
+    # -- other processes -------------------------------------------------------------------
 
     def __reduce__(self):
-        """Pickled as its model file (path and SHA-256), read once per process where it is
-        unpickled; without a file, as its arrays and metadata."""
-        from .shipping import reduce
-
-        return reduce(self)
+        """Pickled as its arrays and metadata (``content``). A tagger read from a file pickles
+        as a reference to it instead, where ``rnncli.loader`` (which reads taggers by name) is
+        imported: it registers that with ``copyreg``, which pickle consults first."""
+        return from_content, content(self)
 
     def __copy__(self) -> Tagger:
-        return replace(self)
+        return replace(self, origin=None, label=None)  # a copy has no file behind it
 
     def __deepcopy__(self, memo) -> Tagger:
-        from copy import deepcopy
-
-        return replace(self, **{f.name: deepcopy(getattr(self, f.name), memo) for f in fields(self)})
+        copied = {f.name: deepcopy(getattr(self, f.name), memo) for f in fields(self)
+                  if f.name not in ("origin", "label")}  # what the tagger is, without its file
+        return replace(self, **copied, origin=None, label=None)
 
     def without_memory(self) -> Tagger:
         """The same tagger with W s_{t-1} dropped in every chain: each word tagged from its own x_t."""
@@ -264,10 +264,8 @@ class Tagger:
     @classmethod
     def load(cls, path: str | os.PathLike, name: str | None = None) -> Tagger:
         """The tagger in a model file; ``name`` is how messages call the file (default: its path)."""
-        from .shipping import origin, signature
-
         label = name or shown(path)
-        before = signature(path)  # the file read, for pickling the tagger as a reference to it
+        before = modelfile.signature(path)  # the file read, for pickling the tagger as a reference to it
         parts = {}
 
         def expected(meta: dict) -> dict[str, tuple[int, ...]]:
@@ -287,10 +285,8 @@ class Tagger:
                 params[key] = np.asfortranarray(a if a.dtype == np.float16 else a.astype(np.float32, copy=not native))
             else:
                 params[key] = np.array(a, dtype=np.float32, order="C")
-        tagger = cls(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"])
-        tagger._origin = origin(path, before)
-        tagger._name = label
-        return tagger
+        return cls(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"],
+                   origin=modelfile.origin(path, before), label=label)
 
 
 def _check_tokens(sentences: list) -> None:
@@ -348,46 +344,22 @@ def _shorter(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-def bundled_model_path(name: str = "default") -> Path:
-    return Path(str(resources.files("rnncli") / "models" / BUNDLED[name]))
+
+def content(tagger: Tagger) -> tuple[dict, str]:
+    """A tagger's arrays as (dtype, shape, order, raw bytes) and its metadata as JSON text: what
+    it pickles as without a file. No code travels beyond the name of ``from_content``."""
+    arrays = {}
+    for name, a in tagger.arrays().items():
+        order = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+        arrays[name] = (a.dtype.str, a.shape, order, a.tobytes(order=order))
+    return arrays, json.dumps(tagger.metadata(), ensure_ascii=False)
 
 
-def default_model_path() -> Path:
-    return bundled_model_path("default")
-
-
-def resolve_model_path(path: str | os.PathLike | None) -> Path:
-    """--model, else $RNNCLI_MODEL, else the English model bundled in the package.
-
-    A bundled model's name ('default', 'tutorial') means that model, even where a file of that
-    name exists: a name never contains a path separator and never ends in .npz, so
-    ``./tutorial`` is the file.
-    """
-    value = _model_value(path)
-    return bundled_model_path(value) if value in BUNDLED else Path(value)
-
-
-def _model_value(path: str | os.PathLike | None) -> str:
-    return os.fspath(path) if path else os.environ.get("RNNCLI_MODEL") or "default"
-
-
-def open_model(model: str | os.PathLike | None = None) -> Tagger:
-    """The tagger that ``--model MODEL`` names (``resolve_model_path``), read from its file; a
-    bundled model that was never built, and a name from $RNNCLI_MODEL, are said so in errors."""
-    path = resolve_model_path(model)
-    for name in BUNDLED:
-        if path == bundled_model_path(name) and not path.exists():
-            how = " --sample" if name == "tutorial" else ""
-            raise ModelFileError(f"{shown(path)}: the bundled model is missing; build it with "
-                                 f"scripts/build_default_model.py{how}")
-    from_env = not model and os.environ.get("RNNCLI_MODEL")  # an error must say where the name came from
-    label = shown(path) + " (from $RNNCLI_MODEL)" if from_env else shown(path)
-    value = _model_value(model)
-    if value not in BUNDLED and os.sep not in value and not value.endswith(".npz") and not os.path.lexists(value):
-        # A name, as the bundled models are named, and no such file: most likely a misspelt name.
-        from difflib import get_close_matches
-
-        close = get_close_matches(value, BUNDLED, n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ModelFileError(f"{label}: no such model file or bundled model ({hint}bundled: {', '.join(BUNDLED)})")
-    return Tagger.load(path, label if from_env else None)
+def from_content(arrays: dict, metadata: str) -> Tagger:
+    """The tagger that ``content`` describes, its metadata checked as a model file's is."""
+    meta = json.loads(metadata)
+    arrays = {name: np.frombuffer(bytearray(data), dtype).reshape(shape, order=order)
+              for name, (dtype, shape, order, data) in arrays.items()}
+    parts = _parts(meta, "a pickled tagger")
+    params = _with_lexicon(parts, arrays, "a pickled tagger")
+    return Tagger(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"])

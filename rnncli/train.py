@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint, modelfile, rnn
-from .checkpoint import TrainState, _copied
+from .checkpoint import TrainState, copied
 from .config import CHECKPOINTED, FEATURE_SETS, RESUMABLE, TrainConfig
 from .corpus import Sentence, check_tag_column, read_corpora
 from .errors import ModelFileError, OptionError, RnncliError, Stopped, TrainingError, shown
 from .record import Record, Training
 from .optim import OPTIMIZERS, WeightAverage, clip_gradients, mean_gradients
 from .tagger import Tagger
-from .lexicon import Lexicon
+from .lexicon import Lexicon, english
 from .vocab import CASE_SLOT, CASES, IDENTITY_SLOTS, Vocab, keyed, needs_lexicon, recased
 
 
@@ -147,8 +147,6 @@ def build_vocab(sentences: list[Sentence], config: TrainConfig,
     """The vocabulary of the training sentences; the 'lexicon' features read ``lexicon``, by
     default the English one from spacy-lookups-data."""
     if lexicon is None and needs_lexicon(FEATURE_SETS[config.features]):
-        from .lexicon import english
-
         lexicon = english()
     by_case = CASE_SLOT in FEATURE_SETS[config.features]  # words keyed with their sentence's case
     words = (w for s in sentences for w in (keyed(s.words) if by_case else s.words))
@@ -184,11 +182,11 @@ def train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainCo
 
 
 def _train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainConfig,
-           callback: Callable[[Progress], None] | None, resume: TrainState | None, lexicon: Lexicon | None) -> _Run:
+           callback: Callable[[Progress], None] | None, resume: TrainState | None, lexicon: Lexicon | None) -> Run:
     """``train``, returning the run itself: its state is the checkpoint of a finished run."""
     if not sentences:
         raise TrainingError("no training sentences")
-    run = _Run(sentences, dev, config, callback or (lambda p: None), resume, lexicon)
+    run = Run(sentences, dev, config, callback or (lambda p: None), resume, lexicon)
     snapshot = None
     while run.state.epoch < config.epochs and not run.out_of_patience():  # resumed: it may be done
         try:
@@ -206,13 +204,15 @@ def _train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainC
     return run
 
 
-class _Run:
-    """One training run's working parts, so that an epoch is one method."""
+class TrainingSet:
+    """What a run trains on, encoded once: the vocabulary and tag set, the network's shape, the
+    training sentences (with --recase, their recased copies too) and the dev set."""
 
     def __init__(self, sentences: list[Sentence], dev: list[Sentence] | None, config: TrainConfig,
-                 report: Callable[[Progress], None], resume: TrainState | None, lexicon: Lexicon | None):
-        self.config, self.report = config, report
-        self.vocab, counts, self.tags, self.tag_counts = build_vocab(sentences, config, lexicon)
+                 lexicon: Lexicon | None):
+        self.recase = config.recase
+        # counts: (n_inputs,) each entry's occurrences in training, for store_min_count
+        self.vocab, self.counts, self.tags, self.tag_counts = build_vocab(sentences, config, lexicon)
         tag_index = {t: i for i, t in enumerate(self.tags)}
         self.shape = rnn.Shape(self.vocab.n_inputs, config.hidden, len(self.tags), config.bidirectional,
                                config.layers, self.vocab.n_chars, config.char_hidden)
@@ -225,33 +225,59 @@ class _Run:
         self.dev_data = Data.encode(dev, self.vocab, tag_index) if dev else None
         self.dev_batches = length_batches(self.dev_data.lengths, 256, None) if dev else []
         self.unlearnable = sorted({t for s in dev or () for t in s.tags} - set(tag_index))
+        self.drop_slots = dropout_slots(self.vocab)
+        counts = self.counts
+        self.keep_prob = counts / (counts + config.word_dropout) if config.word_dropout else None  # (n_inputs,)
+
+    def epoch_sentences(self, rng: np.random.Generator) -> np.ndarray:
+        """The sentences of an epoch: all as written, and with --recase a share drawn afresh
+        of each recased copy."""
+        n = self.n_sentences
+        chosen = [np.arange(n)]
+        if self.recase:
+            k = round(self.recase * n)
+            chosen += [n * (1 + c) + rng.choice(n, k, replace=False) for c in range(len(CASES))]
+        return np.concatenate(chosen)
+
+
+def gradients(params: dict[str, np.ndarray], shape: rnn.Shape, batch: tuple, config: TrainConfig,
+              rng: np.random.Generator) -> tuple[float, dict]:
+    """The loss of one batch (``Data.batch``) and its gradients, with dropout and, with
+    --adversarial, the mean of the plain and the adversarial pass."""
+    ids, lengths, gold, types = batch
+    loss, grads = rnn.loss_and_grads(params, shape, ids, lengths, gold, types=types, dropout=config.dropout,
+                                     rng=rng, with_inputs=bool(config.adversarial))
+    if config.adversarial:
+        # Adversarial training: the loss again with U x_t pushed the way that hurt the first
+        # pass most (with dropout masks of its own); the step follows the mean of the two gradients.
+        perturb = rnn.adversarial_perturbation(grads, shape, lengths, config.adversarial)
+        adv_loss, adv = rnn.loss_and_grads(params, shape, ids, lengths, gold, types=types,
+                                           dropout=config.dropout, rng=rng, perturb=perturb)
+        grads = mean_gradients(grads, adv)
+        if not math.isfinite(adv_loss):
+            loss = adv_loss  # reported as the divergence it is
+    return loss, grads
+
+
+class Run:
+    """One training run's moving parts: the weights, the optimiser, the weight average and the
+    random state, over a ``TrainingSet``; an epoch is one method."""
+
+    def __init__(self, sentences: list[Sentence], dev: list[Sentence] | None, config: TrainConfig,
+                 report: Callable[[Progress], None], resume: TrainState | None, lexicon: Lexicon | None):
+        self.config, self.report = config, report
+        self.corpus = TrainingSet(sentences, dev, config, lexicon)
         self.rng = np.random.default_rng(config.seed)
-        self.params = rnn.init_params(self.shape, self.rng)
+        self.params = rnn.init_params(self.corpus.shape, self.rng)
         self.optimizer = OPTIMIZERS[config.optimizer](self.params)
         self.average = WeightAverage(self.params, config.average) if config.average else None
         self.state = TrainState(0, self.params, self.optimizer.state(), self.rng.bit_generator.state)
         if resume is not None:
             self._resume(resume)
-        self.drop_slots = dropout_slots(self.vocab)
-        self.counts = counts  # (n_inputs,) each entry's occurrences in training, for store_min_count
-        self.keep_prob = counts / (counts + config.word_dropout) if config.word_dropout else None  # (n_inputs,)
 
     def _resume(self, saved: TrainState) -> None:
         """Continue from a checkpoint's state: its arrays must be those this run has, by name and shape."""
-        fresh = replace(self.state, average=self.average.state() if self.average else None)
-        for group, arrays in fresh.groups().items():
-            given = saved.groups()[group]
-            wanted = arrays if group != "best" or saved.best_params is None else fresh.params
-            extra = sorted(set(given) - set(wanted))
-            if extra:
-                raise TrainingError(f"the checkpoint does not fit this run: it has {group}.{extra[0]}, "
-                                    f"which this run has not")
-            for name, a in wanted.items():
-                if name not in given:
-                    raise TrainingError(f"the checkpoint does not fit this run: {group}.{name} is missing")
-                if given[name].shape != a.shape:
-                    raise TrainingError(f"the checkpoint does not fit this run: {group}.{name} has shape "
-                                        f"{given[name].shape}, not {a.shape}")
+        saved.check_fits(replace(self.state, average=self.average.state() if self.average else None))
         state = saved.copy()
         for name, a in state.params.items():
             self.params[name][...] = a  # the live arrays: the optimiser and the average hold them
@@ -266,25 +292,16 @@ class _Run:
         state = self.state
         if state.best_params is None:
             return None
-        tagger = Tagger(self.shape, state.best_params, self.vocab, self.tags,
-                        Record(_training_record(self.config, state, self.tag_counts, self.unlearnable)))
-        return as_stored(tagger, self.counts, self.config)
+        taught = self.corpus
+        tagger = Tagger(taught.shape, state.best_params, taught.vocab, taught.tags,
+                        Record(_training_record(self.config, state, taught.tag_counts, taught.unlearnable)))
+        return as_stored(tagger, taught.counts, self.config)
 
     def snapshot(self) -> TrainState:
         """Where training stands now, copied: the optimiser, averaging and random state live in
         their own objects, not in ``self.state``."""
         return replace(self.state, optimizer=self.optimizer.state(), rng_state=self.rng.bit_generator.state,
                        average=self.average.state() if self.average else None).copy()
-
-    def epoch_sentences(self) -> np.ndarray:
-        """The sentences of this epoch: all as written, and with --recase a share drawn afresh
-        of each recased copy."""
-        n = self.n_sentences
-        chosen = [np.arange(n)]
-        if self.config.recase:
-            k = round(self.config.recase * n)
-            chosen += [n * (1 + c) + self.rng.choice(n, k, replace=False) for c in range(len(CASES))]
-        return np.concatenate(chosen)
 
     def epoch(self) -> bool:
         """One pass over the training data, then the dev score; True when patience has run out."""
@@ -294,27 +311,17 @@ class _Run:
 
     def _epoch(self) -> bool:
         config, state, rng, params, average = self.config, self.state, self.rng, self.params, self.average
+        taught = self.corpus
         epoch = state.epoch
         started = time.perf_counter()
-        chosen = self.epoch_sentences()
-        batches = [chosen[b] for b in length_batches(self.data.lengths[chosen], config.batch_size, rng)]
+        chosen = taught.epoch_sentences(rng)
+        batches = [chosen[b] for b in length_batches(taught.data.lengths[chosen], config.batch_size, rng)]
         total_loss = 0.0
         for b, which in enumerate(batches):
-            ids, lengths, gold, types = self.data.batch(which)
-            if self.keep_prob is not None:
-                word_dropout(ids, self.drop_slots, self.keep_prob, rng)
-            loss, grads = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, types=types,
-                                             dropout=config.dropout, rng=rng,
-                                             with_inputs=bool(config.adversarial))
-            if config.adversarial:
-                # Adversarial training: the loss again with U x_t pushed the way that hurt the first
-                # pass most (with dropout masks of its own); the step follows the mean of the two gradients.
-                perturb = rnn.adversarial_perturbation(grads, self.shape, lengths, config.adversarial)
-                adv_loss, adv = rnn.loss_and_grads(params, self.shape, ids, lengths, gold, types=types,
-                                                   dropout=config.dropout, rng=rng, perturb=perturb)
-                grads = mean_gradients(grads, adv)
-                if not math.isfinite(adv_loss):
-                    loss = adv_loss  # reported as the divergence it is
+            batch = taught.data.batch(which)
+            if taught.keep_prob is not None:
+                word_dropout(batch[0], taught.drop_slots, taught.keep_prob, rng)
+            loss, grads = gradients(params, taught.shape, batch, config, rng)
             if not math.isfinite(loss):
                 raise Diverged(f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} "
                                f"(try a smaller --lr)", self.best_tagger())
@@ -327,26 +334,26 @@ class _Run:
             total_loss += loss
             self.report(Progress("batch", epoch, config.epochs, b + 1, len(batches), loss))
         weights = average.averaged(params) if average else params
-        dev_acc = accuracy(weights, self.shape, self.dev_data, self.dev_batches) if self.dev_data else None
+        dev_acc = accuracy(weights, taught.shape, taught.dev_data, taught.dev_batches) if taught.dev_data else None
         seconds = time.perf_counter() - started
         mean_loss = total_loss / len(batches)
         best_so_far = state.history[state.best_epoch - 1]["dev_accuracy"] if state.best_params else None
         better = dev_acc is None or best_so_far is None or dev_acc > best_so_far
         if better:
-            state.best_params = _copied(weights)
+            state.best_params = copied(weights)
             state.best_epoch = epoch + 1
         state.history.append({"epoch": epoch + 1, "loss": round(mean_loss, 6),
                               "dev_accuracy": None if dev_acc is None else round(dev_acc, 6),
                               "seconds": round(seconds, 3)})
         state.epoch += 1
         self.report(Progress("epoch", epoch, config.epochs, len(batches), len(batches), mean_loss, dev_acc,
-                             seconds, better, Tagger(self.shape, weights, self.vocab, self.tags)))
+                             seconds, better, Tagger(taught.shape, weights, taught.vocab, taught.tags)))
         return self.out_of_patience()
 
     def out_of_patience(self) -> bool:
         """--patience epochs without a better dev score: training is over."""
         state, patience = self.state, self.config.patience
-        return bool(patience and self.dev_data is not None and state.epoch - state.best_epoch >= patience)
+        return bool(patience and self.corpus.dev_data is not None and state.epoch - state.best_epoch >= patience)
 
 
 def as_stored(tagger: Tagger, counts: np.ndarray, config: TrainConfig) -> Tagger:
@@ -454,7 +461,7 @@ class Trainer:
         return tagger
 
     @staticmethod
-    def _kept(what: str, run: _Run, ckpt: Path, config: TrainConfig, data: str) -> str:
+    def _kept(what: str, run: Run, ckpt: Path, config: TrainConfig, data: str) -> str:
         """The trained model could not be written (``what``): the finished run is saved as a
         checkpoint, so that --resume writes the model without training again. The message."""
         try:

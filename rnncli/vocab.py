@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .config import FEATURE_SETS, LEXICON_SLOTS
+from .config import FEATURE_SETS, LEXICON_SLOTS, RECASINGS
 from .lexicon import Lexicon, capitalised
 
 UNK = "<unk>"
@@ -54,7 +54,7 @@ IDENTITY_SLOTS = ("word", "lower")  # slots that name the word itself (dropped o
 # Text in another case than it was written in: all lower-case (chat, queries), Every Word
 # Capitalised (headlines, titles). Training can add sentences so recased (--recase); eval
 # can score a corpus so recased (--case).
-CASES = {"lower": str.lower, "title": capitalised}
+CASES = dict(zip(RECASINGS, (str.lower, capitalised)))  # each case's function, in RECASINGS' order
 MIXED = "mixed"
 
 

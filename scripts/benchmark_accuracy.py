@@ -48,7 +48,7 @@ from harness import blas_environment, finish, log, markdown_table  # noqa: E402
 from rnncli.config import BLAS_VARIABLES, TrainConfig  # noqa: E402
 from rnncli.corpus import Sentence  # noqa: E402
 from rnncli.recipes import AS_TRAINED, ATTRIBUTION, ENGLISH, TUTORIAL_RNN  # noqa: E402
-from rnncli.tagger import Tagger, default_model_path  # noqa: E402
+from rnncli.loader import Tagger, default_model_path  # noqa: E402
 from rnncli.train import train  # noqa: E402
 
 QUICK_SENTENCES, QUICK_EPOCHS = 2000, 2

@@ -57,7 +57,7 @@ from harness import log
 
 import rnncli  # noqa: E402
 from rnncli.recipes import ewt_file  # noqa: E402
-from rnncli.shipping import content  # noqa: E402
+from rnncli.tagger import content  # noqa: E402
 from rnncli.tagger import Tagger  # noqa: E402
 from rnncli.tokenizer import line_tokens  # noqa: E402
 
@@ -245,11 +245,11 @@ def main() -> None:
         per_core = tokens / statistics.median(two.cpus)
         per_worker_wall = tokens / statistics.median(two.walls) / 2
 
-        model_file = Path(tagger._origin.path)
+        model_file = Path(tagger.origin.path)
         fresh = Tagger.load(model_file)  # as read: lookup tables as stored (tagging widens them)
         load_seconds = child_seconds("import time; t = time.perf_counter(); import rnncli; "
                                      f"rnncli.load({args.model!r}); print(time.perf_counter() - t)")
-        digest_seconds = child_seconds(f"import time, rnncli; o = rnncli.load({args.model!r})._origin; "
+        digest_seconds = child_seconds(f"import time, rnncli; o = rnncli.load({args.model!r}).origin; "
                                        "t = time.perf_counter(); o.digest(); print(time.perf_counter() - t)")
         data = pickle.dumps(tagger)
         start = time.perf_counter()

@@ -58,7 +58,7 @@ from speed.shared import Bench, Sizes, flops_per_token, tag_file
 from rnncli.config import BLAS_VARIABLES, TrainConfig
 from rnncli.metrics import score
 from rnncli.recipes import ATTRIBUTION, ENGLISH
-from rnncli.tagger import Tagger, default_model_path
+from rnncli.loader import Tagger, default_model_path
 from rnncli.train import train
 
 GRID = ((1, 64), (1, 128), (2, 64), (2, 128))  # (layers, hidden units)

@@ -3,11 +3,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rnncli.config import BLAS_VARIABLES  # no NumPy: config imports none
+
 # The tests run the commands in this process too: with the BLAS thread count that `rnncli`
 # itself chooses (one, unless the environment says otherwise), so that in-process and
 # subprocess runs give the same bits, and a busy machine cannot make a test crawl.
 if "numpy" not in sys.modules:
-    for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for _variable in BLAS_VARIABLES:
         os.environ.setdefault(_variable, "1")
 
 import numpy as np  # noqa: E402

@@ -17,7 +17,7 @@ import rnncli
 from rnncli.cli import app
 from rnncli.corpus import OUTPUT_FORMATS
 from rnncli.errors import CorpusError, ModelFileError, OptionError, RnncliError, Stopped, TaggingError
-from rnncli.tagger import Tagger, bundled_model_path
+from rnncli.loader import Tagger, bundled_model_path
 
 from conftest import ROOT, SAMPLES, examples
 
@@ -57,10 +57,10 @@ def test_every_public_name_is_documented():
 
 def test_load_resolves_as_model_does(tutorial_model, monkeypatch):
     monkeypatch.delenv("RNNCLI_MODEL", raising=False)
-    assert rnncli.load("tutorial")._origin.path == str(bundled_model_path("tutorial"))
-    assert rnncli.load()._origin.path == str(bundled_model_path("default"))
+    assert rnncli.load("tutorial").origin.path == str(bundled_model_path("tutorial"))
+    assert rnncli.load().origin.path == str(bundled_model_path("default"))
     monkeypatch.setenv("RNNCLI_MODEL", str(tutorial_model))
-    assert rnncli.load()._origin.path == str(tutorial_model)
+    assert rnncli.load().origin.path == str(tutorial_model)
     assert rnncli.load(tutorial_model) is rnncli.load(str(tutorial_model)) is rnncli.load()
     expected = Tagger.load(tutorial_model)
     assert all(np.array_equal(rnncli.load().params[k], expected.params[k]) for k in expected.params)
@@ -194,14 +194,14 @@ def test_tag_lines_is_rnncli_tag_byte_for_byte_one_item_per_line(runner, tmp_pat
 
 
 def test_tag_lines_is_the_same_whatever_the_chunks():
-    from rnncli.tagging import tag_lines
+    from rnncli.stream import tag_lines
 
     tagger = rnncli.load("tutorial")
     lines = [f"they fish {n}" if n % 5 else "" for n in range(300)]
     assert list(tag_lines(tagger, lines, "tsv", chunk_chars=37)) == list(tagger.tag_lines(lines, "tsv"))
 
 
-@pytest.mark.filterwarnings("ignore::rnncli.tagging.UnknownWordsWarning")  # random text is no English
+@pytest.mark.filterwarnings("ignore::rnncli.stream.UnknownWordsWarning")  # random text is no English
 @settings(max_examples=examples(25), deadline=None)
 @given(st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\0"), max_size=30),
                 max_size=12),
@@ -265,7 +265,7 @@ def globals_in(data: bytes) -> list[str]:
 def test_a_loaded_tagger_pickles_as_its_file_and_unpickles_to_the_loaded_one(tutorial_model):
     tagger = rnncli.load(tutorial_model)
     data = pickle.dumps(tagger)
-    assert len(data) < 300 and globals_in(data) == ["rnncli.shipping.restore"]
+    assert len(data) < 300 and globals_in(data) == ["rnncli.loader.restore"]
     assert pickle.loads(data) is tagger  # this process has it already
     default = pickle.dumps(rnncli.load())
     assert len(default) < 300 and str(bundled_model_path()).encode() not in default  # by name: each machine's own copy
@@ -295,7 +295,7 @@ def test_a_tagger_whose_file_changed_is_never_mistaken_for_it(tutorial_model, tm
     with pytest.raises(ModelFileError, match=r"m.npz: not the model file the tagger was pickled from \(it changed"):
         pickle.loads(data)
     again = pickle.dumps(tagger)  # its file gone: the tagger travels as its arrays
-    assert globals_in(again) == ["rnncli.shipping.from_content"]
+    assert globals_in(again) == ["rnncli.tagger.from_content"]
     assert pickle.loads(again).tag([["they", "fish"]]) == tagger.tag([["they", "fish"]])
     os.unlink(path)
     with pytest.raises(ModelFileError, match="m.npz: no such model file in this process's file system"):
@@ -307,7 +307,7 @@ def test_a_tagger_without_a_file_pickles_as_its_arrays_and_metadata_only(tutoria
     tagger.params["U"] = np.asfortranarray(tagger.params["U"].astype(np.float16))  # a lookup as stored small
     alone = tagger.without_memory()
     data = pickle.dumps(alone)
-    assert globals_in(data) == ["rnncli.shipping.from_content"]  # no numpy, no code: bytes, names, numbers
+    assert globals_in(data) == ["rnncli.tagger.from_content"]  # no numpy, no code: bytes, names, numbers
     back = pickle.loads(data)
     assert back is not alone and back.metadata() == alone.metadata()
     for name, a in alone.params.items():
@@ -324,7 +324,7 @@ def test_a_copy_is_a_tagger_of_its_own():
     deep = copy.deepcopy(tagger)
     deep.params["V"][:] = 0
     assert not np.array_equal(deep.params["V"], tagger.params["V"])
-    assert globals_in(pickle.dumps(deep)) == ["rnncli.shipping.from_content"]  # changed: not the file
+    assert globals_in(pickle.dumps(deep)) == ["rnncli.tagger.from_content"]  # changed: not the file
 
 
 @pytest.mark.parametrize("error", [
@@ -401,7 +401,7 @@ def test_text_most_of_whose_words_the_model_does_not_know_is_tagged_with_one_war
                         "(en_ewt-ud-train.conllu): text in another language is tagged all the same, and badly\n")
     english = runner.invoke(app, ["tag", "I eat apple with Zebulon in Ouagadougou", "They fish"])
     assert english.exit_code == 0 and english.stderr == ""
-    with pytest.warns(rnncli.tagging.UnknownWordsWarning, match="^90% of the words are unknown to the model"):
+    with pytest.warns(rnncli.stream.UnknownWordsWarning, match="^90% of the words are unknown to the model"):
         assert len(list(rnncli.load().tag_lines([french]))) == 1
     import warnings
 

@@ -4,7 +4,7 @@ differences and against a plain loop of the formula, the Jacobian norms, and the
 import numpy as np
 import pytest
 
-from rnncli import backprop, rnn
+from rnncli import lesson as backprop, rnn
 from rnncli.errors import RnncliError
 from rnncli.tokenizer import line_tokens
 
@@ -235,7 +235,7 @@ def plain_backprop(path, x_ids, targets, only=None):
 
 @pytest.fixture(scope="module")
 def tutorial():
-    from rnncli.tagger import bundled_model_path
+    from rnncli.loader import bundled_model_path
 
     return bundled_model_path("tutorial")
 

@@ -189,7 +189,7 @@ def test_worker_processes_give_the_same_output_in_input_order(tutorial_model, fm
     import io
 
     from rnncli.tagger import Tagger
-    from rnncli.tagging import tag_stream
+    from rnncli.stream import tag_stream
 
     tagger = Tagger.load(tutorial_model)
     text = [f"{n} I eat apple" if n % 7 else "" for n in range(3000)] + ["they fish in the river ."]
@@ -253,7 +253,7 @@ def test_every_new_option_has_an_example_in_its_commands_help(runner, command, e
 # -- the bundled models ------------------------------------------------------------------------
 
 def test_a_bundled_models_name_is_a_name_and_a_path_is_a_path(tmp_path, monkeypatch):
-    from rnncli.tagger import bundled_model_path, default_model_path, resolve_model_path
+    from rnncli.loader import bundled_model_path, default_model_path, resolve_model_path
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tutorial").write_bytes(b"a file of that name")
@@ -275,7 +275,7 @@ def test_the_tutorial_model_works_straight_after_install(runner):
 
 
 def test_the_shipped_tutorial_model_is_what_the_build_script_makes(tmp_path):
-    from rnncli.tagger import bundled_model_path
+    from rnncli.loader import bundled_model_path
 
     shipped_path = bundled_model_path("tutorial")
     assert shipped_path.stat().st_size < 100_000
@@ -426,7 +426,7 @@ def test_a_picture_that_cannot_be_written_leaves_the_old_one(runner, tmp_path, m
 def test_eval_without_memory_beside_the_normal_score(runner):
     from rnncli.corpus import read_corpus
     from rnncli.metrics import score
-    from rnncli.tagger import bundled_model_path
+    from rnncli.loader import bundled_model_path
 
     args = ["eval", str(SAMPLES / "tutorial.txt"), "--model", "tutorial", "--without-memory"]
     report = json.loads(ok(runner.invoke(app, [*args, "--json"])).stdout)
@@ -443,7 +443,7 @@ def test_eval_without_memory_beside_the_normal_score(runner):
 
 
 def test_train_watch_prints_the_sentence_after_every_epoch(runner, tmp_path):
-    from rnncli.backprop import sentence_loss
+    from rnncli.lesson import sentence_loss
 
     out = tmp_path / "m.npz"
     r = ok(runner.invoke(app, ["train", str(SAMPLES / "tutorial.txt"), "-o", str(out), "--epochs", "3",

@@ -29,7 +29,7 @@ import typer
 from typer.testing import CliRunner
 
 from rnncli.cli import app
-from rnncli.tagger import default_model_path
+from rnncli.loader import default_model_path
 
 from conftest import ROOT, in_scripts
 

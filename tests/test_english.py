@@ -6,7 +6,7 @@ import pytest
 from rnncli.cli import app
 from rnncli.corpus import read_corpus
 from rnncli.metrics import score
-from rnncli.tagger import Tagger, default_model_path
+from rnncli.loader import Tagger, default_model_path
 from rnncli.vocab import CASES
 
 pytestmark = pytest.mark.ewt
@@ -91,8 +91,8 @@ def test_pruning_nothing_changes_nothing_and_pruned_words_fall_back_to_unk(defau
 
 
 def test_the_lean_tagging_path_gives_the_full_forward_pass_tags_on_every_dev_token(default_model, dev):
-    """Tagging's own way through the network (rnn.logits: one length per batch, no padding, no
-    trace) against the forward pass that training and `unroll` use, padded batches and all."""
+    """Tagging's own way through the network (rnn.forward with keep=False: one length per batch,
+    no padding, no trace) against the forward pass that training and `unroll` use, padded batches and all."""
     words = [s.words for s in dev]
     lean = default_model.predict(words)
     order = sorted(range(len(words)), key=lambda i: len(words[i]))

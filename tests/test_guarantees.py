@@ -167,7 +167,7 @@ def test_tagging_reads_a_bounded_stretch_ahead_of_what_it_has_written(tutorial_m
     """Memory stays flat however long the input: at each write, the lines read but not yet
     written are bounded by a few chunks, not by the length of the input. Input that can pause
     is read by a thread of its own, at most two chunks ahead, in chunks of up to two."""
-    from rnncli.tagging import tag_stream
+    from rnncli.stream import tag_stream
 
     line, chunk_chars, total = "I eat apple and they fish in the river", 4000, 20_000
     per_chunk = chunk_chars // (len(line) + 1) + 1

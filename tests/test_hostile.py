@@ -98,25 +98,25 @@ def test_a_worker_that_dies_ends_the_output_after_whole_chunks_with_one_error(tu
     chunk before the failure, in order, and the error says where it stops."""
     from io import StringIO
 
-    from rnncli import tagging
+    from rnncli import stream
 
     lines = [("in.txt", n, "I eat apple" if n % 7 else "they fish") for n in range(1, 3001)]
     expected = StringIO()
     tagger = Tagger.load(tutorial_model)
-    tagging.tag_stream(tagger, lines, expected, chunk_chars=2000)
-    real = tagging.ChunkTagger.__call__
+    stream.tag_stream(tagger, lines, expected, chunk_chars=2000)
+    real = stream.ChunkTagger.__call__
 
     def deadly(self, chunk):
         if any(line == "poison" for line in chunk.lines):
             os.kill(os.getpid(), signal.SIGKILL)
         return real(self, chunk)
 
-    monkeypatch.setattr(tagging.ChunkTagger, "__call__", deadly)
+    monkeypatch.setattr(stream.ChunkTagger, "__call__", deadly)
     poisoned = list(lines)
     poisoned[2000] = ("in.txt", 2001, "poison")
     out = StringIO()
     with pytest.raises(TaggingError) as e:
-        tagging.tag_stream(tagger, poisoned, out, chunk_chars=2000, jobs=2)
+        stream.tag_stream(tagger, poisoned, out, chunk_chars=2000, jobs=2)
     message = str(e.value)
     assert message.startswith("a worker process ended abruptly (killed, or out of memory); the output stops after ")
     written = out.getvalue()

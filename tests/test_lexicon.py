@@ -16,7 +16,7 @@ from rnncli.corpus import Sentence, read_corpus
 from rnncli.errors import ModelFileError, RnncliError
 from rnncli.lexicon import Lexicon, fingerprint
 from rnncli.tagger import Tagger
-from rnncli.train import _Run, train
+from rnncli.train import TrainingSet, train
 from rnncli.vocab import CASES, Vocab, keyed, sentence_case
 
 from conftest import SAMPLES
@@ -183,8 +183,8 @@ def test_english_reads_spacy_lookups_data_and_says_how_to_get_it(tmp_path, monke
 
 def test_recase_adds_a_share_of_each_recased_copy_every_epoch():
     sentences = [Sentence(["The", "Dog", f"w{i}"], ["DET", "NOUN", "X"], i) for i in range(40)]
-    run = _Run(sentences, None, TrainConfig(recase=0.25, seed=3), lambda p: None, None, None)
-    chosen = run.epoch_sentences()
+    run = TrainingSet(sentences, None, TrainConfig(recase=0.25, seed=3), None)
+    chosen = run.epoch_sentences(np.random.default_rng(3))
     assert len(chosen) == 40 + 2 * 10 and (chosen[:40] == np.arange(40)).all()
     assert (40 <= chosen[40:50]).all() and (chosen[40:50] < 80).all() and (80 <= chosen[50:]).all()
     # "Dog" is a word of the vocabulary, "dog" (in a lower-cased copy) is not.
@@ -192,8 +192,8 @@ def test_recase_adds_a_share_of_each_recased_copy_every_epoch():
     assert run.vocab.describe(ids[1, 0, 0]) == ("word", "Dog")
     assert run.vocab.describe(ids[1, 1, 0]) == ("word", "<unk>")
     # The vocabulary is the sentences' as written: recasing adds no entries.
-    assert run.vocab.tables == _Run(sentences, None, TrainConfig(seed=3), lambda p: None, None, None).vocab.tables
-    assert len(_Run(sentences, None, TrainConfig(seed=3), lambda p: None, None, None).epoch_sentences()) == 40
+    assert run.vocab.tables == TrainingSet(sentences, None, TrainConfig(seed=3), None).vocab.tables
+    assert len(TrainingSet(sentences, None, TrainConfig(seed=3), None).epoch_sentences(np.random.default_rng(3))) == 40
 
 
 @pytest.mark.parametrize("text, case", [

@@ -56,7 +56,7 @@ def test_the_sdist_holds_what_the_readme_links_to_and_the_tests_read(built):
 def test_the_licence_files_say_what_is_under_which_terms():
     models = (ROOT / "LICENSE-MODELS.md").read_text(encoding="utf-8")
     assert "MIT License" in (ROOT / "LICENSE").read_text(encoding="utf-8")
-    from rnncli.tagger import Tagger, bundled_model_path
+    from rnncli.loader import Tagger, bundled_model_path
 
     for name, terms in (("default", "CC BY-SA 4.0"), ("tutorial", "CC0 1.0")):
         assert f"## {name}.npz: {terms}" in models

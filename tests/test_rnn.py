@@ -159,11 +159,12 @@ def test_vectorised_forward_matches_step_by_step_loop(name, per_word):
 
 @pytest.mark.parametrize("name", SHAPES)
 def test_tagging_path_matches_step_by_step_loop(name):
-    """rnn.logits, tagging's lean way (sentences of one length, backward chains run in reverse,
-    inputs once per word), against the plain loop of the formula."""
+    """rnn.forward's lean way, tagging's (keep=False: sentences of one length, backward chains
+    run in reverse, inputs once per word), against the plain loop of the formula."""
     shape = SHAPES[name]
     params, ids, lengths, _, _, types = random_problem(shape, [6, 6, 6], seed=12)
-    scores = rnn.logits(params, shape, rnn.word_inputs(params, shape, types), types.words)  # (T, B, n_tags)
+    scores = rnn.forward(params, shape, None, None, types=rnn.WordTypes(types.words),
+                         per_word=rnn.word_inputs(params, shape, types), keep=False).logits  # (T, B, n_tags)
     for b, expected in enumerate(loop_reference(params, shape, ids, lengths, types)):
         np.testing.assert_allclose(rnn.softmax(scores[:, b]), expected, rtol=1e-12, atol=1e-14)
 

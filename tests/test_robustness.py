@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from rnncli import modelfile
 from rnncli.cli import app
+from rnncli.config import BLAS_VARIABLES
 from rnncli.corpus import read_corpus
 from rnncli.errors import CorpusError, ModelFileError
 from rnncli.tagger import Tagger
@@ -728,7 +729,7 @@ def test_version_and_unknown_top_level_options(runner):
 def test_every_command_uses_one_blas_thread_unless_told(tutorial_model, tmp_path, command, given, used):
     """What OpenBLAS reads when NumPy loads: '1' from rnncli, else the user's own setting."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+           if k not in BLAS_VARIABLES}
     env.update(given)
     args = {"tag": ["tag", "I eat", "--model", str(tutorial_model)],
             "eval": ["eval", str(TUTORIAL), "--model", str(tutorial_model)],

@@ -41,7 +41,8 @@ def test_no_test_imports_from_scripts_or_puts_it_on_the_path():
         tree = ast.parse(source)
         assert not imported_modules(tree) & in_scripts_folder, path.name
         for node in ast.walk(tree):  # sys.path.insert(0, SCRIPTS), monkeypatch.syspath_prepend(".../scripts")
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in ("insert", "append", "extend", "syspath_prepend"):
                 call = ast.get_source_segment(source, node)
                 if ("sys.path." in call or node.func.attr == "syspath_prepend") and "scripts" in call.lower():
                     pytest.fail(f"{path.name}:{node.lineno} puts scripts/ on sys.path")

@@ -9,7 +9,7 @@ from harness import log, mib, peak_rss
 from speed.shared import Bench, Row, tag_file_peak
 
 from rnncli.recipes import ewt_file
-from rnncli.tagger import default_model_path
+from rnncli.loader import default_model_path
 
 FACTOR = 10  # the larger input: this many times the 1x one
 

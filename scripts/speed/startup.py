@@ -9,7 +9,7 @@ from pathlib import Path
 from harness import log, run, take_turns
 from speed.shared import STARTUP_SENTENCE, Bench, Row
 
-from rnncli.tagger import default_model_path
+from rnncli.loader import default_model_path
 
 RUNS_PER_REPEAT = 5  # each run is well under a second: more runs for a steady median
 

@@ -15,7 +15,8 @@ from common import ROOT
 from harness import CHILD_ENV, log, plural, rate
 from speed.shared import Bench, Row, flops_per_token, tag_file
 
-from rnncli.tagger import BATCH_TOKENS, Tagger, default_model_path
+from rnncli.loader import default_model_path
+from rnncli.tagger import BATCH_TOKENS, Tagger
 
 
 def nltk_peer(b: Bench):

@@ -16,7 +16,7 @@ import numpy as np
 from harness import CHILD_ENV, log, rate, run
 from speed.shared import Bench, Row, tag_file
 
-from rnncli.tagger import default_model_path
+from rnncli.loader import default_model_path
 
 MANY_TAGS = 10_001  # the output layer of a large tag set, where BLAS threads matter most
 TRAIN_LOAD_SENTENCES, QUICK_TRAIN_LOAD_SENTENCES = 2_000, 200

@@ -5,23 +5,45 @@ Input that can pause (a pipe, a terminal, a generator) is read by a thread of it
 what has arrived is tagged as soon as no more comes for a moment (``PAUSE``): a line typed or
 piped slowly is answered at once, and a file still goes in large chunks. With ``jobs`` > 1,
 chunks are tagged by worker processes (a few in flight at a time) and written in input order.
+
+The stream sits below the tagger, which tags lines through it (``Tagger.tag_lines``): it knows a
+tagger only by the few things it asks of one, ``Tags``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple, TextIO
+from typing import NamedTuple, Protocol, TextIO
 
-from .corpus import format_sentence
-from .errors import RnncliError, TaggingError
-from .tagger import Tagger
+from .corpus import OUTPUT_FORMATS, format_sentence, given_line
+from .errors import OptionError, RnncliError, TaggingError, shown
+from .tokenizer import line_spans, line_tokens
 
 CHUNK_CHARS = 1 << 19  # about 100,000 tokens of text: big batches for the matrix products, flat memory
 PAUSE = 0.005  # seconds without a new line after which the lines that arrived are tagged
 LATEST = 0.1  # seconds at most that a line waits for others while the input keeps trickling in
+
+
+class Tags(Protocol):
+    """What the stream asks of a tagger (``rnncli.tagger.Tagger`` is one)."""
+
+    tags: list[str]
+    record: object  # its ``tag_column`` and ``corpus``
+    vocab: object  # its ``is_known(word)``
+
+    def best(self, sentences: list[list[str]], probs: bool = True) -> list: ...
+
+    def ranked(self, sentences: list[list[str]], k: int) -> list: ...
+
+    def top_count(self, top) -> int: ...
+
+    def widen_lookups(self, tokens: int | None = None) -> None: ...
 
 
 class Chunk(NamedTuple):
@@ -47,11 +69,9 @@ LOOK = 1000  # tokens that a ChunkTagger checks against the vocabulary, at the s
 class ChunkTagger:
     """Turns a chunk of raw lines into the text of their tagged sentences."""
 
-    def __init__(self, tagger: Tagger, fmt: str = "slash", pretokenized: bool = False, top: int | None = None):
-        from .tokenizer import line_tokens
-
+    def __init__(self, tagger: Tags, fmt: str = "slash", pretokenized: bool = False, top: int | None = None):
         self.tagger, self.fmt, self.pretokenized = tagger, fmt, pretokenized
-        self.top = None if top is None else tagger._top(top)
+        self.top = None if top is None else tagger.top_count(top)
         self.split = str.split if pretokenized else line_tokens
         self.column = tagger.record.tag_column
         self.slash = ["/" + t for t in tagger.tags]
@@ -92,8 +112,6 @@ class ChunkTagger:
     def _jsonl(self, lines: list[str]) -> Tagged:
         """One JSON object per line: tokens, tags, o_t of each tag (rounded to 4 places), each
         token's (start, end) in its line, and with ``top`` the best (tag, o_t) pairs of each."""
-        from .tokenizer import line_spans
-
         spans = [line_spans(line, self.pretokenized) for line in lines]
         sentences = [[line[s:e] for s, e in where] for line, where in zip(lines, spans)]
         self.tagger.widen_lookups(sum(map(len, sentences)))
@@ -116,8 +134,6 @@ def _check_slash_tags(tags: list[str]) -> None:
     ``1/2``): a tag holding a slash would read back as part of its word, so it is refused."""
     bad = next((t for t in tags if "/" in t), None)
     if bad is not None:
-        from .errors import OptionError
-
         raise OptionError("--format", f"the model's tag {bad!r} holds a '/', which slash output cannot "
                                       f"show so that it reads back; use tsv, conllu or jsonl")
 
@@ -214,7 +230,7 @@ def _wait_for_a_chunk(ready: threading.Condition, pending: list, state: dict, ch
             return
 
 
-def tag_stream(tagger: Tagger, lines: Iterable[tuple[str, int, str]], out: TextIO, fmt: str = "slash",
+def tag_stream(tagger: Tags, lines: Iterable[tuple[str, int, str]], out: TextIO, fmt: str = "slash",
                pretokenized: bool = False, chunk_chars: int = CHUNK_CHARS, jobs: int = 1, paced: bool = False,
                top: int | None = None, warn: Callable[[str], None] | None = None) -> int:
     """Tag each (source, line number, text) and write one output sentence per line; returns tokens tagged.
@@ -250,7 +266,7 @@ class Unknown:
 
     DECIDE = 100  # tokens after which it is decided; a shorter input is decided at its end
 
-    def __init__(self, tagger: Tagger, warn: Callable[[str], None] | None):
+    def __init__(self, tagger: Tags, warn: Callable[[str], None] | None):
         self.tagger, self.warn = tagger, warn
         self.looked = self.unknown = 0
         self.decided = warn is None
@@ -273,9 +289,6 @@ _worker: ChunkTagger | None = None  # each worker process's own copy, set once w
 
 
 def _start_worker(tag_chunk: ChunkTagger, parent: int) -> None:
-    import os
-    import signal
-
     global _worker
     _worker = tag_chunk
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: no worker tracebacks
@@ -296,10 +309,11 @@ def _work(chunk: Chunk) -> Tagged:
 def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], jobs: int) -> Iterator[Tagged]:
     """``map(tag_chunk, chunks)`` in worker processes, results in input order. A worker that
     raises or dies ends the results with ``TaggingError`` after the chunks before its own."""
+    # Here: a one-process run, the common one, never needs the pool's modules at start-up.
     import multiprocessing
-    import os
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     # fork shares the loaded model with the workers at no cost; elsewhere it is pickled once per worker.
     methods = multiprocessing.get_all_start_methods()
@@ -307,8 +321,6 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], job
     pending: deque = deque()
     written = "the start"  # where the output stops if the next chunk fails
     failed = False
-
-    from concurrent.futures.process import BrokenProcessPool  # here: a one-process run never needs it
 
     def result(future, where: str) -> Tagged:
         nonlocal written, failed
@@ -356,7 +368,7 @@ def _abandon(pool) -> None:
         worker.kill()
 
 
-def tag_lines(tagger: Tagger, lines: Iterable[str | bytes], fmt: str = "slash", pretokenized: bool = False,
+def tag_lines(tagger: Tags, lines: Iterable[str | bytes], fmt: str = "slash", pretokenized: bool = False,
               source: str | None = None, first_line: int = 1, chunk_chars: int = CHUNK_CHARS,
               top: int | None = None) -> Iterator[str]:
     """The text that ``rnncli tag`` writes for each line, one item per line, in order: a line
@@ -369,9 +381,6 @@ def tag_lines(tagger: Tagger, lines: Iterable[str | bytes], fmt: str = "slash", 
     list or a tuple (a file, a generator, a queue) are read as they come: what has arrived is
     tagged when no more comes for a moment.
     """
-    from .corpus import OUTPUT_FORMATS
-    from .errors import OptionError, shown
-
     if fmt not in OUTPUT_FORMATS:  # said at the call, not at the first item
         raise OptionError("--format", f"unknown output format {fmt!r}; one of {', '.join(OUTPUT_FORMATS)}")
     name = "<lines>" if source is None else shown(source)
@@ -381,8 +390,6 @@ def tag_lines(tagger: Tagger, lines: Iterable[str | bytes], fmt: str = "slash", 
 
 def _tagged_lines(tag_chunk: ChunkTagger, lines: Iterable[str | bytes], fmt: str, name: str, first_line: int,
                   chunk_chars: int) -> Iterator[str]:
-    from .corpus import given_line
-
     split = _slash_items if fmt in ("slash", "jsonl") else _block_items
     checked = ((name, n, given_line(name, n, line, first=n == 1)) for n, line in enumerate(lines, first_line))
     paced = not isinstance(lines, (list, tuple))
@@ -399,8 +406,6 @@ class UnknownWordsWarning(UserWarning):
 
 
 def _warning(message: str) -> None:
-    import warnings
-
     warnings.warn(message, UnknownWordsWarning, stacklevel=4)
 
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from . import rnn
 from .errors import RnncliError
-from .explain import formula, per_step, spectral_radius, verdict
+from .explain import formula, layer_output, per_step, spectral_radius, verdict
+from .optim import SGD  # the update rule that `train --optimizer sgd` applies
 from .tagger import Tagger
 from .tokenizer import line_tokens
 
@@ -108,8 +109,7 @@ def backward_formula(shape: rnn.Shape) -> dict[str, list[str]]:
     learner builds it up: the loss, the error at the output, back to each chain's state, and
     the gradients of the arrays."""
     H, n_tags, n_out = shape.n_hidden, shape.n_tags, shape.n_out
-    p = str(shape.n_layers) if shape.n_layers > 1 else ""
-    top = f"[s{p}_t ; s{p}_bwd_t]" if shape.bidirectional else f"s{p}_t"
+    top = layer_output(shape.n_layers - 1, shape)
     out = {
         "loss": ["L_t = -log o_t[y_t]    L = sum_t L_t"],
         "output": [f"q_t = V {top} + c    ({n_tags}): the scores, so that o_t = softmax(q_t)",
@@ -130,8 +130,7 @@ def backward_formula(shape: rnn.Shape) -> dict[str, list[str]]:
         if layer == 0:
             x, note = "x_t", " (only the columns x_t selects)"
         else:
-            q = str(layer) if layer > 1 else ""
-            x, note = (f"[s{q}_t ; s{q}_bwd_t]" if shape.bidirectional else f"s{q}_t"), ""
+            x, note = layer_output(layer - 1, shape), ""
         rows, cols = dims["U" + sfx]
         out["params"].append(f"dL/dW{sfx} = sum_t dL/dz{sfx}_t s{sfx}_{{{prev}}}^T    "
                              f"dL/db{sfx} = sum_t dL/dz{sfx}_t    W{sfx}: {H} x {H}")
@@ -260,8 +259,6 @@ def gradient_memory(tagger: Tagger, words: list[str]) -> dict:
 def _descend(tagger, params, grads, words, y, lr, steps, loss, probs) -> dict:
     """``steps`` plain gradient steps p <- p - lr dL/dp on every array of a copy of the network,
     each with the gradient at the copy as it then is; the loss and o_t[y_t] after each."""
-    from .optim import SGD  # the update rule that `train --optimizer sgd` applies
-
     rows = np.arange(len(y))
     after = {k: v.copy(order="K") for k, v in params.items()}
     sgd = SGD(after)
