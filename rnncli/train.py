@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from itertools import chain, count, repeat
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -84,17 +85,28 @@ class Data:
 
     @classmethod
     def encode(cls, sentences: list[Sentence], vocab: Vocab, tag_index: dict[str, int]) -> Data:
-        lengths = np.fromiter((len(s.words) for s in sentences), np.int64, len(sentences))
-        n, encode, keyed = int(lengths.sum()), vocab.encode, vocab.keyed
-        ids = np.fromiter((encode(w) for s in sentences for w in keyed(s.words)),
-                          np.dtype((np.int32, vocab.n_slots)), n)
-        tags = np.fromiter((tag_index.get(t, -1) for s in sentences for t in s.tags), np.int64, n)
-        data = cls(ids.reshape(n, vocab.n_slots), tags, lengths)
+        # A corpus repeats its words: each distinct one is encoded once, and the tokens are
+        # numbered by dict look-ups that map() runs in C, not by a Python step per token.
+        lengths = np.fromiter(map(len, (s.words for s in sentences)), np.int64, len(sentences))
+        n = int(lengths.sum())
+
+        def keys():  # every token as vocab.encode takes it, sentence after sentence
+            return chain.from_iterable(map(vocab.keyed, (s.words for s in sentences)))
+
+        distinct = list(set(keys()))
+        row = {key: i for i, key in enumerate(distinct)}
+        table = np.array(vocab.encode_all(distinct), np.int32).reshape(len(distinct), vocab.n_slots)
+        ids = table[np.fromiter(map(row.__getitem__, keys()), np.int64, n)]  # (N, K)
+        tags = np.fromiter(map(tag_index.get, chain.from_iterable(s.tags for s in sentences), repeat(-1)), np.int64, n)
+        data = cls(ids, tags, lengths)
         if vocab.chars is not None:
-            number: dict[str, int] = {}  # each distinct word's number, in order of appearance
-            data.words = np.fromiter((number.setdefault(w, len(number)) for s in sentences for w in s.words),
-                                     np.int64, n)
-            data.letters = [vocab.encode_chars(w) for w in number]
+            # Each distinct word's number, in order of appearance: setdefault keeps the count of
+            # the token where a word first appears, and np.unique makes those counts 0, 1, 2...
+            first: dict[str, int] = {}
+            seen = np.fromiter(map(first.setdefault, chain.from_iterable(s.words for s in sentences), count()),
+                               np.int64, n)
+            _, data.words = np.unique(seen, return_inverse=True)
+            data.letters = [vocab.encode_chars(w) for w in first]
         return data
 
     def gather(self, column: np.ndarray, which) -> tuple[np.ndarray, np.ndarray]:
