@@ -62,7 +62,9 @@ class TrainingDisplay:
             run_left = self.estimate.epoch(p.epoch, p.epochs, p.seconds)
             # A wait of seconds is not news, and short runs (the docs' examples) keep their lines.
             left = f"  about {duration(run_left)} left" if run_left >= WORTH_SAYING else ""
-            self.console.print(f"epoch {p.epoch + 1}/{p.epochs}  loss {p.loss:.4f}{dev}  {p.seconds:.1f}s{mark}{left}")
+            # soft_wrap: a log line stays one line, however long a path or narrow a terminal
+            self.console.print(f"epoch {p.epoch + 1}/{p.epochs}  loss {p.loss:.4f}{dev}  {p.seconds:.1f}s{mark}{left}",
+                               soft_wrap=True)
             if self.watch is not None and p.model is not None and not self.console.quiet:
                 self._show_watched(p.model)
 
@@ -84,9 +86,10 @@ class TrainingDisplay:
         dev = "" if t.dev_accuracy is None else f", dev accuracy {100 * t.dev_accuracy:.2f}%"
         self.console.print(f"wrote {shown(path)}: {tagger.shape.n_params():,} parameters, "
                            f"{len(tagger.vocab.tables['word']) - 1:,} words, {len(tagger.tags)} tags, "
-                           f"best epoch {t.best_epoch}{dev}")
+                           f"best epoch {t.best_epoch}{dev}", soft_wrap=True)
         if t.unlearnable_dev_tags:
-            self.console.print("dev tags never seen in training (unlearnable): " + " ".join(t.unlearnable_dev_tags))
+            self.console.print("dev tags never seen in training (unlearnable): " + " ".join(t.unlearnable_dev_tags),
+                               soft_wrap=True)
 
 
 def watch_line(model, words: list[str], targets: list[str] | None) -> str:

@@ -642,3 +642,11 @@ def test_steps_need_a_step_size(runner):
     assert r.exit_code == 2 and r.stderr.startswith("rnncli: error: Invalid value for '--steps': --steps needs --lr")
     r = runner.invoke(app, ["unroll", "they fish", "--model", "tutorial", "--scale-w", "nan"])
     assert r.exit_code == 2 and "must be a finite number" in r.stderr
+
+
+def test_training_s_log_lines_stay_whole_however_long_the_path(runner, tmp_path):
+    out = tmp_path / ("a-folder-with-a-long-name-" * 4) / "model.npz"
+    out.parent.mkdir()
+    r = ok(runner.invoke(app, ["train", str(SAMPLES / "tutorial.txt"), "-o", str(out), "--epochs", "1", "--hidden", "8"],
+                         env={"COLUMNS": "60"}))
+    assert any(line.startswith(f"wrote {out}: ") and line.endswith(", best epoch 1") for line in r.stderr.splitlines())
