@@ -358,14 +358,18 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], job
 
 
 def _abandon(pool) -> None:
-    """Ends a pool that failed, or whose results are no longer wanted, without waiting for it:
+    """Ends a pool that failed, or whose results are no longer wanted, without waiting on it:
     ``shutdown(wait=True)`` can deadlock while the pool's own threads handle a worker that died
-    (CPython gh-125451, fixed in 3.12.8 and 3.13.1). The workers are killed instead; the pool's
-    threads see them gone and end."""
+    (CPython gh-125451, fixed in 3.12.8 and 3.13.1). The workers are killed instead, and the
+    pool's thread, seeing them gone, is given a while to end: one still running at exit races
+    Python's own last call to it, which then fails on a closed pipe with a traceback."""
     workers = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for worker in workers:
         worker.kill()
+    if manager is not None:
+        manager.join(timeout=10)
 
 
 def tag_lines(tagger: Tags, lines: Iterable[str | bytes], fmt: str = "slash", pretokenized: bool = False,
