@@ -55,6 +55,20 @@ def one_line_error(r, status=1):
     return r.stderr
 
 
+def read_terminal(fd: int) -> bytes:
+    """Everything written to a pseudo-terminal until its other end is closed."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child has closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @pytest.fixture(scope="session")
 def ewt() -> Path:
     """The UD English EWT folder; tests that use it are marked ``ewt``."""

@@ -16,7 +16,7 @@ from rnncli.cli import app
 from rnncli.corpus import read_corpus
 from rnncli.tagger import Tagger
 
-from conftest import SAMPLES, SCRIPTS
+from conftest import SAMPLES, SCRIPTS, read_terminal
 
 # The app's own list: a command added to it is checked below without being named here.
 COMMANDS = list(typer.main.get_command(app).commands)
@@ -209,15 +209,7 @@ def _run_on_a_terminal(args, env):
     pid, fd = pty.fork()
     if pid == 0:  # the child
         os.execvpe(sys.executable, [sys.executable, "-m", "rnncli", *args], env)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:  # the child has closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = read_terminal(fd)
     os.waitpid(pid, 0)
     os.close(fd)
     return out.decode("utf-8", "replace")

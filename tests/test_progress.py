@@ -9,7 +9,7 @@ import pytest
 
 from rnncli.progress import Estimate, ReadingBar, duration, left_text
 
-from conftest import ROOT
+from conftest import ROOT, read_terminal
 
 
 class Clock:
@@ -85,14 +85,7 @@ def _tag_with_stderr_on(where: str, tmp_path, env: dict) -> tuple[str, bytes]:
     seen = []
 
     def drain():  # the terminal must be read as it is written, or the writer waits
-        while True:
-            try:
-                chunk = os.read(main, 65536)
-            except OSError:  # the child has closed the terminal
-                break
-            if not chunk:
-                break
-            seen.append(chunk)
+        seen.append(read_terminal(main))
 
     reader = threading.Thread(target=drain)
     reader.start()
