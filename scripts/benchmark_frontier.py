@@ -213,7 +213,7 @@ def main() -> None:
             f"{row['flops']:,} FLOPs/token")
         rows.append(row)
 
-    sizes = Sizes(None, QUICK_TAG_TOKENS if args.quick else TAG_TOKENS, 0, 0, args.repeats, 0)
+    sizes = Sizes(None, QUICK_TAG_TOKENS if args.quick else TAG_TOKENS, 0, 0, 0, args.repeats, 0)
     job_counts = sorted({1, args.jobs})
     with tempfile.TemporaryDirectory(prefix="rnncli-frontier-") as tmp:
         bench = Bench(sizes, Path(tmp), sentences, dev, [], threads=1)

@@ -58,6 +58,7 @@ TAG_TOKENS, QUICK_TAG_TOKENS = 1_000_000, 20_000
 QUICK_SENTENCES = 1000
 NLTK_ITERATIONS, QUICK_NLTK_ITERATIONS = 5, 1
 CRF_ITERATIONS, QUICK_CRF_ITERATIONS = 50, 5
+RICH_CRF_ITERATIONS, QUICK_RICH_CRF_ITERATIONS = 100, 5
 LOAD_TOKENS, QUICK_LOAD_TOKENS = 200_000, 5_000  # one busy-core run with a thread per core is slow
 FUNCTIONS = {"training": training.section, "tagging": tagging.section, "startup": startup.section,
              "memory": memory.section, "scaling": scaling.section, "load": threads.section_tagging,
@@ -105,7 +106,8 @@ def main() -> None:
     sections, repeats = args.sections, args.repeats
     sizes = Sizes(QUICK_SENTENCES if args.quick else None, QUICK_TAG_TOKENS if args.quick else TAG_TOKENS,
                   QUICK_NLTK_ITERATIONS if args.quick else NLTK_ITERATIONS,
-                  QUICK_CRF_ITERATIONS if args.quick else CRF_ITERATIONS, repeats,
+                  QUICK_CRF_ITERATIONS if args.quick else CRF_ITERATIONS,
+                  QUICK_RICH_CRF_ITERATIONS if args.quick else RICH_CRF_ITERATIONS, repeats,
                   QUICK_LOAD_TOKENS if args.quick else LOAD_TOKENS)
 
     sentences, dev = read_ewt()

@@ -129,6 +129,55 @@ def test_the_peers_the_data_and_the_log_are_defined_once():
         assert "def log(" not in code and '"MKL_NUM_THREADS"' not in code, path.name  # harness.py, rnncli.config
 
 
+RICH_FEATURES = """
+import json, peers
+print(json.dumps({"rich": peers.crf_features(["The", "well-known", "Dog"], rich=True),
+                  "few": peers.crf_features(["The", "well-known", "Dog"])}))
+"""
+
+
+def test_the_rich_crf_features_of_a_word_its_neighbours_and_the_sentence_s_ends():
+    said = json.loads(in_scripts(RICH_FEATURES))
+    assert said["rich"][1] == ["bias", "w=well-known", "p1=w", "p2=we", "p3=wel", "s1=n", "s2=wn", "s3=own",
+                               "-1w=the", "-1s3=the", "+1w=dog", "+1s3=dog", "hyphen"]
+    assert said["rich"][0][8:] == ["BOS", "+1w=well-known", "+1s3=own", "title"]
+    assert said["rich"][2][8:] == ["-1w=well-known", "-1s3=own", "EOS", "title"]
+    # the few features stay as the earlier benchmark's figures were measured with
+    assert said["few"][1] == ["bias", "w=well-known", "s3=own", "s2=wn", "-1w=the", "+1w=dog"]
+
+
+TAGGING_PEERS = """
+import json, sys, tempfile
+from pathlib import Path
+from rnncli.corpus import read_corpus
+from speed import tagging
+from speed.shared import Bench, Sizes
+
+# No rnncli run: a stand-in model "tagged" in half a second, so that only the peers are trained and timed.
+tagging.rnncli_models = lambda b: [("stand-in model", Path("stand-in.npz"))]
+tagging.tag_file = lambda *args, **kwargs: 0.5
+tagging.ceiling_rows = lambda *args: []
+Bench.warm_up = lambda self, model: None
+sentences = read_corpus(sys.argv[1])
+with tempfile.TemporaryDirectory() as tmp:
+    texts = [" ".join(s.words) for s in sentences]
+    bench = Bench(Sizes(None, 200, 1, 2, 3, 1, 0), Path(tmp), sentences, sentences, texts, threads=1)
+    rows = tagging.section(bench)
+print(json.dumps([(r.what, r.peer, r.theirs) for r in rows]))
+"""
+
+
+def test_the_tagging_section_sets_both_crfs_beside_rnncli_each_with_its_dev_accuracy():
+    rows = json.loads(in_scripts(TAGGING_PEERS, str(SAMPLES / "tiny.conllu")))
+    peers = [peer for what, peer, _ in rows if "pretokenized" in what]
+    crfs = [peer for peer in peers if peer.startswith("python-crfsuite CRF")]
+    assert [peer.split(" (")[0] for peer in crfs] == ["python-crfsuite CRF, few features",
+                                                      "python-crfsuite CRF, rich features"]
+    assert "(2 L-BFGS iterations; " in crfs[0] and "(3 L-BFGS iterations; " in crfs[1]
+    assert all(" on EWT dev)" in peer for peer in crfs)
+    assert all(theirs.endswith(" s)") for what, peer, theirs in rows if peer in crfs)  # timed, not skipped
+
+
 HARNESS = """
 import json, sys, harness
 order = []

@@ -48,6 +48,7 @@ class Sizes:
     tag_tokens: int
     nltk_iterations: int
     crf_iterations: int
+    rich_crf_iterations: int
     repeats: int
     load_tokens: int
 

@@ -32,17 +32,25 @@ def nltk_peer(b: Bench):
     return tag_all, f"NLTK averaged perceptron ({plural(b.sizes.nltk_iterations, 'iteration')}), in-process"
 
 
-def crf_peer(b: Bench):
+def crf_peer(b: Bench, rich: bool = False):
+    """The CRF with the few features, or with ``rich`` the richer one, each with its EWT dev accuracy."""
+    iterations = b.sizes.rich_crf_iterations if rich else b.sizes.crf_iterations
     try:
-        tagger = peers.crf_tagger(b.train, b.sizes.crf_iterations, b.tmp / "crf.model")
+        tagger = peers.crf_tagger(b.train, iterations, b.tmp / f"crf{'-rich' * rich}.model", rich)
     except ImportError:
         return None, "CRFsuite: not installed (`pip install python-crfsuite`)"
 
     def tag_all(sentences):
         for words in sentences:
-            tagger.tag(peers.crf_features(words))
-    iterations = plural(b.sizes.crf_iterations, "L-BFGS iteration")
-    return tag_all, f"python-crfsuite CRF ({iterations}), in-process, with features"
+            tagger.tag(peers.crf_features(words, rich))
+    dev = peers.accuracy(lambda words: tagger.tag(peers.crf_features(words, rich)), b.dev)
+    features = "rich features" if rich else "few features"
+    return tag_all, (f"python-crfsuite CRF, {features} ({plural(iterations, 'L-BFGS iteration')}; "
+                     f"{dev:.2%} on EWT dev), in-process, with features")
+
+
+def rich_crf_peer(b: Bench):
+    return crf_peer(b, rich=True)
 
 
 def rnncli_models(b: Bench) -> list[tuple[str, Path | None]]:
@@ -57,10 +65,13 @@ def missing_model_note() -> str:
     return f"{shown} is not built yet (python scripts/build_default_model.py)"
 
 
+PEERS = (nltk_peer, crf_peer, rich_crf_peer)
+
+
 def section(b: Bench) -> list[Row]:
     models = rnncli_models(b)
     peers = []
-    for make in (nltk_peer, crf_peer):
+    for make in PEERS:
         log(f"[tagging] training the {make.__name__.removesuffix('_peer')} peer ...")
         started = time.perf_counter()
         function, name = make(b)
