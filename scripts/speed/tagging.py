@@ -15,6 +15,7 @@ from common import ROOT
 from harness import CHILD_ENV, log, plural, rate
 from speed.shared import Bench, Row, flops_per_token, tag_file
 
+from rnncli.config import BLAS_VARIABLES
 from rnncli.loader import default_model_path
 from rnncli.tagger import BATCH_TOKENS, Tagger
 
@@ -153,7 +154,7 @@ print(2 * B * H * D * 2000 / sorted(best)[3] / 1e9)
 def matmul_gflops(batch: int, hidden: int, inputs: int) -> float:
     """GFLOP/s of a float32 (batch x inputs) by (inputs x hidden) product on one core, one BLAS
     thread (as rnncli tags), in a fresh process: the median of 7 runs of 2,000 products."""
-    env = {**CHILD_ENV, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    env = {**CHILD_ENV, **dict.fromkeys(BLAS_VARIABLES, "1")}
     out = subprocess.run([sys.executable, "-c", MATMUL_CHILD, str(batch), str(hidden), str(inputs)],
                          capture_output=True, text=True, env=env, check=True)
     return float(out.stdout)

@@ -16,6 +16,7 @@ import numpy as np
 from harness import CHILD_ENV, log, rate, run
 from speed.shared import Bench, Row, tag_file
 
+from rnncli.config import BLAS_VARIABLES
 from rnncli.loader import default_model_path
 
 MANY_TAGS = 10_001  # the output layer of a large tag set, where BLAS threads matter most
@@ -56,7 +57,7 @@ def section_tagging(b: Bench) -> list[Row]:
         with busy_loops(cores if busy else 0):
             times = {}
             for label, n in threads.items():
-                env = {**CHILD_ENV, "OPENBLAS_NUM_THREADS": str(n), "OMP_NUM_THREADS": str(n)}
+                env = {**CHILD_ENV, **dict.fromkeys(BLAS_VARIABLES, str(n))}
                 times[label] = [tag_file(model, path, True, b.tmp / "tagged.txt", env=env)
                                 for _ in range(b.sizes.repeats)]
                 log(f"[load] {'busy' if busy else 'idle'} cores, {label}: "
@@ -91,7 +92,7 @@ def section_training(b: Bench) -> list[Row]:
     out = b.tmp / "train-load.npz"
 
     def epoch(corpus: Path, n_threads: int) -> float:
-        env = {**CHILD_ENV, "OPENBLAS_NUM_THREADS": str(n_threads), "OMP_NUM_THREADS": str(n_threads)}
+        env = {**CHILD_ENV, **dict.fromkeys(BLAS_VARIABLES, str(n_threads))}
         run([sys.executable, "-m", "rnncli", "train", str(corpus), "-o", str(out), "--epochs", "1",
              "--hidden", "128", "--batch-size", "32", "-q"], env=env)
         with np.load(out, allow_pickle=False) as f:
