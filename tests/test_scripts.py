@@ -168,6 +168,7 @@ print(json.dumps([(r.what, r.peer, r.theirs) for r in rows]))
 
 
 def test_the_tagging_section_sets_both_crfs_beside_rnncli_each_with_its_dev_accuracy():
+    pytest.importorskip("pycrfsuite", reason="python-crfsuite is a benchmark peer: pip install '.[bench]'")
     rows = json.loads(in_scripts(TAGGING_PEERS, str(SAMPLES / "tiny.conllu")))
     peers = [peer for what, peer, _ in rows if "pretokenized" in what]
     crfs = [peer for peer in peers if peer.startswith("python-crfsuite CRF")]
