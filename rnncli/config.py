@@ -17,9 +17,11 @@ FEATURE_SETS = {
     "word": ("word",),
     "form": ("word", "lower", "suf1", "suf2", "suf3", "suf4", "pre1", "pre2", "pre3", "shape"),
 }
-# What an English lexicon says of a word (lexicon.py reads them); the 'lexicon' set adds them to
-# form's, and the case the sentence is written in (vocab.sentence_case).
-LEXICON_SLOTS = ("cluster4", "cluster6", "cluster10", "cluster20", "logp", "caps")
+# What an English lexicon says of a word (lexicon.py reads them): its cluster, frequency and
+# capitalisation, and how it can be a noun, verb, adjective or adverb (WORD_CLASSES). The 'lexicon'
+# set adds them to form's, and the case the sentence is written in (vocab.sentence_case).
+WORD_CLASSES = ("noun", "verb", "adj", "adv")
+LEXICON_SLOTS = ("cluster4", "cluster6", "cluster10", "cluster20", "logp", "caps") + WORD_CLASSES
 FEATURE_SETS["lexicon"] = FEATURE_SETS["form"] + LEXICON_SLOTS + ("case",)
 OPTIMIZERS = ("adam", "sgd")  # update rules (optim.py implements each)
 STORES = ("float32", "float16")  # how a model file holds the weights (Tagger.save)

@@ -37,6 +37,7 @@ import zlib
 import numpy as np
 
 from .config import LEXICON_SLOTS as SLOTS
+from .config import WORD_CLASSES
 from .errors import ModelFileError, RnncliError
 
 PREFIXES = (4, 6, 10, 20)  # steps of the cluster path in the cluster slots
@@ -46,10 +47,15 @@ SCALE = 4  # log probabilities are stored in quarters
 MAX_CAPS = 6  # the caps slot's values run from -6 to +6
 SOURCE = ("spacy-lookups-data {version} (MIT licence, Explosion): en_lexeme_cluster (Brown clusters) "
           "and en_lexeme_prob (log probabilities)")
+LEMMA_SOURCE = ("; en_lemma_index, en_lemma_exc and en_lemma_rules (from WordNet 3.0, WordNet 3.0 "
+                "Copyright 2006 by Princeton University, WordNet licence)")
+LEMMA_ARRAYS = {"lexicon_lemma_keys": np.uint32, "lexicon_lemma_class": np.uint8}
+ALL_ARRAYS = (*ARRAYS, *LEMMA_ARRAYS)  # every array a model file's lexicon may have
 MIN_LOGP = -19.0  # the bundled table keeps forms at least this probable (about 540,000)
 
 
 _NONE = (None,) * len(SLOTS)
+_NO_CLASS = (None,) * len(WORD_CLASSES)
 
 
 def fingerprint(form: str) -> int:
@@ -62,13 +68,63 @@ def capitalised(word: str) -> str:
     return word[:1].upper() + word[1:]
 
 
+class Lemmas:
+    """What WordNet says a lower-cased form can be, in the slots noun, verb, adj and adv: a bit
+    per word class for a lemma (``base``) and one for an irregular form (``irr``, *swam*, *geese*),
+    keyed by fingerprint; and the regular suffix rules (class, suffix, replacement), by which
+    *barks* is ``-s`` in the noun and verb slots because *bark* is a noun and a verb lemma."""
+
+    def __init__(self, keys: np.ndarray, classes: np.ndarray, rules: list[tuple[int, str, str]]):
+        self.keys, self.classes, self.rules = keys, classes, [tuple(r) for r in rules]
+        by_suffix: dict[str, list[tuple[int, str, str]]] = {}
+        for c, suffix, replacement in self.rules:
+            label = f"-{suffix}" + (f"+{replacement}" if replacement else "")
+            by_suffix.setdefault(suffix, []).append((c, replacement, label))
+        self._by_suffix = by_suffix
+        self._lengths = sorted({len(x) for x in by_suffix}, reverse=True)  # the longest suffix first
+
+    def bits(self, forms: list[str]) -> np.ndarray:
+        """(n,) each form's bits: 1 << c for a lemma of class c, 16 << c for an irregular form."""
+        if not len(self.keys):
+            return np.zeros(len(forms), np.int64)
+        h = np.fromiter(map(fingerprint, forms), np.uint32, count=len(forms))
+        i = np.searchsorted(self.keys, h) % len(self.keys)
+        return np.where(self.keys[i] == h, self.classes[i], 0).astype(np.int64)
+
+    def values_of(self, lower: list[str]) -> list[tuple[str | None, ...]]:
+        """Each lower-cased word's value in the slots of ``WORD_CLASSES``: ``base``, ``irr``,
+        ``base+irr``, the first rule (longest suffix first) whose stem is a lemma of the class,
+        or None."""
+        stems, whose = [], []
+        by_suffix = self._by_suffix
+        for i, w in enumerate(lower):
+            for k in self._lengths:
+                for c, replacement, label in by_suffix.get(w[-k:], ()) if len(w) > k else ():
+                    stems.append(w[:-k] + replacement)
+                    whose.append((i, c, label))
+        bits = self.bits(lower + stems)
+        own, stem_bits = bits[:len(lower)].tolist(), bits[len(lower):].tolist()
+        out = [[_OWN[b & (17 << c)] if b & (17 << c) else None for c in range(len(WORD_CLASSES))] for b in own]
+        for (i, c, label), b in zip(whose, stem_bits):
+            if b & (1 << c) and out[i][c] is None:
+                out[i][c] = label
+        return [tuple(v) for v in out]
+
+
+# A word's own bits in a class's slot (its bits masked to that class, shifted to class 0).
+_OWN = {}
+for _c in range(len(WORD_CLASSES)):
+    _OWN.update({1 << _c: "base", 16 << _c: "irr", 17 << _c: "base+irr"})
+
+
 class Lexicon:
-    """The table, and each word's values in the six slots."""
+    """The table, and each word's values in the slots of ``SLOTS``."""
 
     def __init__(self, keys: np.ndarray, logp: np.ndarray, cluster: np.ndarray, paths: np.ndarray,
-                 source: str = ""):
+                 source: str = "", lemmas: Lemmas | None = None):
         self.keys, self.logp, self.cluster, self.paths = keys, logp, cluster, paths
         self.source = source
+        self.lemmas = lemmas
         self._oov = int(logp.min()) - SCALE if len(logp) else -20 * SCALE  # a form not in the table: rarer than all
         self._step_cache: dict[int, tuple] = {}
 
@@ -88,9 +144,10 @@ class Lexicon:
     def values_of(self, words: list[str]) -> list[tuple[str | None, ...]]:
         """``values`` of many words, looked up together."""
         n = len(words)
-        if not len(self.keys):
-            return [_NONE] * n
         lower = [w.lower() for w in words]
+        classes = self.lemmas.values_of(lower) if self.lemmas is not None else [_NO_CLASS] * n
+        if not len(self.keys):
+            return [_NONE[:-len(_NO_CLASS)] + v for v in classes]
         forms = words + lower + [capitalised(w) for w in lower]
         h = np.fromiter(map(fingerprint, forms), np.uint32, count=3 * n)
         keys = self.keys
@@ -106,8 +163,8 @@ class Lexicon:
         buckets = np.round(logp(entry) / SCALE).astype(np.int64).tolist()
         caps = np.clip(np.round((p_cap - p_low) / SCALE), -MAX_CAPS, MAX_CAPS).astype(np.int64).tolist()
         out = []
-        for e, c, b, k in zip(entry.tolist(), self.cluster[np.maximum(entry, 0)].tolist(), buckets, caps):
-            out.append(_NONE if e < 0 else (*self._steps(c), str(b), f"{k:+d}" if k else "0"))
+        for e, c, b, k, v in zip(entry.tolist(), self.cluster[np.maximum(entry, 0)].tolist(), buckets, caps, classes):
+            out.append(_NONE[:-len(v)] + v if e < 0 else (*self._steps(c), str(b), f"{k:+d}" if k else "0", *v))
         return out
 
     def _steps(self, c: int) -> tuple[str | None, ...]:
@@ -122,40 +179,49 @@ class Lexicon:
     # -- files ----------------------------------------------------------------------------
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"lexicon_keys": self.keys, "lexicon_logp": self.logp, "lexicon_cluster": self.cluster,
-                "lexicon_paths": self.paths}
+        out = {"lexicon_keys": self.keys, "lexicon_logp": self.logp, "lexicon_cluster": self.cluster,
+               "lexicon_paths": self.paths}
+        if self.lemmas is not None:
+            out.update(lexicon_lemma_keys=self.lemmas.keys, lexicon_lemma_class=self.lemmas.classes)
+        return out
 
     def to_json(self) -> dict:
-        return {"entries": len(self.keys), "paths": len(self.paths), "source": self.source}
+        out = {"entries": len(self.keys), "paths": len(self.paths), "source": self.source}
+        if self.lemmas is not None:
+            out.update(lemmas=len(self.lemmas.keys), rules=[list(r) for r in self.lemmas.rules])
+        return out
 
     @staticmethod
     def shapes(meta: dict) -> dict[str, tuple[int, ...]]:
         """The arrays a model file's ``vocab.lexicon`` metadata announces, with their shapes."""
-        n, c = meta["entries"], meta["paths"]
-        if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**32 for x in (n, c)):
+        n, c, m = meta["entries"], meta["paths"], meta.get("lemmas", 0)
+        if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**32 for x in (n, c, m)):
             raise ValueError("lexicon sizes must be whole numbers")
-        return {"lexicon_keys": (n,), "lexicon_logp": (n,), "lexicon_cluster": (n,), "lexicon_paths": (c,)}
+        lemmas = {"lexicon_lemma_keys": (m,), "lexicon_lemma_class": (m,)} if "lemmas" in meta else {}
+        return {"lexicon_keys": (n,), "lexicon_logp": (n,), "lexicon_cluster": (n,), "lexicon_paths": (c,), **lemmas}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict, label: str) -> Lexicon:
         """The table in a model file's arrays, checked (``ModelFileError`` naming ``label``)."""
+        dtypes = {**ARRAYS, **LEMMA_ARRAYS}
         for name, dims in cls.shapes(meta).items():
             a = arrays[name]
-            if a.dtype.newbyteorder("=") != np.dtype(ARRAYS[name]) or a.shape != dims:
+            if a.dtype.newbyteorder("=") != np.dtype(dtypes[name]) or a.shape != dims:
                 raise ModelFileError(f"{label}: array {name} is {a.dtype} {a.shape}, not "
-                                     f"{np.dtype(ARRAYS[name])} {dims}")
+                                     f"{np.dtype(dtypes[name])} {dims}")
         keys, cluster, paths = arrays["lexicon_keys"], arrays["lexicon_cluster"], arrays["lexicon_paths"]
-        if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
+        if not _ascending(keys):
             raise ModelFileError(f"{label}: the lexicon's keys are not in ascending order")
         if len(cluster) and (not len(paths) or int(cluster.max()) >= len(paths)):
             raise ModelFileError(f"{label}: the lexicon names a cluster it does not have")
         source = meta.get("source", "")
         return cls(*(np.ascontiguousarray(arrays[name], ARRAYS[name]) for name in ARRAYS),
-                   source=source if isinstance(source, str) else "")
+                   source=source if isinstance(source, str) else "",
+                   lemmas=_lemmas_from(arrays, meta, label) if "lemmas" in meta else None)
 
     @classmethod
     def build(cls, clusters: dict[str, int], probs: dict[str, float], min_logp: float = MIN_LOGP,
-              source: str = "") -> Lexicon:
+              source: str = "", lemmas: Lemmas | None = None) -> Lexicon:
         """The table of the forms at least ``min_logp`` probable (``probs``: form -> natural log
         probability; ``clusters``: form -> cluster path, first step in the lowest bit, 0 for none)."""
         forms = sorted((f for f, p in probs.items() if p >= min_logp), key=lambda f: (-probs[f], f))
@@ -168,7 +234,47 @@ class Lexicon:
         logp = np.array([round(SCALE * probs[f]) for f in kept], dtype=np.int64)
         return cls(keys, np.clip(logp, -128, 127).astype(np.int8),
                    np.array([path_index[clusters.get(f, 0)] for f in kept], dtype=np.uint16),
-                   np.array(paths, dtype=np.uint32), source)
+                   np.array(paths, dtype=np.uint32), source, lemmas)
+
+
+def _ascending(keys: np.ndarray) -> bool:
+    return len(keys) < 2 or bool((keys[1:] > keys[:-1]).all())
+
+
+def _lemmas_from(arrays: dict[str, np.ndarray], meta: dict, label: str) -> Lemmas:
+    """The lemma table of a model file's lexicon, checked."""
+    keys = np.ascontiguousarray(arrays["lexicon_lemma_keys"], np.uint32)
+    classes = np.ascontiguousarray(arrays["lexicon_lemma_class"], np.uint8)
+    if not _ascending(keys):
+        raise ModelFileError(f"{label}: the lexicon's lemma keys are not in ascending order")
+    rules = meta.get("rules")
+    if not isinstance(rules, list) or not all(
+            isinstance(r, list) and len(r) == 3 and r[0] in range(len(WORD_CLASSES)) and not isinstance(r[0], bool)
+            and isinstance(r[1], str) and r[1] and isinstance(r[2], str) for r in rules):
+        raise ModelFileError(f"{label}: damaged metadata (the lexicon's suffix rules)")
+    return Lemmas(keys, classes, rules)
+
+
+def build_lemmas(index: dict[str, list[str]], exceptions: dict[str, dict[str, list[str]]],
+                 rules: dict[str, list[list[str]]]) -> Lemmas:
+    """The lemma table of spaCy's lemmatiser tables: ``index`` (class -> its lemmas),
+    ``exceptions`` (class -> irregular form -> lemmas) and ``rules`` (class -> [suffix,
+    replacement] pairs), for the classes of ``WORD_CLASSES`` (others are left out, as are
+    multi-word lemmas and rules that remove nothing)."""
+    bits: dict[str, int] = {}
+    for c, name in enumerate(WORD_CLASSES):
+        for lemma in index.get(name, ()):
+            if "_" not in lemma and " " not in lemma:
+                bits[lemma.lower()] = bits.get(lemma.lower(), 0) | 1 << c
+        for form in exceptions.get(name, {}):
+            bits[form.lower()] = bits.get(form.lower(), 0) | 16 << c
+    forms = sorted(bits)
+    keys = np.array([fingerprint(f) for f in forms], dtype=np.uint32)
+    keys, first = np.unique(keys, return_index=True)  # of forms sharing a fingerprint, the first in order
+    classes = np.array([bits[forms[i]] for i in first], dtype=np.uint8)
+    kept = [(c, suffix, replacement) for c, name in enumerate(WORD_CLASSES)
+            for suffix, replacement in rules.get(name, ()) if suffix]
+    return Lemmas(keys, classes, kept)
 
 
 def english(min_logp: float = MIN_LOGP) -> Lexicon:
@@ -188,8 +294,9 @@ def english(min_logp: float = MIN_LOGP) -> Lexicon:
     folder = resources.files(spacy_lookups_data) / "data"
 
     def read(name: str) -> dict:
-        with (folder / name).open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+        with (folder / f"en_{name}.json.gz").open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
             return json.load(f)
 
-    return Lexicon.build(read("en_lexeme_cluster.json.gz"), read("en_lexeme_prob.json.gz"), min_logp,
-                         SOURCE.format(version=version("spacy-lookups-data")))
+    lemmas = build_lemmas(read("lemma_index"), read("lemma_exc"), read("lemma_rules"))
+    return Lexicon.build(read("lexeme_cluster"), read("lexeme_prob"), min_logp,
+                         SOURCE.format(version=version("spacy-lookups-data")) + LEMMA_SOURCE, lemmas)

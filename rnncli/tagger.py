@@ -15,7 +15,7 @@ import numpy as np
 from . import modelfile, rnn, stream
 from .corpus import plain_tag
 from .errors import ModelFileError, shown
-from .lexicon import ARRAYS as LEXICON_ARRAYS
+from .lexicon import ALL_ARRAYS as LEXICON_ARRAYS
 from .lexicon import Lexicon
 from .record import Record
 from .tokenizer import Token, tokenize

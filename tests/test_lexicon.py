@@ -14,7 +14,7 @@ from rnncli.cli import app
 from rnncli.config import FEATURE_SETS, TrainConfig
 from rnncli.corpus import Sentence, read_corpus
 from rnncli.errors import ModelFileError, RnncliError
-from rnncli.lexicon import Lexicon, fingerprint
+from rnncli.lexicon import Lexicon, build_lemmas, fingerprint
 from rnncli.tagger import Tagger
 from rnncli.train import TrainingSet, train
 from rnncli.vocab import CASES, Vocab, keyed, sentence_case
@@ -25,11 +25,52 @@ from conftest import SAMPLES
 CLUSTERS = {"eat": 0b1010, "see": 0b0010, "apple": 0b0101, "Apple": 0b1110, "London": 0b1011101, "the": 0b1}
 PROBS = {"eat": -9.0, "see": -8.2, "apple": -10.8, "Apple": -10.1, "London": -10.5, "london": -14.2,
          "the": -3.5, "The": -6.0, "Obama": -9.8, "obama": -12.8, "zyzzyva": -19.6}
+# Lemmatiser tables of the layout of spacy-lookups-data's en_lemma_index, _exc and _rules.
+INDEX = {"noun": ["apple", "bark", "city", "box", "park", "ice_cream"], "verb": ["bark", "eat", "park", "box", "see"],
+         "adj": ["happy", "late"], "adv": ["late"], "punct": ["x"]}
+EXCEPTIONS = {"noun": {"geese": ["goose"]}, "verb": {"saw": ["see"], "ate": ["eat"]}, "adj": {"happier": ["happy"]},
+              "adv": {}}
+RULES = {"noun": [["s", ""], ["ies", "y"], ["xes", "x"]], "verb": [["s", ""], ["es", ""], ["ed", ""]],
+         "adj": [["er", ""], ["er", "e"]], "adv": [["", ""]], "punct": [["“", '"']]}
 
 
 @pytest.fixture(scope="module")
 def small():
-    return Lexicon.build(CLUSTERS, PROBS, min_logp=-19.0, source="made up")
+    return Lexicon.build(CLUSTERS, PROBS, min_logp=-19.0, source="made up",
+                         lemmas=build_lemmas(INDEX, EXCEPTIONS, RULES))
+
+
+def classes_by_hand(word: str) -> tuple:
+    """A word's values in the noun, verb, adj and adv slots, read from the tables the plain way."""
+    w, out = word.lower(), []
+    for name in ("noun", "verb", "adj", "adv"):
+        base, irregular = w in INDEX[name] and "_" not in w, w in EXCEPTIONS[name]
+        value = "base+irr" if base and irregular else "base" if base else "irr" if irregular else None
+        if value is None:
+            for suffix, replacement in sorted(RULES[name], key=lambda r: -len(r[0])):  # stable: table order
+                if suffix and w.endswith(suffix) and len(w) > len(suffix) and w[:-len(suffix)] + replacement in INDEX[name]:
+                    value = f"-{suffix}" + (f"+{replacement}" if replacement else "")
+                    break
+        out.append(value)
+    return tuple(out)
+
+
+@pytest.mark.parametrize("word", ["barks", "Barks", "BOXES", "boxes", "cities", "geese", "saw", "ate", "eat",
+                                  "happier", "later", "late", "park", "Park", "parks", "ice_cream", "s", "es",
+                                  "apples", "qwxq", "x", ""])
+def test_the_class_slots_say_what_wordnet_s_tables_say_a_form_can_be(small, word):
+    assert small.values(word)[-4:] == classes_by_hand(word)
+
+
+def test_the_class_slots_examples(small):
+    assert small.values("barks")[-4:] == ("-s", "-s", None, None)  # bark is a noun and a verb
+    assert small.values("boxes")[-4:] == ("-xes+x", "-es", None, None)  # the longest suffix first
+    assert small.values("cities")[-4:] == ("-ies+y", None, None, None)
+    assert small.values("saw")[-4:] == (None, "irr", None, None) and small.values("geese")[-4:][0] == "irr"
+    assert small.values("later")[-4:] == (None, None, "-er+e", None)  # late: adj; "" rules are left out
+    assert small.values("Park")[-4:] == ("base", "base", None, None)  # read in lower case
+    # Words outside the frequency table still get their class slots.
+    assert small.values("bark")[:6] == (None,) * 6 and small.values("bark")[-4:] == ("base", "base", None, None)
 
 
 def steps(path: int, k: int) -> str:
@@ -47,16 +88,16 @@ def test_a_word_s_values_come_from_its_form_as_written_else_its_more_probable_ca
     assert small.values("eat")[4] == "-9" and small.values("see")[4] == "-8"
     # Obama has a probability but no cluster: the cluster slots have no value.
     assert small.values("Obama")[:4] == (None,) * 4 and small.values("Obama")[4] == "-10"
-    assert small.values("zyzzyva") == (None,) * 6  # below the table's floor: not in it
-    assert small.values("qwxq") == (None,) * 6
+    assert small.values("zyzzyva") == (None,) * len(lexicon_module.SLOTS)  # below the table's floor: not in it
+    assert small.values("qwxq") == (None,) * len(lexicon_module.SLOTS)
 
 
 def test_an_empty_table_gives_no_values_and_a_model_with_one_tags():
     empty = Lexicon.empty()
-    assert empty.values("the") == (None,) * 6 and empty.values_of([]) == []
-    assert Lexicon.build({"the": 1}, {"the": -3.0}, min_logp=0.0).values_of(["the", "x"]) == [(None,) * 6] * 2
+    assert empty.values("the") == (None,) * len(lexicon_module.SLOTS) and empty.values_of([]) == []
+    assert Lexicon.build({"the": 1}, {"the": -3.0}, min_logp=0.0).values_of(["the", "x"]) == [(None,) * len(lexicon_module.SLOTS)] * 2
     vocab, _ = Vocab.build(["the", "cat"], "lexicon", min_feature_count=1, lexicon=empty)
-    assert all(vocab.describe(i)[1] == "<unk>" for i in vocab.encode("the")[-7:-1])
+    assert all(vocab.describe(i)[1] == "<unk>" for i in vocab.encode("the")[-len(lexicon_module.SLOTS) - 1:-1])
 
 
 def test_caps_says_how_much_likelier_the_capitalised_form_is_whatever_the_case_written(small):
@@ -83,7 +124,7 @@ def test_the_vocabulary_reads_the_lexicon_slots_and_counts_their_values(small):
     vocab, counts = Vocab.build(["eat", "eat", "apple", "Obama", "qwxq"], "lexicon", min_feature_count=1, lexicon=small)
     assert vocab.slots == FEATURE_SETS["lexicon"] and vocab.lexicon is small
     for word in ("eat", "apple", "qwxq"):
-        shown = [vocab.describe(i) for i in vocab.encode(word)][-7:-1]
+        shown = [vocab.describe(i) for i in vocab.encode(word)][-len(lexicon_module.SLOTS) - 1:-1]
         want = [(slot, value if value is not None else "<unk>") for slot, value in
                 zip(lexicon_module.SLOTS, small.values(word))]
         assert shown == want
@@ -136,6 +177,11 @@ def rewrite(path, out, change):
     (lambda a, m: m["vocab"]["lexicon"].update(entries=10**12), "damaged metadata"),
     (lambda a, m: m["vocab"].pop("lexicon"), "damaged metadata"),
     (lambda a, m: a.pop("lexicon_paths"), "missing array"),
+    (lambda a, m: a.update(lexicon_lemma_keys=a["lexicon_lemma_keys"][::-1].copy()), "lemma keys are not in ascending"),
+    (lambda a, m: a.update(lexicon_lemma_class=a["lexicon_lemma_class"][:-1].copy()), "lexicon_lemma_class is uint8"),
+    (lambda a, m: m["vocab"]["lexicon"].update(rules=[[7, "s", ""]]), "suffix rules"),
+    (lambda a, m: m["vocab"]["lexicon"].update(rules=[[0, "", ""]]), "suffix rules"),
+    (lambda a, m: a.pop("lexicon_lemma_keys"), "missing array"),
 ])
 def test_a_damaged_table_is_one_line(lexicon_model, tmp_path, runner, change, message):
     bad = rewrite(lexicon_model[1], tmp_path / "bad.npz", change)
@@ -155,7 +201,9 @@ def test_unroll_and_inspect_show_the_lexicon(lexicon_model, runner):
     r = runner.invoke(app, ["inspect", "--model", path, "--json"])
     card = json.loads(r.stdout)
     assert card["vocabulary"]["slots"]["cluster20"] >= 1
-    assert card["vocabulary"]["lexicon"] == {"entries": 10, "paths": 7, "source": "made up"}
+    assert card["vocabulary"]["lexicon"] == {"entries": 10, "paths": 7, "source": "made up", "lemmas": 13,
+                                             "rules": [[0, "s", ""], [0, "ies", "y"], [0, "xes", "x"], [1, "s", ""],
+                                                       [1, "es", ""], [1, "ed", ""], [2, "er", ""], [2, "er", "e"]]}
     r = runner.invoke(app, ["inspect", "--model", path])
     assert "lexicon" in r.stdout and "made up" in r.stdout
 
@@ -168,8 +216,9 @@ def test_english_reads_spacy_lookups_data_and_says_how_to_get_it(tmp_path, monke
     package = tmp_path / "spacy_lookups_data"
     (package / "data").mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    for name, table in (("cluster", CLUSTERS), ("prob", PROBS)):
-        with gzip.open(package / "data" / f"en_lexeme_{name}.json.gz", "wt", encoding="utf-8") as f:
+    for name, table in (("lexeme_cluster", CLUSTERS), ("lexeme_prob", PROBS), ("lemma_index", INDEX),
+                        ("lemma_exc", EXCEPTIONS), ("lemma_rules", RULES)):
+        with gzip.open(package / "data" / f"en_{name}.json.gz", "wt", encoding="utf-8") as f:
             json.dump(table, f)
     info = tmp_path / "spacy_lookups_data-0.0.1.dist-info"
     info.mkdir()
@@ -178,7 +227,9 @@ def test_english_reads_spacy_lookups_data_and_says_how_to_get_it(tmp_path, monke
     monkeypatch.syspath_prepend(str(tmp_path))
     table = lexicon_module.english()
     assert len(table) == len(PROBS) - 1 and "spacy-lookups-data 0.0.1" in table.source
-    assert table.values("eat") == Lexicon.build(CLUSTERS, PROBS).values("eat")
+    assert "WordNet" in table.source
+    for word in ("eat", "barks", "geese", "qwxq"):
+        assert table.values(word) == Lexicon.build(CLUSTERS, PROBS, lemmas=build_lemmas(INDEX, EXCEPTIONS, RULES)).values(word)
 
 
 def test_recase_adds_a_share_of_each_recased_copy_every_epoch():
