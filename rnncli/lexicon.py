@@ -137,12 +137,16 @@ class Lexicon:
 
     # -- a word's values ------------------------------------------------------------------
 
-    def values(self, word: str) -> tuple[str | None, ...]:
-        """The word's value in each of ``SLOTS`` (None: it has none, the slot's <unk>)."""
-        return self.values_of([word])[0]
+    def values(self, word: str, blind: bool = False) -> tuple[str | None, ...]:
+        """The word's value in each of ``SLOTS`` (None: it has none, the slot's <unk>). The
+        entry is the form's as written, else the more probable of its lower-case and capitalised
+        forms; ``blind`` (a word of a sentence all in one case, whose case says nothing of the
+        word) takes the more probable of those two first, so that *Park* in "Park The Car" reads
+        *park*, and *obama* in "obama wins" reads *Obama*."""
+        return self.values_of([word], [blind])[0]
 
-    def values_of(self, words: list[str]) -> list[tuple[str | None, ...]]:
-        """``values`` of many words, looked up together."""
+    def values_of(self, words: list[str], blind: list[bool] | None = None) -> list[tuple[str | None, ...]]:
+        """``values`` of many words, looked up together; ``blind``: each word's, default False."""
         n = len(words)
         lower = [w.lower() for w in words]
         classes = self.lemmas.values_of(lower) if self.lemmas is not None else [_NO_CLASS] * n
@@ -159,7 +163,9 @@ class Lexicon:
             return np.where(i >= 0, self.logp[np.maximum(i, 0)].astype(np.int64), self._oov)
 
         p_low, p_cap = logp(low), logp(cap)
-        entry = np.where(own >= 0, own, np.where(p_low >= p_cap, low, cap))
+        likelier = np.where(p_low >= p_cap, low, cap)  # -1 if neither form is in the table
+        own_first = np.ones(n, bool) if blind is None else ~np.asarray(blind, bool) | (likelier < 0)
+        entry = np.where((own >= 0) & own_first, own, likelier)
         buckets = np.round(logp(entry) / SCALE).astype(np.int64).tolist()
         caps = np.clip(np.round((p_cap - p_low) / SCALE), -MAX_CAPS, MAX_CAPS).astype(np.int64).tolist()
         out = []

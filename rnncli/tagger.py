@@ -235,7 +235,7 @@ class Tagger:
         params = {name: np.asfortranarray(p[:, keep]) if name in ("U", "U_bwd") else p
                   for name, p in self.params.items()}
         shape = rnn.Shape(**{**self.shape.to_dict(), "n_inputs": int(keep.sum())})
-        return Tagger(shape, params, Vocab(tables, self.vocab.chars, self.vocab.lexicon), self.tags,
+        return Tagger(shape, params, Vocab(tables, self.vocab.chars, self.vocab.lexicon, self.vocab.case_blind), self.tags,
                       replace(self.record))
 
     # -- files -----------------------------------------------------------------------------

@@ -104,7 +104,7 @@ class Vocab:
     """The slots, their entries, and the mapping of a word to its K active indices."""
 
     def __init__(self, tables: dict[str, list[str]], chars: list[str] | None = None,
-                 lexicon: Lexicon | None = None):
+                 lexicon: Lexicon | None = None, case_blind: bool = False):
         if not tables:
             raise ValueError("a vocabulary needs at least one slot")
         for slot, values in tables.items():
@@ -122,6 +122,8 @@ class Vocab:
         self._extract = [EXTRACTORS[s] if s in EXTRACTORS else None if s == CASE_SLOT else LEXICON_SLOTS.index(s)
                          for s in self.slots]
         self.by_case = CASE_SLOT in self.slots  # words are read with their sentence's case (``keyed``)
+        # The lexicon reads a word of a sentence all in one case case-blind (``Lexicon.values``).
+        self.case_blind = bool(case_blind) and self.by_case and self.lexicon is not None
         self.offsets = np.cumsum([0] + [len(v) for v in tables.values()])[:-1].tolist()
         self._index = [{v: i + off for i, v in enumerate(values)}
                        for off, values in zip(self.offsets, tables.values())]
@@ -134,7 +136,7 @@ class Vocab:
     @classmethod
     def build(cls, words: Iterable[str], feature_set: str = "word", min_count: int = 1,
               min_feature_count: int = 2, chars: bool = False,
-              lexicon: Lexicon | None = None) -> tuple[Vocab, np.ndarray]:
+              lexicon: Lexicon | None = None, case_blind: bool = False) -> tuple[Vocab, np.ndarray]:
         """Entries for every value seen at least ``min_count`` times (words) or
         ``min_feature_count`` times (other slots, and letters with ``chars``).
         Also returns each entry's count (n_inputs,). The lexicon slots need ``lexicon``; the case
@@ -146,7 +148,11 @@ class Vocab:
             word_counts[_split(key)[1]] += n
         if needs_lexicon(slots) and lexicon is None:
             raise ValueError(f"the {feature_set!r} features need a lexicon")
-        looked_up = {w: lexicon.values(w) for w in word_counts} if lexicon is not None else {}
+        blind = case_blind and CASE_SLOT in slots
+        keys = list(key_counts)
+        looked_up = dict(zip(keys, lexicon.values_of([_split(k)[1] for k in keys],
+                                                     [blind and _split(k)[0] != MIXED for k in keys]))) \
+            if lexicon is not None else {}
         tables, counts = {}, []
         for slot in slots:
             c: Counter[str] = Counter()
@@ -155,8 +161,8 @@ class Vocab:
                     c[_split(key)[0]] += n
             elif slot in LEXICON_SLOTS:
                 k = LEXICON_SLOTS.index(slot)
-                for w, n in word_counts.items():
-                    c[looked_up[w][k]] += n
+                for key, n in key_counts.items():
+                    c[looked_up[key][k]] += n
                 c.pop(None, None)  # no value: the slot's <unk>
             else:
                 f = EXTRACTORS[slot]
@@ -173,7 +179,7 @@ class Vocab:
                 for ch in w[-MAX_WORD_CHARS:]:
                     c[ch] += n
             letters = [UNK] + sorted((ch for ch, n in c.items() if n >= min_feature_count), key=lambda ch: (-c[ch], ch))
-        return cls(tables, letters, lexicon), np.asarray(counts, dtype=np.int64)
+        return cls(tables, letters, lexicon, case_blind), np.asarray(counts, dtype=np.int64)
 
     @property
     def n_chars(self) -> int:
@@ -204,14 +210,16 @@ class Vocab:
         if self.lexicon is not None:
             new = [k for k in keys if k not in cache]
             if new:
-                for key, known in zip(new, self.lexicon.values_of([_split(k)[1] for k in new])):
+                split = [_split(k) for k in new]
+                blind = [self.case_blind and case != MIXED for case, _ in split]
+                for key, known in zip(new, self.lexicon.values_of([w for _, w in split], blind)):
                     self._encode(key, known)
         return [cache.get(k) or self.encode(k) for k in keys]  # get: unless the cache was just cleared
 
     def _encode(self, key, known: tuple | None) -> tuple[int, ...]:
         case, word = _split(key)
         if known is None:
-            known = self.lexicon.values(word) if self.lexicon is not None else ()
+            known = self.lexicon.values(word, self.case_blind and case != MIXED) if self.lexicon is not None else ()
         ids = tuple(index.get(case if f is None else known[f] if isinstance(f, int) else f(word), off)
                     for f, index, off in zip(self._extract, self._index, self.offsets))
         if len(self._cache) > 200_000:  # bounded: tagging a long stream must not grow memory
@@ -247,10 +255,12 @@ class Vocab:
             out["chars"] = self.chars
         if self.lexicon is not None:
             out["lexicon"] = self.lexicon.to_json()
+        if self.case_blind:
+            out["case_blind"] = True
         return out
 
     @classmethod
     def from_json(cls, data: dict, lexicon: Lexicon | None = None) -> Vocab:
         chars = data.get("chars")
         return cls({slot: list(data["tables"][slot]) for slot in data["slots"]},
-                   None if chars is None else [str(c) for c in chars], lexicon)
+                   None if chars is None else [str(c) for c in chars], lexicon, data.get("case_blind") is True)

@@ -71,18 +71,21 @@ def ladder(epochs: int, seed: int) -> list[tuple[str, str, TrainConfig]]:
     adversarial = replace(layered, adversarial=ENGLISH.adversarial)
     lexicon = replace(adversarial, features=ENGLISH.features)
     assert replace(lexicon, recase=ENGLISH.recase) == recipe, "the ladder must end at the recipe"
+    # A one-layer recipe has no layer step: the ladder goes from the regularised network on.
+    layer_step = [("layers", f"rnncli: + layer {ENGLISH.layers}", layered)] if ENGLISH.layers > 1 else []
+    characters_base = f"layer-{ENGLISH.layers}" if ENGLISH.layers > 1 else "dropout"
     return [
         ("tutorial", f"rnncli: tutorial RNN (word one-hot, 1 direction, 1 layer, H={ENGLISH.hidden})", tutorial),
         ("form", "rnncli: + form features", form),
         ("bidirectional", "rnncli: + bidirectional", bidirectional),
         ("regularised", f"rnncli: + dropout {ENGLISH.dropout}, weight averaging {ENGLISH.average}{stronger}",
          regularised),
-        ("layers", f"rnncli: + layer {ENGLISH.layers}", layered),
+        *layer_step,
         ("adversarial", f"rnncli: + adversarial training, size {ENGLISH.adversarial:g}", adversarial),
-        ("lexicon", "rnncli: + English lexicon (word clusters, frequencies, capitalisation)", lexicon),
+        ("lexicon", "rnncli: + English lexicon (word clusters, frequencies, capitalisation, word classes)", lexicon),
         ("recipe", f"rnncli: + recased sentences, {ENGLISH.recase:g} lower-cased and {ENGLISH.recase:g} capitalised "
                    f"= the default model's recipe", recipe),
-        ("characters", f"rnncli: layer-{ENGLISH.layers} row + character RNN (C={CHAR_HIDDEN}; not in the default model)",
+        ("characters", f"rnncli: {characters_base} row + character RNN (C={CHAR_HIDDEN}; not in the default model)",
          replace(layered, char_hidden=CHAR_HIDDEN)),
     ]
 

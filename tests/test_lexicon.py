@@ -295,3 +295,29 @@ def test_training_lexicon_features_without_the_package_is_one_line(runner, tmp_p
                             "-o", str(tmp_path / "m.npz")])
     assert r.exit_code == 1 and r.stderr.count("\n") == 1
     assert "pip install 'rnncli[lexicon]'" in r.stderr and not (tmp_path / "m.npz").exists()
+
+
+def test_case_blind_reads_the_likelier_of_the_lower_case_and_capitalised_forms(small):
+    # As written, "Apple" has its own entry; blind, it reads the likelier of apple (-10.8) and Apple (-10.1).
+    assert small.values("Apple", blind=True) == small.values("Apple")
+    assert small.values("the", blind=True)[:4] == small.values("the")[:4]
+    assert small.values("The", blind=True)[4] == "-4"  # the (-3.5), not The's own entry (-6.0)
+    assert small.values("The")[4] == "-6"
+    assert small.values("obama", blind=True)[4] == "-10"  # Obama (-9.8), not obama (-12.8)
+    assert small.values("obama")[4] == "-13"
+    # A form whose lower-case and capitalised forms are not in the table keeps its own entry.
+    assert small.values("iPhone", blind=True) == small.values("iPhone")
+
+
+def test_a_vocabulary_reads_single_case_sentences_case_blind_and_the_file_says_so(small, tmp_path):
+    words = [k for s in (["The", "dog"], ["THE", "DOG"], ["the", "dog"]) for k in keyed(s)]
+    blind, _ = Vocab.build(words, "lexicon", min_feature_count=1, lexicon=small, case_blind=True)
+    plain, _ = Vocab.build(words, "lexicon", min_feature_count=1, lexicon=small)
+    logp = blind.slots.index("logp")
+    assert blind.describe(blind.encode(("title", "The"))[logp]) == ("logp", "-4")
+    assert plain.describe(plain.encode(("title", "The"))[logp]) == ("logp", "-6")
+    assert blind.describe(blind.encode("The")[logp]) == ("logp", "-6")  # a mixed-case sentence: as written
+    assert blind.encode_all([("title", "The")]) == [blind.encode(("title", "The"))]
+    again = Vocab.from_json(json.loads(json.dumps(blind.to_json())), small)
+    assert again.case_blind and not Vocab.from_json(plain.to_json(), small).case_blind
+    assert again.encode(("title", "The")) == blind.encode(("title", "The"))
