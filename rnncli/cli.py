@@ -591,6 +591,7 @@ def inspect(
     if svg:
         _check_writable(svg)
     tagger = _load(model_path or model)
+    tagger.verify()  # all of it, as tagging checks only what it reads: a damaged file is said so here
     card = model_card(tagger)
     card["memory"] = {"sentence": LONG_SENTENCE, "chains": gradient_memory(tagger, LONG_SENTENCE.split())}
     if as_json:
