@@ -123,7 +123,7 @@ class Vocab:
                          for s in self.slots]
         self.by_case = CASE_SLOT in self.slots  # words are read with their sentence's case (``keyed``)
         self.offsets = np.cumsum([0] + [len(v) for v in tables.values()])[:-1].tolist()
-        self._index = [{v: i + off for i, v in enumerate(values)}
+        self._index = [dict(zip(values, range(off, off + len(values))))  # built in C: at start-up
                        for off, values in zip(self.offsets, tables.values())]
         self._cache: dict[str, tuple[int, ...]] = {}
         if chars is not None and (not chars or chars[0] != UNK):
