@@ -409,6 +409,7 @@ class Unverified:
         # key -> (the mapped file, where the member begins, its size, its CRC-32, the array)
         self._members: dict[str, tuple[mmap.mmap, int, int, int, np.ndarray]] = {}
         self._then: dict[str, Callable[[], object]] = {}  # key -> what its reader checks of it then
+        self._mapped: dict[str, tuple[mmap.mmap, int, int]] = {}  # key -> the file, where, how long: checked or not
 
     def then(self, key: str, check: Callable[[], object]) -> None:
         """After the member's own checks, ``verify(key)`` runs ``check()`` (one left to that time
@@ -417,6 +418,13 @@ class Unverified:
 
     def add(self, key: str, whole: mmap.mmap, begin: int, size: int, crc: int, array: np.ndarray) -> None:
         self._members[key] = whole, begin, size, crc, array
+        self._mapped[key] = whole, begin, size
+
+    def release(self, key: str) -> None:
+        """An array mapped, now replaced by a copy (a table widened): its pages leave this process's
+        resident memory (should it still be used, they are read again, from the page cache or the file)."""
+        if key in self._mapped:
+            _advise(*self._mapped[key], "MADV_DONTNEED")
 
     def __bool__(self) -> bool:
         return bool(self._members)
@@ -439,7 +447,7 @@ class Unverified:
             if entry is None:
                 continue
             whole, begin, size, crc, a = entry
-            _read_ahead(whole, begin, size)
+            _advise(whole, begin, size, "MADV_WILLNEED")  # read whole: ahead of the reading, not page by page
             with memoryview(whole) as view:
                 if zlib.crc32(view[begin:begin + size]) != crc:
                     raise ModelFileError(_damaged(self.label, key))
@@ -450,12 +458,13 @@ class Unverified:
             self._members.pop(key, None)
 
 
-def _read_ahead(whole: mmap.mmap, begin: int, size: int) -> None:
-    """Bytes of a mapped file about to be read whole: read ahead of the reading, not page by page."""
-    if hasattr(mmap, "MADV_WILLNEED"):
+def _advise(whole: mmap.mmap, begin: int, size: int, advice: str) -> None:
+    """Advice to the system about bytes of a mapped file: MADV_WILLNEED, read them ahead, all at
+    once; MADV_DONTNEED, drop their pages from this process (a later use reads them again)."""
+    if hasattr(mmap, advice):
         first = begin - begin % mmap.PAGESIZE
         try:
-            whole.madvise(mmap.MADV_WILLNEED, first, begin + size - first)
+            whole.madvise(getattr(mmap, advice), first, begin + size - first)
         except OSError:  # advice only
             pass
 

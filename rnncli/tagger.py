@@ -232,6 +232,8 @@ class Tagger:
         for name in rnn.LOOKUPS:
             if name in self.params and self.params[name].dtype == np.float16:
                 self.params[name] = np.asfortranarray(self.params[name].astype(np.float32))
+                if self.unverified is not None:
+                    self.unverified.release(name)  # mapped, read whole twice: not kept beside its copy
 
     def verify(self) -> None:
         """Check now what ``load`` left to check until it is used: the checksums of the arrays

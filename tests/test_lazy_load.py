@@ -110,8 +110,10 @@ def test_tags_and_probabilities_are_the_same_mapped_or_read(tutorial_model, tmp_
     assert lazy.tag(SENTENCES) == whole.tag(SENTENCES)
     for a, b in zip(lazy.predict(SENTENCES), whole.predict(SENTENCES)):
         np.testing.assert_array_equal(a, b)
+    mapped_u = lazy.params["U"]
     lazy.widen_lookups()
     assert lazy.unverified.keys() == [] and lazy.params["U"].dtype == np.float32
+    np.testing.assert_array_equal(mapped_u, whole.params["U"])  # its pages released, read again when used
     for a, b in zip(lazy.predict(SENTENCES), whole.predict(SENTENCES)):
         np.testing.assert_array_equal(a, b)
 
