@@ -8,7 +8,9 @@ Any tool reads it without rnncli::
 
 Files are written to a temporary file beside the target, flushed to disk, then renamed over
 it, so an interrupted or failed write leaves the previous file as it was. Loading never
-unpickles: an array of Python objects is refused, not run.
+unpickles: an array of Python objects is refused, not run. A model's large arrays, of which a
+sentence reads a little, may be mapped from the file instead of read (``load_mapped``): what
+loading checks of the others is checked of them when they are read whole (``Unverified``).
 """
 
 from __future__ import annotations
