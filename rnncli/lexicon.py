@@ -207,8 +207,10 @@ class Lexicon:
         return {"lexicon_keys": (n,), "lexicon_logp": (n,), "lexicon_cluster": (n,), "lexicon_paths": (c,), **lemmas}
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict, label: str) -> Lexicon:
-        """The table in a model file's arrays, checked (``ModelFileError`` naming ``label``)."""
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict, label: str, ordered: bool = True) -> Lexicon:
+        """The table in a model file's arrays, checked (``ModelFileError`` naming ``label``);
+        with ``ordered=False`` but for the order of its keys, left to ``check_order`` (a table
+        mapped from the file, whose pages are read as lookups need them)."""
         dtypes = {**ARRAYS, **LEMMA_ARRAYS}
         for name, dims in cls.shapes(meta).items():
             a = arrays[name]
@@ -216,14 +218,19 @@ class Lexicon:
                 raise ModelFileError(f"{label}: array {name} is {a.dtype} {a.shape}, not "
                                      f"{np.dtype(dtypes[name])} {dims}")
         keys, cluster, paths = arrays["lexicon_keys"], arrays["lexicon_cluster"], arrays["lexicon_paths"]
-        if not _ascending(keys):
-            raise ModelFileError(f"{label}: the lexicon's keys are not in ascending order")
+        if ordered and not _ascending(keys):
+            raise ModelFileError(_disordered(label))
         if len(cluster) and (not len(paths) or int(cluster.max()) >= len(paths)):
             raise ModelFileError(f"{label}: the lexicon names a cluster it does not have")
         source = meta.get("source", "")
         return cls(*(np.ascontiguousarray(arrays[name], ARRAYS[name]) for name in ARRAYS),
                    source=source if isinstance(source, str) else "",
                    lemmas=_lemmas_from(arrays, meta, label) if "lemmas" in meta else None)
+
+    def check_order(self, label: str) -> None:
+        """The keys in ascending order, as the binary search needs (``ModelFileError`` naming ``label``)."""
+        if not _ascending(self.keys):
+            raise ModelFileError(_disordered(label))
 
     @classmethod
     def build(cls, clusters: dict[str, int], probs: dict[str, float], min_logp: float = MIN_LOGP,
@@ -245,6 +252,10 @@ class Lexicon:
 
 def _ascending(keys: np.ndarray) -> bool:
     return len(keys) < 2 or bool((keys[1:] > keys[:-1]).all())
+
+
+def _disordered(label: str) -> str:
+    return f"{label}: the lexicon's keys are not in ascending order"
 
 
 def _lemmas_from(arrays: dict[str, np.ndarray], meta: dict, label: str) -> Lemmas:

@@ -8,7 +8,9 @@ Any tool reads it without rnncli::
 
 Files are written to a temporary file beside the target, flushed to disk, then renamed over
 it, so an interrupted or failed write leaves the previous file as it was. Loading never
-unpickles: an array of Python objects is refused, not run.
+unpickles: an array of Python objects is refused, not run. A model's large arrays, of which a
+sentence reads a little, may be mapped from the file instead of read (``load_mapped``): what
+loading checks of the others is checked of them when they are read whole (``Unverified``).
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from __future__ import annotations
 import errno
 import json
 import math
+import mmap
 import os
 import re
 import stat
+import struct
 import tempfile
 import zipfile
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Collection
 from pathlib import Path
 from tokenize import TokenError
 from typing import IO
@@ -154,6 +159,8 @@ def _mode(path: Path) -> int:
 
 
 MAX_INFLATION = 100  # a member may unpack to at most this many times the archive's size
+MAP_MIN_BYTES = 1 << 20  # load_mapped maps a stored member this large; a smaller one is read
+_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")  # a zip member's local header: 30 bytes before its name
 
 
 def load(path: str | os.PathLike, what: str = "model file",
@@ -169,6 +176,26 @@ def load(path: str | os.PathLike, what: str = "model file",
     tools, on files they trust). ``name`` is how the file is named in messages.
     Raises ``ModelFileError`` on anything amiss.
     """
+    arrays, meta, _ = _load(path, what, expected, name, ())
+    return arrays, meta
+
+
+def load_mapped(path: str | os.PathLike, expected: Callable[[dict], dict[str, tuple[int, ...]]],
+                name: str | None = None, mapped: Collection[str] = ()) -> tuple[dict[str, np.ndarray], dict, Unverified]:
+    """``load`` a model file, but of the arrays named in ``mapped``, those stored uncompressed
+    (as ``numpy.savez`` stores them) in a member of ``MAP_MIN_BYTES`` or more are mapped into
+    memory, not read: read-only views of the file whose pages are read when first used, so that
+    a sentence reads the few columns of U it looks up. Their headers are checked as ``load``
+    checks them; their checksums and, for floating point, their finiteness are checked by the
+    ``Unverified`` returned third, when asked (``Unverified.verify``). Any other member, and a
+    mapped one that is unusual in any way, is read as ``load`` reads it.
+
+    The file must not be cut short in place while an array is mapped (the process would be
+    killed by SIGBUS); rnncli itself replaces a file by renaming a new one over it."""
+    return _load(path, "model file", expected, name, mapped)
+
+
+def _load(path, what: str, expected, name: str | None, mapped: Collection[str]) -> tuple[dict, dict, Unverified]:
     label = name or shown(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block us
@@ -191,10 +218,12 @@ def load(path: str | os.PathLike, what: str = "model file",
             raise ModelFileError(f"{label}: cannot read ({e.strerror or e})") from None
         if magic != b"PK\x03\x04":  # anything else NumPy would try as .npy or as a pickle
             raise ModelFileError(f"{label}: not an rnncli model file (not a .npz archive)")
+        unverified = Unverified(label)
+        mapping = _Mapping(_map(f, info.st_size), mapped, unverified) if mapped else None
         try:
             f.seek(0)
             with zipfile.ZipFile(f) as archive:
-                return _read(archive, label, info.st_size, expected)
+                return (*_read(archive, label, info.st_size, expected, mapping), unverified)
         except ModelFileError:
             raise
         except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError,
@@ -202,7 +231,29 @@ def load(path: str | os.PathLike, what: str = "model file",
             raise ModelFileError(f"{label}: damaged or not an rnncli model file ({type(e).__name__})") from None
 
 
-def _read(archive: zipfile.ZipFile, label: str, size: int, expected) -> tuple[dict[str, np.ndarray], dict]:
+def _map(f: IO[bytes], size: int) -> mmap.mmap | None:
+    """The whole file mapped read-only, or None where it is too small to be worth it or cannot be."""
+    if size < MAP_MIN_BYTES:
+        return None
+    try:
+        whole = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError, OverflowError):  # a file system that cannot map: read it instead
+        return None
+    # A page is read when first used, and only it: without this, Linux reads megabytes around
+    # it (read_ahead_kb), most of a table a sentence looks up a few columns of. The members
+    # read are read whole, each in one request: nothing to read ahead for them either.
+    try:
+        if hasattr(mmap, "MADV_RANDOM"):
+            whole.madvise(mmap.MADV_RANDOM)
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
+    except OSError:  # advice only: without it, the same bytes, read ahead
+        pass
+    return whole
+
+
+def _read(archive: zipfile.ZipFile, label: str, size: int, expected,
+          mapping: _Mapping | None) -> tuple[dict[str, np.ndarray], dict]:
     members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()
                if info.filename.endswith(".npy")}
     if METADATA_KEY not in members:
@@ -237,8 +288,12 @@ def _read(archive: zipfile.ZipFile, label: str, size: int, expected) -> tuple[di
     missing = sorted(set(shapes) - set(members))
     if missing:
         raise ModelFileError(f"{label}: missing array(s) {', '.join(missing)}")
-    return {key: _member(archive, members[key], key, label, size, dims, expected is not None)
-            for key, dims in shapes.items()}, meta
+    arrays = {}
+    for key, dims in shapes.items():
+        a = mapping.array(members[key], key, label, dims) if mapping is not None else None
+        arrays[key] = a if a is not None else _member(archive, members[key], key, label, size, dims,
+                                                      expected is not None)
+    return arrays, meta
 
 
 def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, label: str, size: int,
@@ -248,37 +303,172 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, label: st
     if info.file_size > MAX_INFLATION * max(size, 1 << 20):
         raise ModelFileError(f"{label}: damaged (member {key} would unpack to {info.file_size:,} bytes)")
     with archive.open(info) as f:
-        try:
-            version = np.lib.format.read_magic(f)
-            header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                      else np.lib.format.read_array_header_2_0)(f)
-        except (ValueError, SyntaxError, TokenError):  # NumPy parses a garbled header as Python source
-            raise ModelFileError(f"{label}: damaged (not a NumPy array: {key})") from None
-        shape, fortran, dtype = header
-        if dtype.hasobject:
-            raise ModelFileError(f"{label}: holds Python objects, which are never loaded")
-        if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
-            raise ModelFileError(f"{label}: array {key} is {dtype}, not an array of numbers")
-        if dims is not None:
-            if tuple(shape) != tuple(dims):
-                raise ModelFileError(f"{label}: array {key} has shape {_short(tuple(shape))}, metadata says {dims}")
-            if dtype.kind != "f":
-                raise ModelFileError(f"{label}: array {key} is {dtype}, not floating point")
+        shape, fortran, dtype = _header(f, key, label, dims)
         n_bytes = math.prod(shape) * dtype.itemsize  # Python integers: a header cannot overflow them
         if f.tell() + n_bytes != info.file_size:
             raise ModelFileError(f"{label}: damaged (array {key}: its header does not match its size)")
         data = bytearray(n_bytes)
         view, got = memoryview(data), 0
-        while got < n_bytes:
-            n = f.readinto(view[got:])
-            if not n:
-                raise ModelFileError(f"{label}: damaged (array {key} is cut short)")
-            got += n
-        f.read(1)  # at the end: the archive checks the member's checksum
+        try:
+            while got < n_bytes:
+                n = f.readinto(view[got:])
+                if not n:
+                    raise ModelFileError(f"{label}: damaged (array {key} is cut short)")
+                got += n
+            f.read(1)  # at the end: the archive checks the member's checksum
+        except zipfile.BadZipFile:  # all of it read: what is left to fail is the checksum
+            raise ModelFileError(_damaged(label, key)) from None
     a = np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
     if finite and a.dtype.kind == "f" and not _finite(a):
-        raise ModelFileError(f"{label}: array {key} holds NaN or infinite values")
+        raise ModelFileError(_not_finite(label, key))
     return a
+
+
+def _header(f: IO[bytes], key: str, label: str, dims: tuple[int, ...] | None) -> tuple[tuple, bool, np.dtype]:
+    """A ``.npy`` header, read from ``f``: (shape, Fortran order, dtype), checked against ``dims``."""
+    try:
+        version = np.lib.format.read_magic(f)
+        header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                  else np.lib.format.read_array_header_2_0)(f)
+    except (ValueError, SyntaxError, TokenError):  # NumPy parses a garbled header as Python source
+        raise ModelFileError(f"{label}: damaged (not a NumPy array: {key})") from None
+    shape, fortran, dtype = header
+    if dtype.hasobject:
+        raise ModelFileError(f"{label}: holds Python objects, which are never loaded")
+    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise ModelFileError(f"{label}: array {key} is {dtype}, not an array of numbers")
+    if dims is not None:
+        if tuple(shape) != tuple(dims):
+            raise ModelFileError(f"{label}: array {key} has shape {_short(tuple(shape))}, metadata says {dims}")
+        if dtype.kind != "f":
+            raise ModelFileError(f"{label}: array {key} is {dtype}, not floating point")
+    return shape, fortran, dtype
+
+
+def _damaged(label: str, key: str) -> str:
+    return f"{label}: damaged (array {key} fails its checksum)"
+
+
+def _not_finite(label: str, key: str) -> str:
+    return f"{label}: array {key} holds NaN or infinite values"
+
+
+class _Mapping:
+    """The members ``load_mapped`` maps, in the mapped file ``whole``."""
+
+    def __init__(self, whole: mmap.mmap | None, keys: Collection[str], unverified: Unverified):
+        self.whole, self.keys, self.unverified = whole, frozenset(keys), unverified
+
+    def array(self, info: zipfile.ZipInfo, key: str, label: str, dims: tuple[int, ...] | None) -> np.ndarray | None:
+        """The member's array as a view of the mapped file, its header checked; None where it is
+        not mapped (compressed, small, or anything unusual, left to ``_member`` to read and judge)."""
+        whole = self.whole
+        begin = None if whole is None or key not in self.keys else _data_offset(whole, info)
+        if begin is None:
+            return None
+        whole.seek(begin)  # the map is a file too: its header is read from it as from any file
+        shape, fortran, dtype = _header(whole, key, label, dims)
+        count, start = math.prod(shape), whole.tell()
+        if start - begin + count * dtype.itemsize != info.file_size:
+            raise ModelFileError(f"{label}: damaged (array {key}: its header does not match its size)")
+        a = np.frombuffer(whole, dtype, count=count, offset=start).reshape(shape, order="F" if fortran else "C")
+        self.unverified.add(key, whole, begin, info.file_size, info.CRC, a)  # read-only, as mapped
+        return a
+
+
+def _data_offset(whole: mmap.mmap, info: zipfile.ZipInfo) -> int | None:
+    """Where a member's data begins in the file, if it is stored as is, large enough to be worth
+    mapping, and its local header agrees with the archive's directory (as ``ZipFile.open`` asks);
+    else None."""
+    if (info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size
+            or info.file_size < MAP_MIN_BYTES or info.flag_bits & 0x61):  # encrypted, patched, strong encryption
+        return None
+    start = info.header_offset
+    local = whole[start:start + _LOCAL_HEADER.size]
+    if len(local) < _LOCAL_HEADER.size:
+        return None
+    magic, _, flags, method, *_, n_name, n_extra = _LOCAL_HEADER.unpack(local)
+    name = whole[start + _LOCAL_HEADER.size:start + _LOCAL_HEADER.size + n_name]
+    try:
+        same = name == info.orig_filename.encode("utf-8" if flags & 0x800 else "cp437")
+    except UnicodeEncodeError:
+        return None
+    begin = start + _LOCAL_HEADER.size + n_name + n_extra
+    if magic != 0x04034B50 or method != zipfile.ZIP_STORED or flags & 0x61 or not same \
+            or begin + info.file_size > len(whole):
+        return None
+    return begin
+
+
+class Unverified:
+    """The arrays of a model file that ``load_mapped`` mapped instead of reading: what was not
+    checked of them yet, each member's checksum and, for floating point, that it holds no NaN
+    or infinity, checked by ``verify`` with the messages ``load`` gives. What it checks is the
+    file's bytes, as mapped: the same whichever copy of an array was made from them since."""
+
+    def __init__(self, label: str):
+        self.label = label
+        # key -> (the mapped file, where the member begins, its size, its CRC-32, the array)
+        self._members: dict[str, tuple[mmap.mmap, int, int, int, np.ndarray]] = {}
+        self._then: dict[str, Callable[[], object]] = {}  # key -> what its reader checks of it then
+        self._mapped: dict[str, tuple[mmap.mmap, int, int]] = {}  # key -> the file, where, how long: checked or not
+
+    def then(self, key: str, check: Callable[[], object]) -> None:
+        """After the member's own checks, ``verify(key)`` runs ``check()`` (one left to that time
+        by the array's reader, such as the lexicon's key order)."""
+        self._then[key] = check
+
+    def add(self, key: str, whole: mmap.mmap, begin: int, size: int, crc: int, array: np.ndarray) -> None:
+        self._members[key] = whole, begin, size, crc, array
+        self._mapped[key] = whole, begin, size
+
+    def release(self, key: str) -> None:
+        """An array mapped, now replaced by a copy (a table widened): its pages leave this process's
+        resident memory (should it still be used, they are read again, from the page cache or the file)."""
+        if key in self._mapped:
+            _advise(*self._mapped[key], "MADV_DONTNEED")
+
+    def __bool__(self) -> bool:
+        return bool(self._members)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._members
+
+    def __deepcopy__(self, memo) -> Unverified:
+        return self  # a view of a file, not state: copies of a tagger share it
+
+    def keys(self) -> list[str]:
+        """The arrays not checked yet, in the file's order."""
+        return list(self._members)
+
+    def verify(self, *keys: str) -> None:
+        """Check the arrays named (all without names) that were not checked yet: the member's
+        checksum, then for floating point its finiteness. ``ModelFileError`` naming the array."""
+        for key in keys or self.keys():
+            entry = self._members.get(key)
+            if entry is None:
+                continue
+            whole, begin, size, crc, a = entry
+            _advise(whole, begin, size, "MADV_WILLNEED")  # read whole: ahead of the reading, not page by page
+            with memoryview(whole) as view:
+                if zlib.crc32(view[begin:begin + size]) != crc:
+                    raise ModelFileError(_damaged(self.label, key))
+            if a.dtype.kind == "f" and not _finite(a):
+                raise ModelFileError(_not_finite(self.label, key))
+            if key in self._then:
+                self._then[key]()
+            self._members.pop(key, None)
+
+
+def _advise(whole: mmap.mmap, begin: int, size: int, advice: str) -> None:
+    """Advice to the system about bytes of a mapped file: MADV_WILLNEED, read them ahead, all at
+    once; MADV_DONTNEED, drop their pages from this process (a later use reads them again)."""
+    if hasattr(mmap, advice):
+        first = begin - begin % mmap.PAGESIZE
+        try:
+            whole.madvise(getattr(mmap, advice), first, begin + size - first)
+        except OSError:  # advice only
+            pass
 
 
 def _finite(a: np.ndarray) -> bool:

@@ -22,6 +22,8 @@ from .tokenizer import Token, tokenize
 from .vocab import Vocab
 
 LARGE_INPUT = 20_000  # tokens from which float16 lookup tables are widened to float32 for speed
+# What a sentence reads a little of (a few columns, a binary search): mapped from the file, not read.
+MAPPED = (*rnn.LOOKUPS, "lexicon_keys")
 BATCH_TOKENS = 4096  # tokens in a tagging batch: enough for fast products, few enough to stay in cache
 
 
@@ -35,6 +37,8 @@ class Tagger:
     # The file it was read from, as it was then (``load``); None for a tagger made in memory.
     origin: modelfile.Origin | None = field(default=None, compare=False, repr=False)
     label: str | None = field(default=None, compare=False, repr=False)  # how messages call that file
+    # What was mapped from that file but not checked yet (``load``, ``verify``); None: nothing.
+    unverified: modelfile.Unverified | None = field(default=None, compare=False, repr=False)
 
     # -- tagging ---------------------------------------------------------------------------
 
@@ -49,8 +53,11 @@ class Tagger:
     def _check_finite(self, out: np.ndarray) -> None:
         """The loader refuses NaN and infinity in the weights, but finite weights can still be too
         large to compute with (V = 3e38 overflows V s_t + c): such a model is refused here, before
-        its meaningless tags or a NaN probability are written."""
+        its meaningless tags or a NaN probability are written. A lookup table mapped from the file
+        is checked only now, when the outputs are not finite (a NaN in a column a word looks up
+        reaches them), so that the message names the table that holds it (``verify``)."""
         if not np.isfinite(out).all():
+            self.verify()
             raise ModelFileError(f"{self.label or 'the model'}: weights too large to compute with: the "
                                  f"network's outputs overflow to infinity or NaN")
 
@@ -209,25 +216,41 @@ class Tagger:
 
     def without_memory(self) -> Tagger:
         """The same tagger with W s_{t-1} dropped in every chain: each word tagged from its own x_t."""
-        return Tagger(self.shape, rnn.without_memory(self.params), self.vocab, self.tags, self.record)
+        return Tagger(self.shape, rnn.without_memory(self.params), self.vocab, self.tags, self.record,
+                      unverified=self.unverified)  # it shares the lookup tables
 
     def widen_lookups(self, tokens: int | None = None) -> None:
         """Float16 lookup tables to float32, for a large input (``LARGE_INPUT`` tokens or more),
         where it pays: a few tens of milliseconds here save more on every batch. Results are the
         same to the bit (the columns are summed in float32 either way). A model is loaded with
         its tables as stored, so that a short input starts quickly. Given the ``tokens`` to come,
-        it widens them only if that many pay for it."""
+        it widens them only if that many pay for it. What ``load`` mapped from the file is checked
+        first (``verify``): read whole here anyway, or in a moment beside so large an input."""
         if tokens is not None and tokens < LARGE_INPUT:
             return
+        self.verify()
         for name in rnn.LOOKUPS:
             if name in self.params and self.params[name].dtype == np.float16:
                 self.params[name] = np.asfortranarray(self.params[name].astype(np.float32))
+                if self.unverified is not None:
+                    self.unverified.release(name)  # mapped, read whole twice: not kept beside its copy
+
+    def verify(self) -> None:
+        """Check now what ``load`` left to check until it is used: the checksums of the arrays
+        it mapped from the file (``MAPPED``), the finiteness of the lookup tables among them and
+        the order of the lexicon's keys, raising the ``ModelFileError`` that ``load`` would
+        have raised. ``rnncli inspect``, ``save`` and pickling call it; tagging calls it for a
+        large input (``widen_lookups``) and when the outputs are not finite."""
+        if self.unverified:
+            self.unverified.verify()
 
     def pruned(self, keep: np.ndarray) -> Tagger:
         """The same network without the columns of U (and U_bwd) where ``keep`` (n_inputs,) is False.
 
-        A word whose entry is dropped maps to its slot's <unk>, which is always kept.
+        A word whose entry is dropped maps to its slot's <unk>, which is always kept. The tables
+        are read whole: checked first (``verify``).
         """
+        self.verify()
         keep = np.asarray(keep, dtype=bool).copy()
         keep[self.vocab.offsets] = True
         tables = {slot: [v for v, k in zip(values, keep[off:off + len(values)]) if k]
@@ -254,16 +277,22 @@ class Tagger:
         unless trained with ``store="float16"`` or loaded from such a file); float16 halves the
         file (the arrays are float32 again on load, but for lookup tables)."""
         dtype = self.record.stored_dtype if dtype is None else dtype
+        self.verify()  # a damaged table is refused, not written to a new file with a good checksum
         with np.errstate(over="ignore"):  # a weight float16 cannot hold becomes infinity, refused below
             arrays = {name: p.astype(dtype) if name in self.params else p for name, p in self.arrays().items()}
         self.record.stored_dtype = np.dtype(dtype).name
         # Read back before it replaces the file there: a good model is never replaced by one that
         # rnncli would refuse (NaN weights, a tag no file may hold, float16 overflowing to infinity).
-        modelfile.save(path, arrays, self.metadata(), check=lambda written: Tagger.load(written, shown(path)))
+        modelfile.save(path, arrays, self.metadata(), check=lambda written: Tagger.load(written, shown(path)).verify())
 
     @classmethod
     def load(cls, path: str | os.PathLike, name: str | None = None) -> Tagger:
-        """The tagger in a model file; ``name`` is how messages call the file (default: its path)."""
+        """The tagger in a model file; ``name`` is how messages call the file (default: its path).
+
+        The large arrays of which a sentence reads a little (``MAPPED``: U, U_bwd, the lexicon's
+        keys, when stored as they are in members of ``modelfile.MAP_MIN_BYTES`` or more) are
+        mapped from the file, not read: their pages are read when first used. What the loader
+        checks of every other array, it checks of them when they are read whole (``verify``)."""
         label = name or shown(path)
         before = modelfile.signature(path)  # the file read, for pickling the tagger as a reference to it
         parts = {}
@@ -275,9 +304,9 @@ class Tagger:
             parts.update(_parts(meta, label))
             return parts["arrays"]
 
-        arrays, meta = modelfile.load(path, expected=expected, name=label)
+        arrays, meta, unverified = modelfile.load_mapped(path, expected, label, mapped=MAPPED)
         params = {}
-        for key, a in _with_lexicon(parts, arrays, label).items():
+        for key, a in _with_lexicon(parts, arrays, label, unverified).items():
             if key in rnn.LOOKUPS:
                 # Lookup tables stay as stored (float16 halves memory and load time); the
                 # columns a batch looks up are summed in float32 by the forward pass.
@@ -285,8 +314,10 @@ class Tagger:
                 params[key] = np.asfortranarray(a if a.dtype == np.float16 else a.astype(np.float32, copy=not native))
             else:
                 params[key] = np.array(a, dtype=np.float32, order="C")
+            if key in unverified and params[key] is not a:
+                unverified.verify(key)  # copied, so read whole: checked now
         return cls(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"],
-                   origin=modelfile.origin(path, before), label=label)
+                   origin=modelfile.origin(path, before), label=label, unverified=unverified or None)
 
 
 def _check_tokens(sentences: list) -> None:
@@ -333,10 +364,16 @@ def _parts(meta: dict, label: str) -> dict:
     return {"shape": shape, "vocab": vocab, "tags": tags, "record": record, "arrays": arrays, "lexicon": lexicon}
 
 
-def _with_lexicon(parts: dict, arrays: dict[str, np.ndarray], label: str) -> dict[str, np.ndarray]:
-    """The weights among a model's ``arrays``; the lexicon's table, checked, goes to the vocabulary."""
+def _with_lexicon(parts: dict, arrays: dict[str, np.ndarray], label: str,
+                  unverified: modelfile.Unverified | None = None) -> dict[str, np.ndarray]:
+    """The weights among a model's ``arrays``; the lexicon's table, checked, goes to the vocabulary
+    (the order of its keys when they are verified, if they were mapped from the file)."""
     if parts["lexicon"] is not None:
-        parts["vocab"].lexicon = Lexicon.from_arrays(arrays, parts["lexicon"], label)
+        mapped = unverified is not None and "lexicon_keys" in unverified
+        lexicon = Lexicon.from_arrays(arrays, parts["lexicon"], label, ordered=not mapped)
+        if mapped:
+            unverified.then("lexicon_keys", lambda: lexicon.check_order(label))
+        parts["vocab"].lexicon = lexicon
     return {name: a for name, a in arrays.items() if name not in LEXICON_ARRAYS}
 
 
@@ -347,7 +384,9 @@ def _shorter(text: str, limit: int = 40) -> str:
 
 def content(tagger: Tagger) -> tuple[dict, str]:
     """A tagger's arrays as (dtype, shape, order, raw bytes) and its metadata as JSON text: what
-    it pickles as without a file. No code travels beyond the name of ``from_content``."""
+    it pickles as without a file. No code travels beyond the name of ``from_content``. Arrays
+    mapped from a file are checked first (``verify``): their bytes travel, as read whole."""
+    tagger.verify()
     arrays = {}
     for name, a in tagger.arrays().items():
         order = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"

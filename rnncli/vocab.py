@@ -125,7 +125,7 @@ class Vocab:
         # The lexicon reads a word of a sentence all in one case case-blind (``Lexicon.values``).
         self.case_blind = bool(case_blind) and self.by_case and self.lexicon is not None
         self.offsets = np.cumsum([0] + [len(v) for v in tables.values()])[:-1].tolist()
-        self._index = [{v: i + off for i, v in enumerate(values)}
+        self._index = [dict(zip(values, range(off, off + len(values))))  # built in C: at start-up
                        for off, values in zip(self.offsets, tables.values())]
         self._cache: dict[str, tuple[int, ...]] = {}
         if chars is not None and (not chars or chars[0] != UNK):
