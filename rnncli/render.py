@@ -178,7 +178,9 @@ def card_view(card: dict) -> Group:
     facts.add_row("inputs x_t", f"{vocab['inputs']:,} entries ({slots}; each slot has an <unk> entry)")
     if vocab.get("lexicon"):
         lexicon = vocab["lexicon"]
-        facts.add_row("lexicon", f"{lexicon['entries']:,} word forms, {lexicon['paths']:,} cluster paths "
+        lemmas = (f", {lexicon['lemmas']:,} forms with their word classes and {len(lexicon.get('rules') or ()):,} "
+                  f"suffix rules" if isinstance(lexicon.get("lemmas"), int) else "")
+        facts.add_row("lexicon", f"{lexicon['entries']:,} word forms, {lexicon['paths']:,} cluster paths{lemmas} "
                       f"(the slots {', '.join(s for s in vocab['slots'] if s in LEXICON_SLOTS)}); "
                       f"from {clip(lexicon['source'], 400)}")
     counts = card["tag_counts"]
