@@ -409,7 +409,11 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
         if layer and keep:
             trace.inputs.append(x)
         x = _layer(params, trace, layer, x, per_word, biased, s0, keep, dropout, rng, perturb)
-    logits = x @ params["V"].T + params["c"]  # (T, B, n_tags)
+    if keep:
+        logits = x @ params["V"].T + params["c"]  # (T, B, n_tags)
+    else:  # the same sums, without a second array
+        logits = x @ params["V"].T  # (T, B, n_tags)
+        logits += params["c"]
     trace.logits = logits
     if keep:
         trace.top = x

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterable, Iterator
 from copy import deepcopy
 from dataclasses import dataclass, field, fields, replace
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -85,7 +85,8 @@ class Tagger:
         if not lengths.any():
             return
         inputs = self.input_cache() if inputs is None else inputs
-        flat = inputs.rows_of(list(chain.from_iterable(map(self.vocab.keyed, sentences))))  # (N,)
+        keyed = map(self.vocab.keyed, sentences) if self.vocab.by_case else sentences
+        flat = inputs.rows_of(list(chain.from_iterable(keyed)))  # (N,)
         starts = np.cumsum(lengths) - lengths  # where each sentence's words begin in ``flat``
         order = np.argsort(lengths, kind="stable")
         order = order[np.count_nonzero(lengths == 0):]  # empty sentences first: dropped
@@ -320,13 +321,17 @@ class InputCache:
     def rows_of(self, keys: list) -> np.ndarray:
         """The row of each of ``keys`` (N,), computing the inputs of those not met yet."""
         rows = self.rows
-        new = [k for k in dict.fromkeys(keys) if k not in rows]
-        if new and len(rows) + len(new) > self.cap:
+        flat = np.fromiter(map(rows.get, keys, repeat(-1)), np.int64, count=len(keys))  # (N,) -1: not met yet
+        missing = np.flatnonzero(flat < 0).tolist()
+        if not missing:
+            return flat
+        new = list(dict.fromkeys(keys[i] for i in missing))
+        if len(rows) + len(new) > self.cap:
             rows.clear()
-            new = list(dict.fromkeys(keys))
-        if new:
-            self._add(new)
-        return np.fromiter(map(rows.__getitem__, keys), np.int64, count=len(keys))
+            new, missing = list(dict.fromkeys(keys)), range(len(keys))
+        self._add(new)
+        flat[missing] = list(map(rows.__getitem__, (keys[i] for i in missing)))
+        return flat
 
     def _add(self, new: list) -> None:
         tagger, rows = self.tagger, self.rows
