@@ -210,11 +210,19 @@ def recur(a: np.ndarray, W: np.ndarray, s0: np.ndarray | None = None, *,
 
     a: (T, B, H). Returns S: (T+1, B, H) with S[0] = s_0 (zeros unless given): what
     backpropagation needs. For tagging, ``out`` (T, B, H), which may be a slice of a wider
-    array, receives s_t at each sentence position t instead (it is returned), and ``reverse``
-    runs the chain from the last position to the first, as a backward chain reads a batch of
-    sentences of one length.
+    array or ``a`` itself (overwritten), receives s_t at each sentence position t instead (it
+    is returned), and ``reverse`` runs the chain from the last position to the first, as a
+    backward chain reads a batch of sentences of one length.
     """
     T, B, H = a.shape
+    if out is a:  # tagging in place: W s_{t-1} + a_t, the same sum as below, into a_t itself
+        previous, product = (np.zeros((B, H), a.dtype) if s0 is None else s0), np.empty((B, H), a.dtype)
+        for t in range(T - 1, -1, -1) if reverse else range(T):
+            s = a[t]
+            s += np.matmul(previous, W.T, out=product)  # (B, H)
+            np.tanh(s, out=s)
+            previous = s
+        return a
     if out is None:
         S = np.empty((T + 1, B, H), a.dtype)
         S[0] = 0.0 if s0 is None else s0
@@ -427,7 +435,6 @@ def _layer(params, trace: Trace, layer: int, x: np.ndarray | None, per_word: dic
     shape, H = trace.shape, trace.shape.n_hidden
     T, B = trace.mask.shape
     dtype = params["V"].dtype
-    out = None if keep else np.empty((T, B, shape.n_out), dtype)  # lean: each chain writes its slice
     outs = []
     for j, (_, direction, sfx) in enumerate(shape.chains(layer)):
         if layer == 0:
@@ -448,9 +455,9 @@ def _layer(params, trace: Trace, layer: int, x: np.ndarray | None, per_word: dic
             S = recur(a, params["W" + sfx], s0)  # (T+1, B, H)
             trace.states[sfx] = S
             outs.append(S[1:] if not direction else _reorder(S[1:], trace.rev))
-        else:
-            recur(a, params["W" + sfx], out=out[:, :, j * H:(j + 1) * H], reverse=bool(direction))
-    x = out if out is not None else outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)  # (T, B, n_out)
+        else:  # lean: s_t in sentence order, in place of a (contiguous: faster than slices of one array)
+            outs.append(recur(a, params["W" + sfx], out=a, reverse=bool(direction)))
+    x = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)  # (T, B, n_out)
     if dropout:
         m = _dropout_mask(rng, dropout, x.shape, dtype)
         trace.output_masks.append(m)
