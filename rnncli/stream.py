@@ -42,7 +42,7 @@ class Tags(Protocol):
 
     def best(self, sentences: list[list[str]], probs: bool = True, inputs=None) -> list: ...
 
-    def best_flat(self, sentences: list[list[str]], inputs=None) -> tuple: ...
+    def best_flat(self, sentences: list[list[str]], inputs=None, words: list[str] | None = None) -> tuple: ...
 
     def ranked(self, sentences: list[list[str]], k: int, inputs=None) -> list: ...
 
@@ -82,7 +82,7 @@ class ChunkTagger:
         self.split = str.split if pretokenized else line_tokens
         self.column = tagger.record.tag_column
         # "/TAG " within a sentence, "/TAG\n" at its end: tag k's is ends[k], or ends[k + n_tags]
-        self.ends = ["/" + t + " " for t in tagger.tags] + ["/" + t + "\n" for t in tagger.tags]
+        self.ends = np.array(["/" + t + " " for t in tagger.tags] + ["/" + t + "\n" for t in tagger.tags], object)
         self.inputs = tagger.input_cache()  # each word's first-layer input, kept from chunk to chunk
         self.looked = 0
         if fmt == "slash":
@@ -94,7 +94,7 @@ class ChunkTagger:
         sentences = list(map(self.split, chunk.lines))
         words = list(chain.from_iterable(sentences))  # every token, end to end
         self.tagger.widen_lookups(len(words))  # once: a stream this long pays for it
-        best, _ = self.tagger.best_flat(sentences, inputs=self.inputs)  # (N,)
+        best, _ = self.tagger.best_flat(sentences, inputs=self.inputs, words=words)  # (N,)
         lengths = np.fromiter(map(len, sentences), np.int64, count=len(sentences))
         if self.fmt == "slash":  # the common case, kept lean: the whole chunk at once
             return self._tagged(self._slash(words, best, lengths), words)
@@ -116,7 +116,7 @@ class ChunkTagger:
         last = np.cumsum(lengths) - 1  # (n,) each sentence's last token; of an empty one, the one before
         code = best.copy()  # (N,)
         code[last[lengths > 0]] += len(self.tagger.tags)
-        ends = list(map(self.ends.__getitem__, code.tolist()))
+        ends = self.ends[code].tolist()  # (N,) strings, gathered in C
         head = ""
         for i in np.flatnonzero(lengths == 0).tolist():  # an empty line: one more line break
             if last[i] < 0:
@@ -177,7 +177,7 @@ def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int, paced: bool
         return
     chunk: list[str] = []
     size = 0
-    where = ""
+    source, n = "", 0  # where the last line read came from: "source:n", written out only for a chunk
     try:
         for source, n, line in lines:
             chunk.append(line)
@@ -186,12 +186,11 @@ def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int, paced: bool
                 full, chunk, size = chunk, [], 0  # emptied first: a consumer that stops gets nothing twice
                 yield Chunk(full, first), f"{source}:{n}"
                 first += len(full)
-            where = f"{source}:{n}"
     finally:
         # Also when reading failed part-way (invalid UTF-8): what was read is still tagged
         # and written before the error surfaces.
         if chunk:
-            yield Chunk(chunk, first), where
+            yield Chunk(chunk, first), f"{source}:{n}"
 
 
 def _paced(lines: Iterable[tuple[str, int, str]], chunk_chars: int, first: int) -> Iterator[tuple[Chunk, str]]:

@@ -75,18 +75,20 @@ class Tagger:
         """A cache of each distinct word's first-layer input, for tagging a stream in chunks (``InputCache``)."""
         return InputCache(self, CACHED_WORDS if cap is None else cap)
 
-    def _scores(self, sentences: list[list[str]], batch_tokens: int, inputs: InputCache | None = None):
+    def _scores(self, sentences: list[list[str]], batch_tokens: int, inputs: InputCache | None = None,
+                words: list[str] | None = None):
         """(sentence numbers (B,), token positions (T, B), V s_t + c (T, B, n_tags)) for batches of
         about ``batch_tokens`` tokens, each of sentences of one length; a token's position counts
         the tokens of all the sentences end to end. Each distinct word's first-layer input is
         computed once (``inputs``, by default for this call alone), then looked up by the forward
-        pass's lean way (``keep=False``)."""
+        pass's lean way (``keep=False``). ``words``: the sentences' tokens end to end, if at hand."""
         lengths = np.fromiter(map(len, sentences), np.int64, count=len(sentences))  # (n,)
         if not lengths.any():
             return
         inputs = self.input_cache() if inputs is None else inputs
-        keyed = map(self.vocab.keyed, sentences) if self.vocab.by_case else sentences
-        flat = inputs.rows_of(list(chain.from_iterable(keyed)))  # (N,)
+        if self.vocab.by_case or words is None:
+            words = list(chain.from_iterable(map(self.vocab.keyed, sentences) if self.vocab.by_case else sentences))
+        flat = inputs.rows_of(words)  # (N,)
         starts = np.cumsum(lengths) - lengths  # where each sentence's words begin in ``flat``
         order = np.argsort(lengths, kind="stable")
         order = order[np.count_nonzero(lengths == 0):]  # empty sentences first: dropped
@@ -112,13 +114,15 @@ class Tagger:
         return out
 
     def best_flat(self, sentences: list[list[str]], batch_tokens: int = BATCH_TOKENS, probs: bool = False,
-                  inputs: InputCache | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                  inputs: InputCache | None = None,
+                  words: list[str] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """The most probable tag of every token, all sentences end to end: (N,) tag numbers, and
-        with ``probs`` (N,) their probabilities, else None. ``inputs``: a stream's cache."""
+        with ``probs`` (N,) their probabilities, else None. ``inputs``: a stream's cache;
+        ``words``: the tokens end to end, if at hand."""
         n = sum(map(len, sentences))
         best = np.zeros(n, np.intp)  # (N,)
         p = np.zeros(n, np.float32) if probs else None  # (N,)
-        for _, where, scores in self._scores(sentences, batch_tokens, inputs):
+        for _, where, scores in self._scores(sentences, batch_tokens, inputs, words):
             best[where] = scores.argmax(axis=2)  # read from the scores, before the softmax
             if probs:
                 p[where] = rnn.softmax(scores).max(axis=2)
