@@ -476,7 +476,7 @@ def _first_input(params, trace: Trace, direction: str, per_word: dict[str, np.nd
     types, rev = trace.types, trace.rev
     words = None if types is None else types.words if not direction or rev is None else _reorder(types.words, rev)
     if per_word is not None:
-        return per_word[direction][words]  # a first-layer chain's suffix is its direction
+        return np.take(per_word[direction], words, axis=0)  # (T, B, H); a first-layer chain's suffix is its direction
     chain_ids = trace.ids if not direction else _reorder(trace.ids, rev)  # (T, B, K)
     # U x_t for a 0/1 vector x_t = the sum of the columns of U it selects.
     ux = params["U" + direction].T[chain_ids].sum(axis=2, dtype=params["V"].dtype)  # (T, B, H)
