@@ -91,7 +91,7 @@ class Tagger:
         flat = inputs.rows_of(words)  # (N,)
         starts = np.cumsum(lengths) - lengths  # where each sentence's words begin in ``flat``
         order = np.argsort(lengths, kind="stable")
-        order = order[np.count_nonzero(lengths == 0):]  # empty sentences first: dropped
+        order = order[np.count_nonzero(lengths == 0):]  # the empty sentences, sorted first, dropped
         for group in np.split(order, np.flatnonzero(np.diff(lengths[order])) + 1):  # one length each
             length = int(lengths[group[0]])
             size = max(1, batch_tokens // length)
@@ -314,8 +314,10 @@ class InputCache:
     """The first layer's input, U x + b (+ P h), of each distinct word a stream has met, by
     chain, kept from one chunk to the next: a word is looked up and summed once per stream, not
     once per chunk. At most ``cap`` words are kept (more only while one chunk needs them): past
-    that, it starts again from the words of the chunk at hand. Each row is computed by
-    ``rnn.word_inputs`` on its own, so a word's input is the same however the words are grouped."""
+    that, it starts again from the words of the chunk at hand. A row is a lookup and a sum of
+    its own (``rnn.word_inputs``), the same to the bit however the words are grouped; only a
+    character RNN's products may round differently for a group of another size. For one tagger
+    whose weights do not change: a stream's, or one call's."""
 
     def __init__(self, tagger: Tagger, cap: int):
         self.tagger, self.cap = tagger, cap
