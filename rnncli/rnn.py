@@ -216,10 +216,11 @@ def recur(a: np.ndarray, W: np.ndarray, s0: np.ndarray | None = None, *,
     """
     T, B, H = a.shape
     if out is a:  # tagging in place: W s_{t-1} + a_t, the same sum as below, into a_t itself
-        previous, product = (np.zeros((B, H), a.dtype) if s0 is None else s0), np.empty((B, H), a.dtype)
+        previous, product = s0, np.empty((B, H), a.dtype)
         for t in range(T - 1, -1, -1) if reverse else range(T):
             s = a[t]
-            s += np.matmul(previous, W.T, out=product)  # (B, H)
+            if previous is not None:  # s_0 = 0: W s_0 adds nothing, and is not computed
+                s += np.matmul(previous, W.T, out=product)  # (B, H)
             np.tanh(s, out=s)
             previous = s
         return a
