@@ -210,11 +210,20 @@ def recur(a: np.ndarray, W: np.ndarray, s0: np.ndarray | None = None, *,
 
     a: (T, B, H). Returns S: (T+1, B, H) with S[0] = s_0 (zeros unless given): what
     backpropagation needs. For tagging, ``out`` (T, B, H), which may be a slice of a wider
-    array, receives s_t at each sentence position t instead (it is returned), and ``reverse``
-    runs the chain from the last position to the first, as a backward chain reads a batch of
-    sentences of one length.
+    array or ``a`` itself (overwritten), receives s_t at each sentence position t instead (it
+    is returned), and ``reverse`` runs the chain from the last position to the first, as a
+    backward chain reads a batch of sentences of one length.
     """
     T, B, H = a.shape
+    if out is a:  # tagging in place: W s_{t-1} + a_t, the same sum as below, into a_t itself
+        previous, product = s0, np.empty((B, H), a.dtype)
+        for t in range(T - 1, -1, -1) if reverse else range(T):
+            s = a[t]
+            if previous is not None:  # s_0 = 0: W s_0 adds nothing, and is not computed
+                s += np.matmul(previous, W.T, out=product)  # (B, H)
+            np.tanh(s, out=s)
+            previous = s
+        return a
     if out is None:
         S = np.empty((T + 1, B, H), a.dtype)
         S[0] = 0.0 if s0 is None else s0
@@ -409,7 +418,11 @@ def forward(params: dict[str, np.ndarray], shape: Shape, ids: np.ndarray | None,
         if layer and keep:
             trace.inputs.append(x)
         x = _layer(params, trace, layer, x, per_word, biased, s0, keep, dropout, rng, perturb)
-    logits = x @ params["V"].T + params["c"]  # (T, B, n_tags)
+    if keep:
+        logits = x @ params["V"].T + params["c"]  # (T, B, n_tags)
+    else:  # the same sums, without a second array
+        logits = x @ params["V"].T  # (T, B, n_tags)
+        logits += params["c"]
     trace.logits = logits
     if keep:
         trace.top = x
@@ -423,7 +436,6 @@ def _layer(params, trace: Trace, layer: int, x: np.ndarray | None, per_word: dic
     shape, H = trace.shape, trace.shape.n_hidden
     T, B = trace.mask.shape
     dtype = params["V"].dtype
-    out = None if keep else np.empty((T, B, shape.n_out), dtype)  # lean: each chain writes its slice
     outs = []
     for j, (_, direction, sfx) in enumerate(shape.chains(layer)):
         if layer == 0:
@@ -444,9 +456,9 @@ def _layer(params, trace: Trace, layer: int, x: np.ndarray | None, per_word: dic
             S = recur(a, params["W" + sfx], s0)  # (T+1, B, H)
             trace.states[sfx] = S
             outs.append(S[1:] if not direction else _reorder(S[1:], trace.rev))
-        else:
-            recur(a, params["W" + sfx], out=out[:, :, j * H:(j + 1) * H], reverse=bool(direction))
-    x = out if out is not None else outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)  # (T, B, n_out)
+        else:  # lean: s_t in sentence order, in place of a (contiguous: faster than slices of one array)
+            outs.append(recur(a, params["W" + sfx], out=a, reverse=bool(direction)))
+    x = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)  # (T, B, n_out)
     if dropout:
         m = _dropout_mask(rng, dropout, x.shape, dtype)
         trace.output_masks.append(m)
@@ -465,7 +477,7 @@ def _first_input(params, trace: Trace, direction: str, per_word: dict[str, np.nd
     types, rev = trace.types, trace.rev
     words = None if types is None else types.words if not direction or rev is None else _reorder(types.words, rev)
     if per_word is not None:
-        return per_word[direction][words]  # a first-layer chain's suffix is its direction
+        return np.take(per_word[direction], words, axis=0)  # (T, B, H); a first-layer chain's suffix is its direction
     chain_ids = trace.ids if not direction else _reorder(trace.ids, rev)  # (T, B, K)
     # U x_t for a 0/1 vector x_t = the sum of the columns of U it selects.
     ux = params["U" + direction].T[chain_ids].sum(axis=2, dtype=params["V"].dtype)  # (T, B, H)

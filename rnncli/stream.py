@@ -19,7 +19,10 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import NamedTuple, Protocol, TextIO
+
+import numpy as np
 
 from .corpus import OUTPUT_FORMATS, format_sentence, given_line
 from .errors import OptionError, RnncliError, TaggingError, shown
@@ -37,9 +40,13 @@ class Tags(Protocol):
     record: object  # its ``tag_column`` and ``corpus``
     vocab: object  # its ``is_known(word)``
 
-    def best(self, sentences: list[list[str]], probs: bool = True) -> list: ...
+    def best(self, sentences: list[list[str]], probs: bool = True, inputs=None) -> list: ...
 
-    def ranked(self, sentences: list[list[str]], k: int) -> list: ...
+    def best_flat(self, sentences: list[list[str]], inputs=None, words: list[str] | None = None) -> tuple: ...
+
+    def ranked(self, sentences: list[list[str]], k: int, inputs=None) -> list: ...
+
+    def input_cache(self) -> object: ...
 
     def top_count(self, top) -> int: ...
 
@@ -74,7 +81,9 @@ class ChunkTagger:
         self.top = None if top is None else tagger.top_count(top)
         self.split = str.split if pretokenized else line_tokens
         self.column = tagger.record.tag_column
-        self.slash = ["/" + t for t in tagger.tags]
+        # "/TAG " within a sentence, "/TAG\n" at its end: tag k's is ends[k], or ends[k + n_tags]
+        self.ends = np.array(["/" + t + " " for t in tagger.tags] + ["/" + t + "\n" for t in tagger.tags], object)
+        self.inputs = tagger.input_cache()  # each word's first-layer input, kept from chunk to chunk
         self.looked = 0
         if fmt == "slash":
             _check_slash_tags(tagger.tags)
@@ -82,32 +91,50 @@ class ChunkTagger:
     def __call__(self, chunk: Chunk) -> Tagged:
         if self.fmt == "jsonl":
             return self._jsonl(chunk.lines)
-        sentences = [self.split(line) for line in chunk.lines]
-        self.tagger.widen_lookups(sum(map(len, sentences)))  # once: a stream this long pays for it
-        results = self.tagger.best(sentences, probs=False)
-        tags = self.tagger.tags
-        if self.fmt == "slash":  # the common case, kept lean: "word" + "/TAG" per token
-            slash = self.slash
-            parts = [" ".join(map(str.__add__, words, [slash[k] for k in best])) + "\n"
-                     for words, (best, _) in zip(sentences, results)]
-        elif self.fmt == "conllu":  # each sentence with its number (the input line's) and its text
+        sentences = list(map(self.split, chunk.lines))
+        words = list(chain.from_iterable(sentences))  # every token, end to end
+        self.tagger.widen_lookups(len(words))  # once: a stream this long pays for it
+        best, _ = self.tagger.best_flat(sentences, inputs=self.inputs, words=words)  # (N,)
+        lengths = np.fromiter(map(len, sentences), np.int64, count=len(sentences))
+        if self.fmt == "slash":  # the common case, kept lean: the whole chunk at once
+            return self._tagged(self._slash(words, best, lengths), words)
+        names = list(map(self.tagger.tags.__getitem__, best.tolist()))
+        ends = np.cumsum(lengths).tolist()
+        tags = [names[end - len(sentence):end] for sentence, end in zip(sentences, ends)]
+        if self.fmt == "conllu":  # each sentence with its number (the input line's) and its text
             parts = [f"# sent_id = {n}\n# text = {line.strip()}\n" + format_sentence(
-                     words, [tags[k] for k in best], "conllu", self.column) if words else "\n"
-                     for n, (line, words, (best, _)) in enumerate(zip(chunk.lines, sentences, results), chunk.first)]
+                     words, these, "conllu", self.column) if words else "\n"
+                     for n, (line, words, these) in enumerate(zip(chunk.lines, sentences, tags), chunk.first)]
         else:
-            parts = [format_sentence(words, [tags[k] for k in best], self.fmt, self.column) if words else "\n"
-                     for words, (best, _) in zip(sentences, results)]
-        return self._tagged("".join(parts), sentences)
+            parts = [format_sentence(words, these, self.fmt, self.column) if words else "\n"
+                     for words, these in zip(sentences, tags)]
+        return self._tagged("".join(parts), words)
 
-    def _tagged(self, text: str, sentences: list[list[str]]) -> Tagged:
+    def _slash(self, words: list[str], best: np.ndarray, lengths: np.ndarray) -> str:
+        """"word/TAG" for every token, a space between tokens and a line break after each
+        sentence's last (a line break alone for an empty one), built for all sentences at once."""
+        last = np.cumsum(lengths) - 1  # (n,) each sentence's last token; of an empty one, the one before
+        code = best.copy()  # (N,)
+        code[last[lengths > 0]] += len(self.tagger.tags)
+        ends = self.ends[code].tolist()  # (N,) strings, gathered in C
+        head = ""
+        for i in np.flatnonzero(lengths == 0).tolist():  # an empty line: one more line break
+            if last[i] < 0:
+                head += "\n"
+            else:
+                ends[last[i]] += "\n"
+        parts = [head] * (2 * len(words) + 1)
+        parts[1::2], parts[2::2] = words, ends
+        return "".join(parts)
+
+    def _tagged(self, text: str, words: list[str]) -> Tagged:
         """The output, with the first ``LOOK`` tokens' count of words the model has no entry for."""
-        tokens = sum(map(len, sentences))
         if self.looked >= LOOK:
-            return Tagged(text, tokens)
-        words = [w for s in sentences for w in s][:LOOK - self.looked]
-        self.looked += len(words)
+            return Tagged(text, len(words))
+        looked = words[:LOOK - self.looked]
+        self.looked += len(looked)
         known = self.tagger.vocab.is_known
-        return Tagged(text, tokens, len(words), sum(not known(w) for w in words))
+        return Tagged(text, len(words), len(looked), sum(not known(w) for w in looked))
 
     def _jsonl(self, lines: list[str]) -> Tagged:
         """One JSON object per line: tokens, tags, o_t of each tag (rounded to 4 places), each
@@ -118,15 +145,17 @@ class ChunkTagger:
         tags = self.tagger.tags
         parts = []
         if self.top is None:
-            for words, where, (best, p) in zip(sentences, spans, self.tagger.best(sentences)):
+            for words, where, (best, p) in zip(sentences, spans, self.tagger.best(sentences, inputs=self.inputs)):
                 parts.append({"tokens": words, "tags": [tags[k] for k in best],
                               "probs": [round(x, 4) for x in p.tolist()], "offsets": where})
         else:
-            for words, where, (order, p) in zip(sentences, spans, self.tagger.ranked(sentences, self.top)):
+            ranked_all = self.tagger.ranked(sentences, self.top, inputs=self.inputs)
+            for words, where, (order, p) in zip(sentences, spans, ranked_all):
                 ranked = [[[tags[k], round(x, 4)] for k, x in zip(row, q)] for row, q in zip(order.tolist(), p.tolist())]
                 parts.append({"tokens": words, "tags": [r[0][0] for r in ranked], "probs": [r[0][1] for r in ranked],
                               "offsets": where, "top": ranked})
-        return self._tagged("".join(json.dumps(part, ensure_ascii=False) + "\n" for part in parts), sentences)
+        return self._tagged("".join(json.dumps(part, ensure_ascii=False) + "\n" for part in parts),
+                            list(chain.from_iterable(sentences)))
 
 
 def _check_slash_tags(tags: list[str]) -> None:
@@ -148,7 +177,7 @@ def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int, paced: bool
         return
     chunk: list[str] = []
     size = 0
-    where = ""
+    source, n = "", 0  # where the last line read came from: "source:n", written out only for a chunk
     try:
         for source, n, line in lines:
             chunk.append(line)
@@ -157,12 +186,11 @@ def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int, paced: bool
                 full, chunk, size = chunk, [], 0  # emptied first: a consumer that stops gets nothing twice
                 yield Chunk(full, first), f"{source}:{n}"
                 first += len(full)
-            where = f"{source}:{n}"
     finally:
         # Also when reading failed part-way (invalid UTF-8): what was read is still tagged
         # and written before the error surfaces.
         if chunk:
-            yield Chunk(chunk, first), where
+            yield Chunk(chunk, first), f"{source}:{n}"
 
 
 def _paced(lines: Iterable[tuple[str, int, str]], chunk_chars: int, first: int) -> Iterator[tuple[Chunk, str]]:

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterable, Iterator
 from copy import deepcopy
 from dataclasses import dataclass, field, fields, replace
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -25,6 +25,7 @@ LARGE_INPUT = 20_000  # tokens from which float16 lookup tables are widened to f
 # What a sentence reads a little of (a few columns, a binary search): mapped from the file, not read.
 MAPPED = (*rnn.LOOKUPS, "lexicon_keys")
 BATCH_TOKENS = 4096  # tokens in a tagging batch: enough for fast products, few enough to stay in cache
+CACHED_WORDS = 1 << 15  # distinct words whose first-layer input a stream keeps: 16 MB a chain at H = 128
 
 
 @dataclass
@@ -77,63 +78,83 @@ class Tagger:
             chars, n_letters = rnn.pad([self.vocab.encode_chars(w) for w in distinct])
         return rnn.WordTypes(words, ids, chars, n_letters)
 
-    def _scores(self, sentences: list[list[str]], batch_tokens: int):
-        """(sentence numbers, V s_t + c (T, B, n_tags)) for batches of about ``batch_tokens``
-        tokens, each of sentences of one length. Each distinct word's first-layer input is
-        computed once for all of them (``rnn.word_inputs``), then looked up by the forward
-        pass's lean way (``keep=False``)."""
-        present = [i for i, s in enumerate(sentences) if s]
-        if not present:
+    def input_cache(self, cap: int | None = None) -> InputCache:
+        """A cache of each distinct word's first-layer input, for tagging a stream in chunks (``InputCache``)."""
+        return InputCache(self, CACHED_WORDS if cap is None else cap)
+
+    def _scores(self, sentences: list[list[str]], batch_tokens: int, inputs: InputCache | None = None,
+                words: list[str] | None = None):
+        """(sentence numbers (B,), token positions (T, B), V s_t + c (T, B, n_tags)) for batches of
+        about ``batch_tokens`` tokens, each of sentences of one length; a token's position counts
+        the tokens of all the sentences end to end. Each distinct word's first-layer input is
+        computed once (``inputs``, by default for this call alone), then looked up by the forward
+        pass's lean way (``keep=False``). ``words``: the sentences' tokens end to end, if at hand."""
+        lengths = np.fromiter(map(len, sentences), np.int64, count=len(sentences))  # (n,)
+        if not lengths.any():
             return
-        distinct, flat = _numbered(map(self.vocab.keyed, sentences))
-        lengths = np.fromiter((len(sentences[i]) for i in present), np.int64, count=len(present))
+        inputs = self.input_cache() if inputs is None else inputs
+        if self.vocab.by_case or words is None:
+            words = list(chain.from_iterable(map(self.vocab.keyed, sentences) if self.vocab.by_case else sentences))
+        flat = inputs.rows_of(words)  # (N,)
         starts = np.cumsum(lengths) - lengths  # where each sentence's words begin in ``flat``
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is found in the scores, below
-            inputs = rnn.word_inputs(self.params, self.shape, self._inputs_of(distinct, None))
         order = np.argsort(lengths, kind="stable")
+        order = order[np.count_nonzero(lengths == 0):]  # the empty sentences, sorted first, dropped
         for group in np.split(order, np.flatnonzero(np.diff(lengths[order])) + 1):  # one length each
             length = int(lengths[group[0]])
             size = max(1, batch_tokens // length)
             for k in range(0, len(group), size):
                 batch = group[k:k + size]
-                words = flat[starts[batch][None, :] + np.arange(length)[:, None]]  # (T, B)
+                where = starts[batch][None, :] + np.arange(length)[:, None]  # (T, B)
                 with np.errstate(over="ignore", invalid="ignore"):
-                    scores = rnn.forward(self.params, self.shape, None, None, types=rnn.WordTypes(words),
-                                         per_word=inputs, keep=False).logits  # (T, B, n_tags)
+                    scores = rnn.forward(self.params, self.shape, None, None, types=rnn.WordTypes(flat[where]),
+                                         per_word=inputs.tables, keep=False).logits  # (T, B, n_tags)
                 self._check_finite(scores)
-                yield [present[j] for j in batch], scores
+                yield batch, where, scores
 
     def predict(self, sentences: list[list[str]], batch_tokens: int = BATCH_TOKENS) -> list[np.ndarray]:
         """o_t for every word: one (L, n_tags) array per sentence, in input order."""
         out: list[np.ndarray] = [np.zeros((0, len(self.tags)), np.float32)] * len(sentences)
-        for batch, scores in self._scores(sentences, batch_tokens):
+        for batch, _, scores in self._scores(sentences, batch_tokens):
             probs = rnn.softmax(scores)  # (T, B, n_tags)
-            for j, i in enumerate(batch):
+            for j, i in enumerate(batch.tolist()):
                 out[i] = probs[:, j]
         return out
 
-    def best(self, sentences: list[list[str]], batch_tokens: int = BATCH_TOKENS,
-             probs: bool = True) -> list[tuple[list[int], np.ndarray | None]]:
+    def best_flat(self, sentences: list[list[str]], batch_tokens: int = BATCH_TOKENS, probs: bool = False,
+                  inputs: InputCache | None = None,
+                  words: list[str] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The most probable tag of every token, all sentences end to end: (N,) tag numbers, and
+        with ``probs`` (N,) their probabilities, else None. ``inputs``: a stream's cache;
+        ``words``: the tokens end to end, if at hand."""
+        n = sum(map(len, sentences))
+        best = np.zeros(n, np.intp)  # (N,)
+        p = np.zeros(n, np.float32) if probs else None  # (N,)
+        for _, where, scores in self._scores(sentences, batch_tokens, inputs, words):
+            best[where] = scores.argmax(axis=2)  # read from the scores, before the softmax
+            if probs:
+                p[where] = rnn.softmax(scores).max(axis=2)
+        return best, p
+
+    def best(self, sentences: list[list[str]], batch_tokens: int = BATCH_TOKENS, probs: bool = True,
+             inputs: InputCache | None = None) -> list[tuple[list[int], np.ndarray | None]]:
         """The most probable tag of every word, and with ``probs`` its probability: (tag numbers,
         (L,) p or None) per sentence. The best tag is read from the scores, before the softmax."""
-        out: list[tuple[list[int], np.ndarray | None]] = [([], np.zeros(0, np.float32) if probs else None)] * len(sentences)
-        for batch, scores in self._scores(sentences, batch_tokens):
-            best = scores.argmax(axis=2).T.tolist()  # (B, T): one row per sentence
-            p = rnn.softmax(scores).max(axis=2).T if probs else None  # (B, T)
-            for j, i in enumerate(batch):
-                out[i] = best[j], None if p is None else p[j]
-        return out
+        best, p = self.best_flat(sentences, batch_tokens, probs, inputs)
+        numbers = best.tolist()
+        ends = np.cumsum(np.fromiter(map(len, sentences), np.int64, count=len(sentences))).tolist()
+        return [(numbers[start:end], None if p is None else p[start:end])
+                for start, end in zip([0] + ends[:-1], ends)]
 
-    def ranked(self, sentences: list[list[str]], k: int,
-               batch_tokens: int = BATCH_TOKENS) -> list[tuple[np.ndarray, np.ndarray]]:
+    def ranked(self, sentences: list[list[str]], k: int, batch_tokens: int = BATCH_TOKENS,
+               inputs: InputCache | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """The ``k`` most probable tags of every word, best first, and their probabilities:
         ((L, k) tag numbers, (L, k) o_t) per sentence. Ranked by the scores, as ``best`` is,
         so the first is the tag ``best`` chooses."""
         out = [(np.zeros((0, k), np.int64), np.zeros((0, k), np.float32))] * len(sentences)
-        for batch, scores in self._scores(sentences, batch_tokens):
+        for batch, _, scores in self._scores(sentences, batch_tokens, inputs):
             order = np.argsort(-scores, axis=2, kind="stable")[..., :k]  # (T, B, k); ties: lower number first
             p = np.take_along_axis(rnn.softmax(scores), order, axis=2)  # (T, B, k)
-            for j, i in enumerate(batch):
+            for j, i in enumerate(batch.tolist()):
                 out[i] = order[:, j], p[:, j]
         return out
 
@@ -318,6 +339,51 @@ class Tagger:
                 unverified.verify(key)  # copied, so read whole: checked now
         return cls(parts["shape"], params, parts["vocab"], parts["tags"], parts["record"],
                    origin=modelfile.origin(path, before), label=label, unverified=unverified or None)
+
+
+class InputCache:
+    """The first layer's input, U x + b (+ P h), of each distinct word a stream has met, by
+    chain, kept from one chunk to the next: a word is looked up and summed once per stream, not
+    once per chunk. At most ``cap`` words are kept (more only while one chunk needs them): past
+    that, it starts again from the words of the chunk at hand. A row is a lookup and a sum of
+    its own (``rnn.word_inputs``), the same to the bit however the words are grouped; only a
+    character RNN's products may round differently for a group of another size. For one tagger
+    whose weights do not change: a stream's, or one call's."""
+
+    def __init__(self, tagger: Tagger, cap: int):
+        self.tagger, self.cap = tagger, cap
+        self.rows: dict = {}  # a word as ``vocab.keyed`` gives it -> its row in the tables
+        self.tables: dict[str, np.ndarray] = {}  # chain suffix -> (capacity, H), rows past len(rows) unused
+
+    def rows_of(self, keys: list) -> np.ndarray:
+        """The row of each of ``keys`` (N,), computing the inputs of those not met yet."""
+        rows = self.rows
+        flat = np.fromiter(map(rows.get, keys, repeat(-1)), np.int64, count=len(keys))  # (N,) -1: not met yet
+        missing = np.flatnonzero(flat < 0).tolist()
+        if not missing:
+            return flat
+        new = list(dict.fromkeys(keys[i] for i in missing))
+        if len(rows) + len(new) > self.cap:
+            rows.clear()
+            new, missing = list(dict.fromkeys(keys)), range(len(keys))
+        self._add(new)
+        flat[missing] = list(map(rows.__getitem__, (keys[i] for i in missing)))
+        return flat
+
+    def _add(self, new: list) -> None:
+        tagger, rows = self.tagger, self.rows
+        start, end = len(rows), len(rows) + len(new)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is found in the scores
+            inputs = rnn.word_inputs(tagger.params, tagger.shape, tagger._inputs_of(new, None))  # (n, H) by chain
+        for sfx, x in inputs.items():
+            table = self.tables.get(sfx)
+            if table is None or len(table) < end:  # grown by doubling, to the cap unless a chunk needs more
+                grown = np.empty((max(end, min(2 * len(x if table is None else table), self.cap)), x.shape[1]), x.dtype)
+                if start:
+                    grown[:start] = table[:start]
+                table = self.tables[sfx] = grown
+            table[start:end] = x
+        rows.update(zip(new, range(start, end)))
 
 
 def _check_tokens(sentences: list) -> None:
