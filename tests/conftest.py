@@ -48,6 +48,20 @@ def in_scripts(code: str, *args: str) -> str:
     return r.stdout
 
 
+def damaged(data: bytes, rng: np.random.Generator, kind: str) -> bytes:
+    """A file's bytes damaged one way: "cut" short, a few bits "flip"ped, 16 bytes "overwrite"n."""
+    b = bytearray(data)
+    if kind == "cut":
+        return bytes(b[: rng.integers(0, len(b))])
+    if kind == "flip":
+        for pos in rng.integers(0, len(b), size=rng.integers(1, 8)):
+            b[pos] ^= 1 << int(rng.integers(0, 8))
+    else:
+        pos = int(rng.integers(0, len(b)))
+        b[pos:pos + 16] = rng.bytes(16)
+    return bytes(b)
+
+
 def one_line_error(r, status=1):
     """The result failed with ``status`` and exactly one line on stderr, no traceback: that line."""
     assert r.exit_code == status, (r.exit_code, r.stdout, r.stderr)

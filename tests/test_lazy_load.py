@@ -25,7 +25,7 @@ from rnncli.loader import bundled_model_path
 from rnncli.tagger import LARGE_INPUT, Tagger, content, from_content
 from rnncli.train import TrainConfig, train
 
-from conftest import SAMPLES, one_line_error
+from conftest import SAMPLES, damaged, one_line_error
 
 SENTENCES = [["I", "eat", "apple"], ["they", "fish"], ["I", "like", "the", "fish", "they", "eat"]]
 NOT_EAT = [["they", "fish"], ["I", "like", "apple"]]
@@ -248,13 +248,7 @@ def test_damaged_files_are_refused_by_load_or_verify_when_mapped(tutorial_model,
     path = tmp_path / "fuzz.npz"
     outcomes = {"same": 0, "refused on load": 0, "refused on verify": 0}
     for i in range(150):
-        b = bytearray(data)
-        if i % 2:
-            b = b[: rng.integers(0, len(b))]
-        else:
-            for pos in rng.integers(0, len(b), size=rng.integers(1, 8)):
-                b[pos] ^= 1 << int(rng.integers(0, 8))
-        path.write_bytes(bytes(b))
+        path.write_bytes(damaged(data, rng, "cut" if i % 2 else "flip"))
         try:
             tagger = Tagger.load(path)
         except ModelFileError:

@@ -23,7 +23,7 @@ from rnncli.corpus import read_corpus
 from rnncli.errors import CorpusError, ModelFileError
 from rnncli.tagger import Tagger
 
-from conftest import RNNCLI, ROOT, examples, one_line_error
+from conftest import RNNCLI, ROOT, damaged, examples, one_line_error
 
 TUTORIAL = ROOT / "sample_corpora" / "tutorial.txt"
 
@@ -241,17 +241,7 @@ def test_loader_fuzz_mutations_load_the_same_or_are_refused(tutorial_model, tmp_
     path = tmp_path / "fuzz.npz"
     outcomes = {"same": 0, "refused": 0}
     for i in range(300):
-        b = bytearray(data)
-        kind = i % 3
-        if kind == 0:
-            b = b[: rng.integers(0, len(b))]
-        elif kind == 1:
-            for pos in rng.integers(0, len(b), size=rng.integers(1, 8)):
-                b[pos] ^= 1 << int(rng.integers(0, 8))
-        else:
-            pos = int(rng.integers(0, len(b)))
-            b[pos:pos + 16] = rng.bytes(16)
-        path.write_bytes(bytes(b))
+        path.write_bytes(damaged(data, rng, ("cut", "flip", "overwrite")[i % 3]))
         try:
             tagger = Tagger.load(path)
         except ModelFileError:
