@@ -87,9 +87,8 @@ class Lemmas:
         """(n,) each form's bits: 1 << c for a lemma of class c, 16 << c for an irregular form."""
         if not len(self.keys):
             return np.zeros(len(forms), np.int64)
-        h = np.fromiter(map(fingerprint, forms), np.uint32, count=len(forms))
-        i = np.searchsorted(self.keys, h) % len(self.keys)
-        return np.where(self.keys[i] == h, self.classes[i], 0).astype(np.int64)
+        i = found(self.keys, forms)
+        return np.where(i >= 0, self.classes[i], 0).astype(np.int64)
 
     def values_of(self, lower: list[str]) -> list[tuple[str | None, ...]]:
         """Each lower-cased word's value in the slots of ``WORD_CLASSES``: ``base``, ``irr``,
@@ -104,17 +103,21 @@ class Lemmas:
                     whose.append((i, c, label))
         bits = self.bits(lower + stems)
         own, stem_bits = bits[:len(lower)].tolist(), bits[len(lower):].tolist()
-        out = [[_OWN[b & (17 << c)] if b & (17 << c) else None for c in range(len(WORD_CLASSES))] for b in own]
+        out = [[_OWN.get((b >> c) & 17) for c in range(len(WORD_CLASSES))] for b in own]
         for (i, c, label), b in zip(whose, stem_bits):
             if b & (1 << c) and out[i][c] is None:
                 out[i][c] = label
         return [tuple(v) for v in out]
 
 
-# A word's own bits in a class's slot (its bits masked to that class, shifted to class 0).
-_OWN = {}
-for _c in range(len(WORD_CLASSES)):
-    _OWN.update({1 << _c: "base", 16 << _c: "irr", 17 << _c: "base+irr"})
+_OWN = {1: "base", 16: "irr", 17: "base+irr"}  # a word's own bits of class c, shifted down by c
+
+
+def found(keys: np.ndarray, forms: list[str]) -> np.ndarray:
+    """(n,) where each form's fingerprint is among ``keys`` (ascending, not empty), -1 where not."""
+    h = np.fromiter(map(fingerprint, forms), np.uint32, count=len(forms))
+    i = np.searchsorted(keys, h) % len(keys)
+    return np.where(keys[i] == h, i, -1)
 
 
 class Lexicon:
@@ -152,12 +155,7 @@ class Lexicon:
         classes = self.lemmas.values_of(lower) if self.lemmas is not None else [_NO_CLASS] * n
         if not len(self.keys):
             return [_NONE[:-len(_NO_CLASS)] + v for v in classes]
-        forms = words + lower + [capitalised(w) for w in lower]
-        h = np.fromiter(map(fingerprint, forms), np.uint32, count=3 * n)
-        keys = self.keys
-        i = np.searchsorted(keys, h) % len(keys)
-        found = np.where(keys[i] == h, i, -1)
-        own, low, cap = found.reshape(3, n)
+        own, low, cap = found(self.keys, words + lower + [capitalised(w) for w in lower]).reshape(3, n)
 
         def logp(i):  # a form's log probability (in quarters); no entry (-1): rarer than all
             return np.where(i >= 0, self.logp[np.maximum(i, 0)].astype(np.int64), self._oov)

@@ -154,9 +154,6 @@ def accuracy(params, shape: rnn.Shape, data: Data, batches: list[np.ndarray]) ->
     return right / max(total, 1)
 
 
-CASE_BLIND = True  # how new models read the lexicon; a model file says how it reads it (vocab.case_blind)
-
-
 def build_vocab(sentences: list[Sentence], config: TrainConfig,
                 lexicon: Lexicon | None = None) -> tuple[Vocab, np.ndarray, list[str], Counter]:
     """The vocabulary of the training sentences; the 'lexicon' features read ``lexicon``, by
@@ -165,9 +162,10 @@ def build_vocab(sentences: list[Sentence], config: TrainConfig,
         lexicon = english()
     by_case = CASE_SLOT in FEATURE_SETS[config.features]  # words keyed with their sentence's case
     words = (w for s in sentences for w in (keyed(s.words) if by_case else s.words))
-    # A word of a sentence all in one case reads the lexicon case-blind (Lexicon.values).
+    # New models read the lexicon case-blind for a sentence all in one case (Lexicon.values); a
+    # model file says which way its vocabulary reads (vocab.case_blind), so older files keep theirs.
     vocab, counts = Vocab.build(words, config.features, config.min_count, config.min_feature_count,
-                                chars=config.char_hidden > 0, lexicon=lexicon, case_blind=CASE_BLIND)
+                                chars=config.char_hidden > 0, lexicon=lexicon, case_blind=True)
     tag_counts = Counter(t for s in sentences for t in s.tags)
     tags = sorted(tag_counts, key=lambda t: (-tag_counts[t], t))
     return vocab, counts, tags, tag_counts
