@@ -1,10 +1,11 @@
 """Benchmark: the frontier of accuracy against tagging speed, for models of the bundled recipe's kind.
 
-A small grid of models that share the bundled model's recipe (``ENGLISH`` in rnncli/recipes.py: form
-features, bidirectional, dropout, weight averaging, word dropout, adversarial training, seed 0)
-and differ only in depth and width: 1 or 2 layers of 64 or 128 units. The 2-layer, 128-unit
-model is the recipe itself; its row is the bundled model file rnncli/models/default.npz, scored
-and timed here but not retrained (``--train-recipe`` trains it like the others). For each model:
+A small grid of models that share the bundled model's recipe (``ENGLISH`` in rnncli/recipes.py: the
+English lexicon's features, bidirectional, recased sentences, dropout, weight averaging, word
+dropout, adversarial training, its seed) and differ only in depth and width: 1 or 2 layers of 64
+or 128 units. The model of the recipe's depth and width is the recipe itself; its row is the
+bundled model file rnncli/models/default.npz, scored and timed here but not retrained
+(``--train-recipe`` trains it like the others). For each model:
 
 - dev accuracy and accuracy on unknown words (dev tokens whose exact form is not in train), as
   scripts/benchmark_accuracy.py scores them, of the stored model file;
@@ -161,7 +162,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              f"{QUICK_EPOCHS} with --quick)")
     parser.add_argument("--seed", type=int, default=ENGLISH.seed, help=f"seed of every model (default {ENGLISH.seed})")
     parser.add_argument("--train-recipe", action="store_true",
-                        help="train the 2-layer, 128-unit model too instead of using the bundled one")
+                        help="train the recipe's model too instead of using the bundled one")
     parser.add_argument("--repeats", type=int, metavar="N", help="tagging runs per timing, the median reported "
                                                                  "(default 3, 1 with --quick)")
     parser.add_argument("--jobs", type=int, default=2, metavar="N",
