@@ -30,7 +30,7 @@ with the best dev accuracy, the word columns of words seen once in train pruned,
 Trained models are kept in ``--models DIR`` (named by layers, units, epochs and seed), so that a
 second run only measures; a file there whose recorded recipe differs is trained again.
 
-    OPENBLAS_NUM_THREADS=1 python scripts/benchmark_frontier.py --models DIR          # about 15 minutes
+    OPENBLAS_NUM_THREADS=1 python scripts/benchmark_frontier.py --models DIR          # about 30 minutes
     python scripts/benchmark_frontier.py --quick                                      # a smoke test
     python scripts/benchmark_frontier.py --models DIR --epochs 10 --json frontier.json
 
