@@ -7,12 +7,15 @@ The input is UD English EWT dev's raw sentences (``common.read_texts``), repeate
 size, tagged with the bundled English model (``--model``). Every output is checked byte for byte
 against ``tag_lines`` in this process.
 
-Each set-up below is timed ``--repeats`` times, the set-ups taking turns (one run of each, then
-the next round), so that a change in the machine's load hits them alike; the table gives the
-median. Two figures per set-up: tokens per second of wall time, and tokens per CPU-second of the
-processes that tag (this one in section 1, the Dask workers in section 2, from their own CPU
-times), which stays put when other programs share the cores and is what one worker on a core of
-its own does. The first run of each set-up is not counted: it reads the model into each worker.
+Each set-up below is timed ``--repeats`` times, the set-ups taking turns (one round of each,
+then the next round), so that a change in the machine's load hits them alike; the table gives the
+median. A Dask set-up's cluster is started for its round and closed after it, so that no other
+set-up's idle workers share the cores. In each round a set-up runs twice: the first run, in
+which each worker reads the model, is not counted (the table gives its median as "first run"),
+the second is timed. Two figures per set-up: tokens per second of wall time, and tokens per
+CPU-second of the processes that tag (this one in section 1, the Dask workers in section 2, from
+their own CPU times), which stays put when other programs share the cores and is what one worker
+on a core of its own does.
 
 1. One core, one process: ``Tagger.tag_lines`` over every file, one BLAS thread.
 2. The Dask recipe of docs/python.md exactly as the page has it (its code is read from there), on
@@ -49,7 +52,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from common import ROOT, read_texts  # also puts the repository on sys.path
@@ -90,21 +95,28 @@ def texts(tokens: int) -> tuple[list[str], int]:
 @dataclass
 class Setup:
     what: str
-    run: Callable[[], None]
-    cpu: Callable[[], float]  # CPU seconds used so far by the processes that tag
-    first: float = 0.0
+    # Opens what the set-up tags with (a cluster: started for this round and closed after it) and
+    # gives its run and the CPU seconds used so far by the processes that tag.
+    session: Callable[[], AbstractContextManager[tuple[Callable[[], None], Callable[[], float]]]]
+    firsts: list[float] = field(default_factory=list)
     walls: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
 
-    def time(self) -> tuple[float, float]:
-        cpu, start = self.cpu(), time.perf_counter()
-        self.run()
-        return time.perf_counter() - start, self.cpu() - cpu
+    def time_round(self) -> None:
+        """One untimed run (each worker reads the model), then one timed run, wall and CPU."""
+        with self.session() as (run, cpu):
+            start = time.perf_counter()
+            run()
+            self.firsts.append(time.perf_counter() - start)
+            used, start = cpu(), time.perf_counter()
+            run()
+            self.walls.append(time.perf_counter() - start)
+            self.cpus.append(cpu() - used)
 
     def result(self, tokens: int) -> str:
         wall, cpu = statistics.median(self.walls), statistics.median(self.cpus)
         return (f"{tokens / wall:,.0f} tokens/s ({wall:.2f} s); {tokens / cpu:,.0f} per CPU-second; "
-                f"first run {self.first:.2f} s")
+                f"first run {statistics.median(self.firsts):.2f} s")
 
 
 def workers_cpu(client) -> float:
@@ -117,38 +129,43 @@ def workers_cpu(client) -> float:
     return sum(client.run(cpu).values())
 
 
-def dask_setups(stack, files, expected, model) -> list[Setup]:
+def dask_setups(files, expected, model) -> list[Setup]:
+    """The Dask set-ups, each starting its cluster when its turn comes and closing it after, so
+    that no other set-up's idle workers share the cores while one is timed."""
+    setups = []
+    # (workers, BLAS threads each, Dask's MALLOC_TRIM_THRESHOLD_): that one last in a round, as
+    # its nanny sets the variable in this process too, for every process started after it.
+    for workers, blas, trim in ((1, 1, False), (2, 1, False), (2, 2, False), (2, 1, True)):
+        what = (f"{'Dask recipe, 1 worker process' if workers == 1 else TWO_WORKERS} x 1 thread, "
+                f"{blas} BLAS thread{'s' * (blas > 1)} each" + (", Dask's MALLOC_TRIM_THRESHOLD_=65536" if trim else ""))
+        setups.append(Setup(what, partial(dask_session, files, expected, model, workers, blas, trim)))
+    return setups
+
+
+@contextmanager
+def dask_session(files, expected, model, workers: int, blas: int, trim: bool):
+    """A cluster of the recipe (or Dask's own, with ``trim``) for one round: its run and CPU clock."""
     from dask.distributed import Client, LocalCluster
     from threadpoolctl import threadpool_limits
 
-    setups = []
-    # (workers, BLAS threads each, Dask's MALLOC_TRIM_THRESHOLD_): that one last, as its nanny sets
-    # the variable in this process too, for every process started after it.
-    for workers, blas, trim in ((1, 1, False), (2, 1, False), (2, 2, False), (2, 1, True)):
-        namespace = recipe("tag_dask.py")
-        if blas != 1:
-            namespace["threadpool_limits"] = lambda n, api, blas=blas: threadpool_limits(blas, api)
-        if trim:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   silence_logs=logging.CRITICAL)
-            os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-        else:
-            cluster = namespace["local_cluster"](workers)
-        stack.enter_context(cluster)
-        client = stack.enter_context(Client(cluster, set_as_default=False))
-        out = stack.enter_context(tempfile.TemporaryDirectory())
-
-        def run(namespace=namespace, client=client, out=out):
+    namespace = recipe("tag_dask.py")
+    if blas != 1:
+        namespace["threadpool_limits"] = lambda n, api: threadpool_limits(blas, api)
+    if trim:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.CRITICAL)
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    else:
+        cluster = namespace["local_cluster"](workers)
+    with cluster, Client(cluster, set_as_default=False) as client, tempfile.TemporaryDirectory() as out:
+        def run():
             with client.as_current():
                 namespace["tag_files"]([str(f) for f in files], out, model)
             for f in files:
                 if (Path(out) / f.name).read_text(encoding="utf-8") != expected[f.name]:
                     raise SystemExit(f"the Dask recipe's output for {f.name} differs from tag_lines'")
 
-        what = (f"{'Dask recipe, 1 worker process' if workers == 1 else TWO_WORKERS} x 1 thread, "
-                f"{blas} BLAS thread{'s' * (blas > 1)} each" + (", Dask's MALLOC_TRIM_THRESHOLD_=65536" if trim else ""))
-        setups.append(Setup(what, run, lambda client=client: workers_cpu(client)))
-    return setups
+        yield run, lambda: workers_cpu(client)
 
 
 def spark_rows(path: Path, expected: str, tokens: int, model: str, repeats: int) -> list[tuple[str, str]]:
@@ -205,8 +222,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    from contextlib import ExitStack
-
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, "blas")
@@ -215,7 +230,7 @@ def main() -> None:
     per_file = math.ceil(len(lines) / args.files)
     rows: list[tuple[str, str]] = []
     loads = [os.getloadavg()[0]]
-    with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
+    with tempfile.TemporaryDirectory() as folder:
         files, expected = [], {}
         for i in range(args.files):
             path = Path(folder) / f"part{i:02d}.txt"
@@ -228,17 +243,13 @@ def main() -> None:
                 with open(path, encoding="utf-8") as f:
                     expected[path.name] = "".join(tagger.tag_lines(f))
 
-        setups = [Setup("One core: `Tagger.tag_lines` in one process, one BLAS thread", in_process, time.process_time)]
-        setups += dask_setups(stack, files, expected, args.model)
-        for setup in setups:
-            setup.first = setup.time()[0]
+        setups = [Setup("One core: `Tagger.tag_lines` in one process, one BLAS thread",
+                        lambda: nullcontext((in_process, time.process_time)))]
+        setups += dask_setups(files, expected, args.model)
         for n in range(args.repeats):
-            for setup in setups:
-                wall, cpu = setup.time()
-                setup.walls.append(wall)
-                setup.cpus.append(cpu)
+            for setup in setups:  # the first's untimed run fills `expected` before any cluster's check
+                setup.time_round()
             log(f"round {n + 1} of {args.repeats}: " + ", ".join(f"{tokens / s.walls[-1]:,.0f}" for s in setups))
-        stack.close()  # the clusters
         loads.append(os.getloadavg()[0])
         rows += [(f"{1 + (i > 0)}. {s.what}", s.result(tokens)) for i, s in enumerate(setups)]
         two = next(s for s in setups if s.what.startswith(TWO_WORKERS))
