@@ -314,6 +314,7 @@ class Unknown:
 
 
 _worker: ChunkTagger | None = None  # each worker process's own copy, set once when it starts
+ABANDON_GRACE = 30.0  # seconds an abandoned pool's workers get to finish the chunks they hold
 
 
 def _start_worker(tag_chunk: ChunkTagger, parent: int) -> None:
@@ -380,24 +381,29 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], job
             while pending and not failed:
                 yield result(*pending.popleft())
     except BaseException:
-        _abandon(pool)
+        abandon(pool)
         raise
     pool.shutdown(wait=True)
 
 
-def _abandon(pool) -> None:
-    """Ends a pool that failed, or whose results are no longer wanted, without waiting on it:
-    ``shutdown(wait=True)`` can deadlock while the pool's own threads handle a worker that died
-    (CPython gh-125451, fixed in 3.12.8 and 3.13.1). The workers are killed instead, and the
-    pool's thread, seeing them gone, is given a while to end: one still running at exit races
-    Python's own last call to it, which then fails on a closed pipe with a traceback."""
+def abandon(pool) -> None:
+    """Ends a pool that failed, or whose results are no longer wanted, without ``shutdown(wait=True)``,
+    which can deadlock while the pool's own threads handle a worker that died (CPython gh-125451,
+    fixed in 3.12.8 and 3.13.1). The chunks not yet handed to a worker are dropped and the workers
+    end after the few they hold, so that none is killed in the middle of sending its result: the
+    pool's thread would then wait for the rest of that message forever, and Python's exit with
+    it. A worker that does not end within ``ABANDON_GRACE`` seconds (stuck, or the pool broken in
+    a way its thread does not see) is killed."""
     workers = list((getattr(pool, "_processes", None) or {}).values())
     manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
-    for worker in workers:
-        worker.kill()
     if manager is not None:
-        manager.join(timeout=10)
+        manager.join(timeout=ABANDON_GRACE)
+    if manager is None or manager.is_alive():
+        for worker in workers:
+            worker.kill()
+        if manager is not None:
+            manager.join(timeout=10)
 
 
 def tag_lines(tagger: Tags, lines: Iterable[str | bytes], fmt: str = "slash", pretokenized: bool = False,

@@ -600,6 +600,31 @@ def test_a_full_disk_stops_a_long_stream_with_one_line(tutorial_model, tmp_path,
     assert (r.returncode, r.stderr) == (1, "rnncli: error: cannot write the output: No space left on device\n")
 
 
+
+def _megabytes(n: int) -> bytes:
+    return bytes(4 << 20)  # a result long enough that sending it back takes a while
+
+
+def test_an_abandoned_pool_leaves_no_thread_waiting_for_half_a_result():
+    # A worker killed while it sends its result leaves half a message in the pipe: the pool's
+    # thread then waits for the rest forever, and Python's exit waits for that thread (a full
+    # disk under `tag --jobs 2` hung about one run in twelve so). abandon lets held work finish.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from rnncli.stream import abandon
+
+    pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+    futures = [pool.submit(_megabytes, n) for n in range(16)]
+    futures[0].result()  # results are on their way back
+    workers = list(pool._processes.values())
+    manager = pool._executor_manager_thread
+    started = time.monotonic()
+    abandon(pool)
+    assert not manager.is_alive() and not any(w.is_alive() for w in workers)
+    assert time.monotonic() - started < 20
+
+
 # -- found by review: reading, writing and metadata -----------------------------------------------
 
 @pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc/self/mem, whose reads fail")
