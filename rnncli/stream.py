@@ -397,13 +397,13 @@ def abandon(pool) -> None:
     workers = list((getattr(pool, "_processes", None) or {}).values())
     manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
-    if manager is not None:
-        manager.join(timeout=ABANDON_GRACE)
-    if manager is None or manager.is_alive():
+    if manager is None:  # nothing was submitted: no workers were started
+        return
+    manager.join(timeout=ABANDON_GRACE)
+    if manager.is_alive():
         for worker in workers:
             worker.kill()
-        if manager is not None:
-            manager.join(timeout=10)
+        manager.join(timeout=10)
 
 
 def tag_lines(tagger: Tags, lines: Iterable[str | bytes], fmt: str = "slash", pretokenized: bool = False,
