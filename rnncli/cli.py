@@ -233,13 +233,27 @@ def _xml_text(text: str) -> str:
     return re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]", safe, text)
 
 
-def _check_writable(*paths: Path | None) -> None:
-    """Each file to be written (None: none), checked before any work is done."""
+def _check_pictures(**options: Path | None) -> None:
+    """Each picture to be written (option name -> path, None: none), checked before any work is
+    done: its directory writable, and the path not a file that holds something else (the
+    model being read, a corpus): an SVG picture or an empty file is replaced, nothing else."""
     from .modelfile import check_writable  # it brings NumPy: only commands that write a file check one
 
-    for path in paths:
-        if path:
-            check_writable(path)
+    given = {name: path for name, path in options.items() if path}
+    for name, path in given.items():
+        option = "--" + name.replace("_", "-")
+        check_writable(path)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(1024)
+        except (FileNotFoundError, IsADirectoryError):
+            continue  # new (a directory is said by the writing)
+        except OSError as e:
+            raise RnncliError(f"{shown(path)}: cannot read ({e.strerror})") from None
+        if head and b"<svg" not in head:
+            raise OptionError(option, f"{shown(path)} exists and is not an SVG picture; refusing to overwrite it")
+    if len(given) == 2 and len({Path(os.path.abspath(p)) for p in given.values()}) == 1:
+        raise OptionError("--svg-terminal", "the same file as --svg: give each picture its own file")
 
 
 def _warn(message: str) -> None:
@@ -488,7 +502,7 @@ def unroll(
     words = sentence.split() if pretokenized else line_tokens(sentence)
     if not words:
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
-    _check_writable(svg, svg_terminal)
+    _check_pictures(svg=svg, svg_terminal=svg_terminal)
     data = run(_load(model), words, scale_w=scale_w)
     if svg:
         from .figure import unroll_figure  # only --svg draws the figure
@@ -546,7 +560,7 @@ def backprop(
         raise typer.BadParameter("the sentence has no words", param_hint="SENTENCE")
     if steps != 1 and lr is None:
         raise typer.BadParameter("--steps needs --lr, the size of each step", param_hint="'--steps'")
-    _check_writable(svg, svg_terminal)
+    _check_pictures(svg=svg, svg_terminal=svg_terminal)
     tagger = _load(model)
     words, targets = parse_sentence(sentence, tagger.tags, pretokenized)
     if not words:
@@ -590,7 +604,7 @@ def inspect(
     if model_path and model and model_path != model:
         raise typer.BadParameter("give the model either as MODEL or as --model, not both")
     if svg:
-        _check_writable(svg)
+        _check_pictures(svg_terminal=svg)
     tagger = _load(model_path or model)
     tagger.verify()  # all of it, as tagging checks only what it reads: a damaged file is said so here
     card = model_card(tagger)

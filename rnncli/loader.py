@@ -29,7 +29,7 @@ import threading
 from importlib import resources
 from pathlib import Path
 
-from .errors import ModelFileError, shown
+from .errors import ModelFileError, OptionError, shown
 from .modelfile import Origin, signature
 from .tagger import Tagger
 
@@ -59,7 +59,12 @@ def resolve_model_path(path: str | os.PathLike | None) -> Path:
 
 
 def _model_value(path: str | os.PathLike | None) -> str:
-    return os.fspath(path) if path else os.environ.get("RNNCLI_MODEL") or "default"
+    if path is None:  # an empty $RNNCLI_MODEL is unset, as the shell's variables are
+        return os.environ.get("RNNCLI_MODEL") or "default"
+    value = os.fspath(path)
+    if not value:  # `--model "$MODEL"` with the variable unset: not the default in silence
+        raise OptionError("--model", "an empty model name; give a file or a bundled model's name")
+    return value
 
 
 def open_model(model: str | os.PathLike | None = None) -> Tagger:

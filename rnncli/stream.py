@@ -366,6 +366,10 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], job
         return out
 
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(tag_chunk, os.getpid()))
+    # The workers start at the first submit: make it now, before the first line is read. A pipe is
+    # read by a thread (``_paced``) that holds stdin's lock while it waits, and a worker forked
+    # then would hang for ever closing its copy of stdin, as each new worker process does.
+    pool.submit(int)
     try:
         try:
             for chunk, where in chunks:

@@ -424,6 +424,9 @@ class Trainer:
 
     def run(self) -> Tagger:
         output, inputs = Path(self.output), [*self.corpora, *([self.dev] if self.dev else [])]
+        for option, path in (("--output", output), ("--checkpoint", self.checkpoint)):
+            if path is not None and not Path(path).name:  # "" (a variable unset), "." or "/"
+                raise OptionError(option, f"{shown(path)} names no file (an empty path is read as '.'); give a file name")
         ckpt = Path(self.checkpoint or output.with_name(output.name.removesuffix(".npz") + ".ckpt.npz"))
         self._check_outputs(inputs, ckpt)
         config, state, data_id, run = self.config, None, None, None

@@ -22,6 +22,9 @@ from conftest import SAMPLES, SCRIPTS, read_terminal
 COMMANDS = list(typer.main.get_command(app).commands)
 
 
+OLDER_PICTURE = '<svg xmlns="http://www.w3.org/2000/svg"><text>an older picture</text></svg>\n'
+
+
 def ok(result):
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     return result
@@ -377,7 +380,7 @@ def svg_text(path):
 ])
 def test_svg_terminal_is_the_same_view_as_a_picture(runner, tmp_path, args, seen):
     picture = tmp_path / "view.svg"
-    picture.write_text("an older picture")
+    picture.write_text(OLDER_PICTURE)
     plain = ok(runner.invoke(app, [*args, "--model", "tutorial"])).stdout
     r = ok(runner.invoke(app, [*args, "--model", "tutorial", "--svg-terminal", str(picture)]))
     assert r.stdout == plain
@@ -402,7 +405,7 @@ def test_a_picture_that_cannot_be_written_leaves_the_old_one(runner, tmp_path, m
     import os
 
     picture = tmp_path / "view.svg"
-    picture.write_text("the older picture")
+    picture.write_text(OLDER_PICTURE)
 
     def full(*_):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -410,7 +413,7 @@ def test_a_picture_that_cannot_be_written_leaves_the_old_one(runner, tmp_path, m
     monkeypatch.setattr(os, "replace", full)
     r = runner.invoke(app, ["unroll", "they fish", "--model", "tutorial", "--svg", str(picture)])
     assert (r.exit_code, r.stderr) == (1, f"rnncli: error: {picture}: disk full; the previous file, if any, is unchanged\n")
-    assert picture.read_text() == "the older picture" and [p.name for p in tmp_path.iterdir()] == ["view.svg"]
+    assert picture.read_text() == OLDER_PICTURE and [p.name for p in tmp_path.iterdir()] == ["view.svg"]
 
 
 # -- eval --without-memory, train --watch ------------------------------------------------------
