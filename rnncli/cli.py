@@ -27,7 +27,7 @@ except ImportError:
     from click.exceptions import UsageError
 
 from .config import BLAS_VARIABLES, OPTIONS, RECASINGS, RESUMABLE, TrainConfig, check
-from .corpus import FORMATS, OUTPUT_FORMATS, TAG_COLUMNS, check_tag_column, open_corpus, read_corpora, text_lines
+from .corpus import FORMATS, OUTPUT_FORMATS, TAG_COLUMNS, check_tag_column, corpus_name, open_corpus, read_corpora, text_lines
 from .errors import OptionError, RnncliError, printable, shown
 from .output import Lines, raw_of, utf8_stream, widened
 
@@ -194,9 +194,13 @@ def _step_size(value: float | None) -> float | None:
     return value
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # the weights are float32: a factor beyond this is infinite there
+
+
 def _scale(value: float | None) -> float | None:
-    if value is not None and not -math.inf < value < math.inf:
-        raise typer.BadParameter(f"must be a finite number, not {value}")
+    if value is not None and not -FLOAT32_MAX <= value <= FLOAT32_MAX:
+        raise typer.BadParameter(f"must be a finite number of float32 (at most {FLOAT32_MAX:.4g} in size), "
+                                 f"not {value:g}")
     return value
 
 
@@ -263,6 +267,12 @@ def _warn(message: str) -> None:
 _HYPER_PANEL = f"Hyper-parameters (fixed by a checkpoint but {', '.join('--' + n.replace('_', '-') for n in RESUMABLE)})"
 
 
+def _plain(help: str) -> str:
+    """Help text shown as written: Typer draws help with Rich, which would take "[lexicon]" in
+    "rnncli[lexicon]" for a style and drop it."""
+    return help.replace("[", "\\[")
+
+
 def _hyper_parameters(command):
     """Adds to ``command`` an option for each hyper-parameter of ``TrainConfig``, with the help,
     range and choices its field declares: the dataclass is the one list of them."""
@@ -274,7 +284,7 @@ def _hyper_parameters(command):
             kind = _choices(f.name.title(), f.metadata["choices"])
             default = kind(default)
 
-        option = typer.Option("--" + f.name.replace("_", "-"), help=f.metadata["help"], callback=_validator(f),
+        option = typer.Option("--" + f.name.replace("_", "-"), help=_plain(f.metadata["help"]), callback=_validator(f),
                               rich_help_panel=_HYPER_PANEL)
         params.append(Parameter(f.name, Parameter.KEYWORD_ONLY, default=default,
                                         annotation=Annotated[kind, option]))
@@ -304,7 +314,7 @@ def _validator(f):
 @_hyper_parameters
 def train(
     ctx: typer.Context,
-    corpus: Annotated[list[Path], typer.Argument(help="Tagged corpus file(s) to train on.", dir_okay=True)],
+    corpus: Annotated[list[Path], typer.Argument(help="Tagged corpus file(s) to train on; '-' for stdin (with --format).", dir_okay=True)],
     dev: Annotated[Optional[Path], typer.Option(help="Tagged corpus to pick the best epoch by.")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write.", dir_okay=False)] = Path("model.npz"),
     fmt: FormatOption = None,
@@ -318,7 +328,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     watch: Annotated[Optional[str], typer.Option(
         metavar="SENTENCE", callback=_sentence,
-        help="After each epoch, show this sentence's tags and its loss L = sum_t -log o_t[y_t], against the "
+        help="After each epoch, show this sentence's tags and its loss L = sum_t -log o_t\\[y_t], against the "
              "tags given as word/TAG, else against the network's own. Example: --watch \"they fish\"")] = None,
     **hyper,
 ):
@@ -349,15 +359,16 @@ def _text_argument(text: str, what: str) -> str:
     """An argument's text, read as UTF-8 whatever the locale. Python decodes arguments with the
     locale's encoding and keeps each byte it cannot decode as a lone surrogate: under LC_ALL=C
     (ASCII) that is every byte of "café"'s é, which the same bytes read as UTF-8 give back.
-    Bytes that are not UTF-8 either are refused, as a file's invalid bytes are."""
+    Bytes that are not UTF-8 either are refused, as a file's invalid bytes are. A byte-order
+    mark that starts it (pasted from a file) is dropped, as a file's is."""
     try:
         text.encode("utf-8")
-        return text
+        return text.removeprefix("\ufeff")
     except UnicodeEncodeError:
         pass
     raw = os.fsencode(text)  # the argument's bytes as they were given
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as e:
         raise RnncliError(f"{what}: not valid UTF-8 (byte 0x{raw[e.start]:02x})") from None
 
@@ -532,7 +543,7 @@ def backprop(
              "show o_t of each target and the loss before and after. Example: --lr 0.05")] = None,
     steps: Annotated[int, typer.Option(
         "--steps", metavar="N", min=1, max=10_000,
-        help="With --lr: take N such steps, showing the loss and each o_t[y_t] after each.")] = 1,
+        help="With --lr: take N such steps, showing the loss and each o_t\\[y_t] after each.")] = 1,
     scale_w: Annotated[Optional[float], typer.Option(
         "--scale-w", metavar="X", callback=_scale,
         help="Work on a copy of the network whose every recurrent matrix W is multiplied by X, to watch "
@@ -620,7 +631,7 @@ def inspect(
 
 @app.command("eval")
 def evaluate(
-    corpus: Annotated[Path, typer.Argument(help="Gold-tagged corpus to score the model on.")],
+    corpus: Annotated[Path, typer.Argument(help="Gold-tagged corpus to score the model on; '-' for stdin (with --format).")],
     model: ModelOption = None,
     fmt: FormatOption = None,
     tag_column: Annotated[Optional[TagColumn], typer.Option(
@@ -661,7 +672,7 @@ def evaluate(
         return
     from .render import eval_view  # Rich: only the views draw with it
 
-    _stdout_console().print(eval_view(report, f"{shown(corpus)}: {len(gold):,} sentences"))
+    _stdout_console().print(eval_view(report, f"{corpus_name(corpus)}: {len(gold):,} sentences"))
 
 
 def main() -> None:
@@ -675,6 +686,11 @@ def main() -> None:
         sys.stderr = _own(sys.stderr, "backslashreplace", interactive=True)
     try:
         app(prog_name="rnncli")
+    except SystemExit as e:
+        raw = raw_of(sys.stdout)
+        if e.code != 0 and raw is not None and raw.broken:  # help written by Click or Rich, which exit 1
+            _closed_pipe()
+        raise
     finally:
         # Help and --version are written outside the commands: a failing write is one line here.
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from contextlib import contextmanager
 from sys import intern
 from collections.abc import Callable, Iterator
@@ -128,7 +129,7 @@ class _Reader:
     """Shared bookkeeping: the file's name and what to do with a bad sentence."""
 
     def __init__(self, path: Path, problems: list[str] | None):
-        self.path, self.problems = shown(path), problems
+        self.path, self.problems = corpus_name(path), problems
         self.plain: set[str] = set()  # the tags found plain so far: each distinct tag is checked once
 
     def fail(self, n: int, message: str) -> None:
@@ -215,6 +216,10 @@ def _read_conllu(r: _Reader, lines, tag_column: str) -> Iterator[Sentence]:
                 break
             if "-" in cols[0] or "." in cols[0]:
                 continue  # multiword-token range or empty node: not a word of the sentence
+            if cols[0] != str(len(words) + 1):  # words are numbered 1, 2, 3 ... in each sentence
+                hint = " (a blank line missing between two sentences?)" if cols[0] == "1" else ""
+                r.fail(n, f"word ID {cols[0]!r} where {len(words) + 1} should be{hint}")
+                break
             if not cols[1] or cols[col] in ("", "_"):
                 r.fail(n, f"token {cols[1]!r} has no {tag_column.upper()}")
                 break
@@ -253,13 +258,44 @@ def _sniff(path: Path, f: IO[bytes]) -> str:
     if path.suffix.lower() in _EXTENSIONS:
         return _EXTENSIONS[path.suffix.lower()]
     if not f.seekable():  # a pipe cannot be read twice
-        raise CorpusError(f"{shown(path)}: a stream, whose format cannot be told from its first lines; give --format")
-    head = [b.decode("utf-8", "replace") for _, (_, b) in zip(range(20), _raw_lines(shown(path), f))]
+        raise CorpusError(f"{corpus_name(path)}: a stream, whose format cannot be told from its first lines; "
+                          f"give --format")
+    head = [b.decode("utf-8", "replace") for _, (_, b) in zip(range(20), _raw_lines(corpus_name(path), f))]
     f.seek(0)
     return detect_format(path, head)
 
 
+STDIN = "-"  # the corpus "file" that is standard input
+
+
+def corpus_name(path: str | os.PathLike) -> str:
+    """How messages name a corpus: its path, or <stdin>."""
+    return "<stdin>" if os.fspath(path) == STDIN else shown(path)
+
+
+class _KeepOpen:
+    """Standard input's bytes, read as a corpus file is; closing it leaves stdin open."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+    def __enter__(self) -> _KeepOpen:
+        return self
+
+    def __exit__(self, *_) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def open_corpus(path: str | os.PathLike) -> IO[bytes]:
+    """A corpus file opened for reading ('-': standard input), or one line saying why it cannot be."""
+    if os.fspath(path) == STDIN:
+        return _KeepOpen(sys.stdin.buffer)  # type: ignore[return-value]
     path = Path(path)
     try:
         return open(path, "rb")
@@ -291,7 +327,7 @@ def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str
     path = Path(path)
     with open_corpus(path) as f, _no_cycles_made():
         fmt = fmt or _sniff(path, f)
-        lines = text_lines(path, f, inner_cr=False)
+        lines = text_lines(corpus_name(path), f, inner_cr=False)
         reader = _Reader(path, problems)
         if fmt == "slash":
             sentences = list(_read_slash(reader, lines))
@@ -302,7 +338,7 @@ def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str
         else:
             raise ValueError(f"unknown corpus format {fmt!r}")
     if not sentences:
-        raise CorpusError(f"{shown(path)}: no tagged sentence found (read as {fmt})")
+        raise CorpusError(f"{corpus_name(path)}: no tagged sentence found (read as {fmt})")
     return sentences
 
 
@@ -313,7 +349,7 @@ def check_tag_column(paths: list, fmt: str | None, tag_column: str) -> None:
     for path in paths:
         found = fmt or file_format(path)
         if found != "conllu":
-            raise OptionError("--tag-column", f"applies to CoNLL-U corpora; {shown(path)} is read as {found}")
+            raise OptionError("--tag-column", f"applies to CoNLL-U corpora; {corpus_name(path)} is read as {found}")
 
 
 def read_corpora(paths: list, fmt: str | None, tag_column: str, strict: bool, what: str,

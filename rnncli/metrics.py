@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from .errors import CorpusError, shown
+from .corpus import corpus_name
+from .errors import CorpusError
 from .vocab import recased
 
 
@@ -73,7 +74,7 @@ def evaluate(tagger, gold: Sequence, source: str = "<gold>", case: str | None = 
     unseen = sorted(set(counts) - set(tagger.tags), key=lambda t: (-counts[t], t))
     share = sum(counts[t] for t in unseen) / max(sum(counts.values()), 1)
     if share > 0.5:
-        raise CorpusError(f"{shown(source)}: {share:.0%} of the gold tags are not tags of the model "
+        raise CorpusError(f"{corpus_name(source)}: {share:.0%} of the gold tags are not tags of the model "
                           f"({_some(unseen)}; the model's: {_some(tagger.tags)}): another tag set?")
     words = [s.words for s in gold]
     given = words

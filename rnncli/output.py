@@ -24,6 +24,7 @@ class FullWriter(io.RawIOBase):
     def __init__(self, fd: int):
         super().__init__()
         self.fd = fd
+        self.broken = False  # a write found no reader (EPIPE): whoever catches that, it is said here
 
     def writable(self) -> bool:
         return True
@@ -48,6 +49,9 @@ class FullWriter(io.RawIOBase):
                 return os.write(self.fd, piece)
             except BlockingIOError:
                 _wait_writable(self.fd)
+            except BrokenPipeError:
+                self.broken = True
+                raise
 
     def write_lines(self, data: bytes) -> None:
         """All of ``data``, lines of text: a Ctrl-C (SIGINT) while they are written stops the

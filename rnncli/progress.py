@@ -44,6 +44,22 @@ class TrainingDisplay:
                     raise
 
     def update(self, p) -> None:
+        try:
+            self._update(p)
+        except OSError:  # stderr cannot be written (a full disk): the training is worth more than its log
+            self._silence()
+
+    def _silence(self) -> None:
+        """Nothing more is drawn or printed; the run goes on to its model file."""
+        self.console.quiet = True
+        if self.live:
+            self.live = False
+            try:
+                self.progress.stop()
+            except OSError:
+                pass
+
+    def _update(self, p) -> None:
         if p.kind == "batch":
             if not self.live:
                 self.progress.__enter__()
@@ -81,6 +97,12 @@ class TrainingDisplay:
         self.console.print(watch_line(model, *self.watched))
 
     def summary(self, tagger, path: Path) -> None:
+        try:
+            self._summary(tagger, path)
+        except OSError:  # the model is written: a summary that cannot be shown loses nothing
+            self._silence()
+
+    def _summary(self, tagger, path: Path) -> None:
         t = tagger.record.training
         self.console.print(history_table(t.history, t.best_epoch))
         dev = "" if t.dev_accuracy is None else f", dev accuracy {100 * t.dev_accuracy:.2f}%"

@@ -353,6 +353,8 @@ def scale_recurrent(params: dict[str, np.ndarray], factor: float) -> dict[str, n
     """A copy of the network with every W of the word RNN multiplied by ``factor`` (the
     character RNN's Wc, which reads within a word, is kept): to watch the error that flows back
     through W vanish (a small factor) or explode (a large one)."""
+    if not all(abs(factor) <= float(np.finfo(v.dtype).max) for k, v in params.items() if k.startswith("W")):
+        raise ValueError(f"a factor of {factor:g} is not a finite number in the weights' precision")
     return {k: (v * v.dtype.type(factor) if k.startswith("W") and k != "Wc" else v.copy())
             for k, v in params.items()}
 

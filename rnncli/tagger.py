@@ -13,7 +13,7 @@ from itertools import chain, repeat
 import numpy as np
 
 from . import modelfile, rnn, stream
-from .corpus import plain_tag
+from .corpus import given_line, plain_tag
 from .errors import ModelFileError, shown
 from .lexicon import ALL_ARRAYS as LEXICON_ARRAYS
 from .lexicon import Lexicon
@@ -26,6 +26,12 @@ LARGE_INPUT = 20_000  # tokens from which float16 lookup tables are widened to f
 MAPPED = (*rnn.LOOKUPS, "lexicon_keys")
 BATCH_TOKENS = 4096  # tokens in a tagging batch: enough for fast products, few enough to stay in cache
 CACHED_WORDS = 1 << 15  # distinct words whose first-layer input a stream keeps: 16 MB a chain at H = 128
+# A "sentence" longer than WINDOW tokens (a document on one line) is run in windows of WINDOW
+# tokens that overlap by 2 * MARGIN, each token's scores taken from a window where it has at
+# least MARGIN tokens of context on each side (or its sentence's edge): memory stays flat
+# however long the line, and a tanh state has forgotten what lies MARGIN tokens back.
+WINDOW = 1000
+MARGIN = 100
 
 
 @dataclass
@@ -99,17 +105,43 @@ class Tagger:
         starts = np.cumsum(lengths) - lengths  # where each sentence's words begin in ``flat``
         order = np.argsort(lengths, kind="stable")
         order = order[np.count_nonzero(lengths == 0):]  # the empty sentences, sorted first, dropped
-        for group in np.split(order, np.flatnonzero(np.diff(lengths[order])) + 1):  # one length each
-            length = int(lengths[group[0]])
+        long = order[lengths[order] > WINDOW]  # sorted last
+        order = order[:len(order) - len(long)]
+        for group in np.split(order, np.flatnonzero(np.diff(lengths[order])) + 1) if len(order) else ():
+            length = int(lengths[group[0]])  # one length in each group
             size = max(1, batch_tokens // length)
             for k in range(0, len(group), size):
                 batch = group[k:k + size]
                 where = starts[batch][None, :] + np.arange(length)[:, None]  # (T, B)
-                with np.errstate(over="ignore", invalid="ignore"):
-                    scores = rnn.forward(self.params, self.shape, None, None, types=rnn.WordTypes(flat[where]),
-                                         per_word=inputs.tables, keep=False).logits  # (T, B, n_tags)
-                self._check_finite(scores)
-                yield batch, where, scores
+                yield batch, where, self._logits(flat[where], inputs)
+        for i in long.tolist():
+            where = starts[i] + np.arange(lengths[i])[:, None]  # (T, 1)
+            yield np.array([i]), where, self._windowed(flat[where[:, 0]], inputs, batch_tokens)
+
+    def _logits(self, rows: np.ndarray, inputs: InputCache) -> np.ndarray:
+        """V s_t + c (T, B, n_tags) for a batch of sentences of one length, given as the input
+        cache's rows of their words (T, B)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = rnn.forward(self.params, self.shape, None, None, types=rnn.WordTypes(rows),
+                                 per_word=inputs.tables, keep=False).logits
+        self._check_finite(scores)
+        return scores
+
+    def _windowed(self, rows: np.ndarray, inputs: InputCache, batch_tokens: int) -> np.ndarray:
+        """The scores (T, 1, n_tags) of one sentence longer than ``WINDOW`` tokens, given as its
+        words' rows (T,), run in windows of ``WINDOW`` (see there), a batch of windows at a time."""
+        T, core = len(rows), WINDOW - 2 * MARGIN
+        cores = np.arange(0, T, core)  # each window keeps the scores of tokens [a, a + core)
+        firsts = np.clip(cores - MARGIN, 0, T - WINDOW)  # where each window starts: inside the sentence
+        out = np.empty((T, 1, len(self.tags)), np.float32)
+        size = max(1, batch_tokens // WINDOW)
+        for k in range(0, len(cores), size):
+            a, first = cores[k:k + size], firsts[k:k + size]
+            scores = self._logits(rows[first[None, :] + np.arange(WINDOW)[:, None]], inputs)  # (WINDOW, B, n)
+            for j, (a_j, first_j) in enumerate(zip(a.tolist(), first.tolist())):
+                b_j = min(a_j + core, T)
+                out[a_j:b_j, 0] = scores[a_j - first_j:b_j - first_j, j]
+        return out
 
     def predict(self, sentences: list[list[str]], batch_tokens: int = BATCH_TOKENS) -> list[np.ndarray]:
         """o_t for every word: one (L, n_tags) array per sentence, in input order."""
@@ -191,6 +223,8 @@ class Tagger:
         ``pretokenized``: split on white space only."""
         if not isinstance(text, str):
             raise TypeError(f"tag_text() takes a str; got {type(text).__name__} (bytes: decode them first)")
+        for n, line in enumerate(text.split("\n"), 1):  # what a file may not hold (a NUL), refused as there
+            given_line("<text>", n, line)
         lines = tokenize(text, pretokenized)
         sentences = [[t.text for t in line] for line in lines]
         tags = self.tags

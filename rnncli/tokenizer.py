@@ -283,10 +283,15 @@ def tokenize(text: str, pretokenized: bool = False) -> list[list[Token]]:
     """The tokens of each line of ``text``, as ``rnncli tag`` cuts them (a line is a sentence;
     lines end at "\\n", and a "\\r" before it is no part of the line), with their offsets in
     ``text``: ``[[Token('I', 0, 1), Token('do', 2, 4), Token("n't", 4, 7)]]`` for "I don't".
-    ``pretokenized``: split on white space only, as ``--pretokenized`` does."""
+    ``pretokenized``: split on white space only, as ``--pretokenized`` does. A byte-order mark
+    that starts the text (a file read with encoding="utf-8") is no part of the first token."""
+    if not isinstance(text, str):
+        raise TypeError(f"tokenize() takes a str; got {type(text).__name__} (bytes: decode them first)")
     out, at = [], 0
     for line in text.split("\n"):
-        out.append([Token(line[s:e], at + s, at + e) for s, e in line_spans(line.removesuffix("\r"), pretokenized)])
+        skip = 1 if at == 0 and line.startswith("\ufeff") else 0  # offsets stay those of ``text``
+        out.append([Token(line[skip + s:skip + e], at + skip + s, at + skip + e)
+                    for s, e in line_spans(line[skip:].removesuffix("\r"), pretokenized)])
         at += len(line) + 1
     if text.endswith("\n"):  # a line ending ends a line; it does not begin another
         out.pop()

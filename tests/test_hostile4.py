@@ -10,6 +10,7 @@ a traceback, a hang, or a file replaced that was not the command's to replace.
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -118,3 +119,160 @@ def test_an_empty_model_name_is_refused_and_an_empty_variable_is_unset(tutorial_
         load("")
     monkeypatch.setenv("RNNCLI_MODEL", "")
     assert load() is load("default")
+
+
+# -- a document on one line ------------------------------------------------------------------------
+
+def _long_line(tokens):
+    words = " ".join((SAMPLES / "everyday.txt").read_text().split()).split()
+    return (words * (tokens // len(words) + 1))[:tokens]
+
+
+def test_a_line_longer_than_a_window_is_tagged_in_windows_as_a_whole_run_tags_it(monkeypatch):
+    import numpy as np
+
+    from rnncli import load, rnn
+    from rnncli import tagger as tagger_module
+
+    tagger = load("default")
+    line = _long_line(3 * tagger_module.WINDOW + 123)
+    inputs = tagger.input_cache()
+    whole = rnn.softmax(tagger._logits(inputs.rows_of(line)[:, None], inputs))[:, 0]  # one run over all of it
+    longest = []
+    forward = rnn.forward
+
+    def spy(params, shape, ids, lengths, **kwargs):
+        longest.append(kwargs["types"].words.shape[0])
+        return forward(params, shape, ids, lengths, **kwargs)
+
+    monkeypatch.setattr(rnn, "forward", spy)
+    windowed = tagger.predict([line, ["a", "short", "one"]])
+    assert max(longest) == tagger_module.WINDOW  # memory bounded by the window, not the line
+    assert windowed[0].shape == whole.shape and windowed[1].shape == (3, len(tagger.tags))
+    # The windows see every token with 100 tokens of context each side: the bundled model's
+    # probabilities agree with the whole run's to float32 rounding (7.7e-7 measured on EWT dev).
+    np.testing.assert_allclose(windowed[0], whole, atol=1e-4)
+    top2 = np.sort(whole, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 1e-3  # tags a rounding cannot swap
+    assert clear.mean() > 0.9
+    assert (tagger.best_flat([line])[0][clear] == whole.argmax(axis=1)[clear]).all()
+
+
+def test_a_million_tokens_on_one_line_are_tagged_in_bounded_memory(tmp_path):
+    pytest.importorskip("resource")
+    text = tmp_path / "one-line.txt"
+    text.write_text("ab " * 1_000_000 + "\n")
+    # The peak memory of that one process, measured by a parent of its own.
+    measure = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
+               "stderr=subprocess.DEVNULL); print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    r = subprocess.run([sys.executable, "-c", measure, *RNNCLI, "tag", "-i", str(text)], capture_output=True,
+                       text=True, timeout=300)
+    status, peak_kib = map(int, r.stdout.split())
+    assert status == 0
+    assert peak_kib < 1_000_000  # 334 MB measured; 2.3 GB when the whole line was one run
+
+
+# -- corpora: sentence numbering, standard input ---------------------------------------------------
+
+def _without_blank_lines(tmp_path):
+    merged = tmp_path / "merged.conllu"
+    merged.write_text(TINY.read_text().replace("\n\n# sent_id", "\n# sent_id"))
+    return merged
+
+
+def test_sentences_run_together_by_a_missing_blank_line_are_malformed_not_merged(runner, tutorial_model, tmp_path):
+    merged = _without_blank_lines(tmp_path)
+    r = runner.invoke(app, ["eval", "--strict", str(merged), "--model", str(tutorial_model)])
+    assert f"{merged}:9: word ID '1' where 5 should be (a blank line missing" in one_line_error(r)
+    from rnncli.corpus import read_corpus
+
+    problems = []
+    with pytest.raises(Exception, match="no tagged sentence found"):  # every sentence but none is merged
+        read_corpus(merged, problems=problems)
+    assert problems and all("word ID" in p for p in problems)
+
+
+@pytest.mark.parametrize("ids, message", [(["1", "1"], "word ID '1' where 2 should be"),
+                                          (["1", "3"], "word ID '3' where 2 should be"),
+                                          (["x1", "2"], "word ID 'x1' where 1 should be")])
+def test_word_ids_out_of_order_are_malformed(tmp_path, ids, message):
+    from rnncli.corpus import read_corpus
+    from rnncli.errors import CorpusError
+
+    rows = [f"{i}\tword\tword\tNOUN\tNN\t_\t0\troot\t_\t_" for i in ids]
+    path = tmp_path / "bad.conllu"
+    path.write_text("1-2\tdon't\t_\t_\t_\t_\t_\t_\t_\t_\n" + "\n".join(rows) + "\n1.1\tx\t_\t_\t_\t_\t_\t_\t_\t_\n\n")
+    with pytest.raises(CorpusError, match=message):
+        read_corpus(path)
+    path.write_text("\n".join(f"{i}\tword\tword\tNOUN\tNN\t_\t0\troot\t_\t_" for i in ("1", "2")) + "\n")
+    assert read_corpus(path)[0].words == ["word", "word"]  # ranges and empty nodes aside, 1, 2, ...
+
+
+def test_eval_and_train_read_a_corpus_from_stdin(tmp_path):
+    gold = TINY.read_bytes()
+    from_file = run(["eval", str(TINY), "--json"])  # the English model: UPOS, as the file
+    from_stdin = run(["eval", "--format", "conllu", "-", "--json"], input=gold)
+    assert from_stdin.returncode == 0 and from_stdin.stdout == from_file.stdout
+    r = run(["eval", "-"], input=gold)  # a stream's format cannot be sniffed
+    assert r.returncode == 1 and r.stderr == (b"rnncli: error: <stdin>: a stream, whose format cannot be told from "
+                                              b"its first lines; give --format\n")
+    out = tmp_path / "m.npz"
+    r = run(["train", "--format", "conllu", "-", "-o", str(out), "--epochs", "1", "-q"], input=gold)
+    assert r.returncode == 0 and out.exists()
+
+
+# -- the Python API and arguments given what files give --------------------------------------------
+
+def test_tokenize_and_tag_text_refuse_what_is_not_text_and_drop_a_byte_order_mark():
+    from rnncli import load, tokenize
+    from rnncli.errors import CorpusError
+
+    for bad in (None, b"I eat"):
+        with pytest.raises(TypeError, match="tokenize\\(\\) takes a str"):
+            tokenize(bad)
+    tagger = load("tutorial")
+    for bad, message in (("a\x00b", "<text>:1: binary data"), ("I eat\nyou \ud800", "<text>:2: not valid Unicode")):
+        with pytest.raises(CorpusError, match=message):
+            tagger.tag_text(bad)
+    text = "\ufeffI eat apple\nthey fish"
+    tokens = tagger.tag_text(text)
+    assert [t.text for t in tokens[0]] == ["I", "eat", "apple"]
+    assert all(text[t.start:t.end] == t.text for line in tokens for t in line)
+    assert [t.tag for t in tokens[0]] == [t.tag for t in tagger.tag_text("I eat apple")[0]]
+
+
+def test_an_argument_starting_with_a_byte_order_mark_is_tagged_as_without_it():
+    with_mark, without = run(["tag", "\ufeffI eat apple"]), run(["tag", "I eat apple"])
+    assert with_mark.returncode == 0 and with_mark.stdout == without.stdout
+
+
+# -- help, options, and a stderr that fails --------------------------------------------------------
+
+@pytest.mark.parametrize("args", [["--help"], ["tag", "--help"], ["train", "--help"]])
+def test_help_into_a_closed_pipe_ends_with_status_141_as_every_command_does(args):
+    import shlex
+
+    shell = f"{shlex.join([*RNNCLI, *args])} | true; echo ${{PIPESTATUS[0]}}"
+    for _ in range(3):  # `true` may exit before or after the help is written
+        status = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=60).stdout.split()
+        assert status[-1] in ("0", "141")
+
+
+def test_help_shows_square_brackets_as_written():
+    text = run(["train", "--help"], env={**os.environ, "COLUMNS": "200"}).stdout.decode()
+    assert "pip install 'rnncli[lexicon]'" in text and "o_t[y_t]" in text
+
+
+@pytest.mark.parametrize("command", [["unroll", "they fish"], ["backprop", "they/nn fish/v"]])
+def test_a_scale_beyond_float32_is_an_option_error_not_the_model_s(runner, command):
+    r = runner.invoke(app, [*command, "--model", "tutorial", "--scale-w", "1e39"])
+    assert "Invalid value for '--scale-w': must be a finite number of float32" in one_line_error(r, 2)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_training_whose_stderr_fails_still_writes_its_model(tmp_path):
+    out = tmp_path / "m.npz"
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([*RNNCLI, "train", str(TINY), "-o", str(out), "--epochs", "2"], stdout=subprocess.PIPE,
+                           stderr=full, timeout=120)
+    assert r.returncode == 0 and out.exists()
