@@ -12,6 +12,7 @@ in one index space, the columns of U.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
@@ -95,8 +96,17 @@ def needs_lexicon(slots) -> bool:
 
 
 def _split(key) -> tuple[str, str]:
-    """(sentence case, word) of a key made by ``keyed``: a plain word is one of a mixed-case sentence."""
-    return key if isinstance(key, tuple) else (MIXED, key)
+    """(sentence case, word) of a key made by ``keyed``: a plain word is one of a mixed-case
+    sentence. The word is read in Unicode's composed form (``composed``)."""
+    case, word = key if isinstance(key, tuple) else (MIXED, key)
+    return case, composed(word)
+
+
+def composed(word: str) -> str:
+    """The word in Unicode's composed form (NFC), as the model reads it: "café" typed as "cafe"
+    and a combining accent (as some keyboards, file systems and PDFs give it) is the same café."""
+    return word if word.isascii() else unicodedata.normalize("NFC", word)
+
 MAX_WORD_CHARS = 20  # the character RNN reads at most a word's last 20 letters (URLs can be long)
 
 
@@ -239,6 +249,7 @@ class Vocab:
 
     def is_known(self, word: str) -> bool:
         """Whether the exact form has its own entry in the ``word`` slot."""
+        word = composed(word)
         return word in self._index[0] and self._index[0][word] != self.offsets[0]
 
     def describe(self, index: int) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """Hard to break, part four: worker processes fed by a pipe, pictures that would overwrite what
-they were drawn from, empty paths from unset variables, corpora whose sentence numbering is
-wrong, standard input for every command that reads a corpus, and the Python API given raw text
-as files give it.
+they were drawn from, empty paths from unset variables, a document on one line, corpora whose
+sentence numbering is wrong, standard input for every command that reads a corpus, the Python
+API given raw text as files give it, help into a closed pipe, a stderr that fails, and words in
+decomposed Unicode.
 
 Each case ends in one line on stderr and a non-zero status, or in every byte written; never in
 a traceback, a hang, or a file replaced that was not the command's to replace.
@@ -276,3 +277,35 @@ def test_training_whose_stderr_fails_still_writes_its_model(tmp_path):
         r = subprocess.run([*RNNCLI, "train", str(TINY), "-o", str(out), "--epochs", "2"], stdout=subprocess.PIPE,
                            stderr=full, timeout=120)
     assert r.returncode == 0 and out.exists()
+
+
+# -- Unicode normalisation -------------------------------------------------------------------------
+
+def test_a_word_is_read_in_composed_form_and_written_as_given():
+    import unicodedata
+
+    from rnncli import load
+
+    tagger = load("default")
+    composed_text = "Der Bäcker öffnet früh . the café and a naïve résumé"
+    decomposed = unicodedata.normalize("NFD", composed_text)
+    assert decomposed != composed_text
+    assert tagger.tag([decomposed.split()], probs=True) == tagger.tag([composed_text.split()], probs=True)
+    tokens = tagger.tag_text(decomposed)[0]
+    assert [t.text for t in tokens] == decomposed.split()  # the words as given, offsets into the text given
+    assert all(decomposed[t.start:t.end] == t.text for t in tokens)
+    assert tagger.vocab.is_known(unicodedata.normalize("NFD", "résumé")) == tagger.vocab.is_known("résumé")
+
+
+def test_a_model_trained_on_decomposed_text_reads_composed_text_alike(tmp_path):
+    import unicodedata
+
+    from rnncli.corpus import read_corpus
+    from rnncli.train import TrainConfig, train
+
+    corpus = tmp_path / "nfd.txt"
+    corpus.write_text(unicodedata.normalize("NFD", "le/det café/nn est/v ouvert/adj\nun/det résumé/nn clair/adj\n") * 5)
+    tagger = train(read_corpus(corpus), None, TrainConfig(epochs=2, seed=1, features="form"))
+    words = ["le", "café", "résumé"]
+    assert tagger.vocab.is_known("café") and tagger.vocab.is_known(unicodedata.normalize("NFD", "café"))
+    assert tagger.tag([words], probs=True) == tagger.tag([[unicodedata.normalize("NFD", w) for w in words]], probs=True)
