@@ -199,8 +199,8 @@ FLOAT32_MAX = 3.4028234663852886e38  # the weights are float32: a factor beyond 
 
 def _scale(value: float | None) -> float | None:
     if value is not None and not -FLOAT32_MAX <= value <= FLOAT32_MAX:
-        raise typer.BadParameter(f"must be a finite number of float32 (at most {FLOAT32_MAX:.4g} in size), "
-                                 f"not {value:g}")
+        raise typer.BadParameter(f"must be a number float32 can hold, from {-FLOAT32_MAX!r} to {FLOAT32_MAX!r}; "
+                                 f"not {value!r}")
     return value
 
 
@@ -245,23 +245,35 @@ def _check_pictures(**options: Path | None) -> None:
 
     given = {name: path for name, path in options.items() if path}
     for name, path in given.items():
-        option = "--" + name.replace("_", "-")
         check_writable(path)
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                continue  # not a file (a directory, a pipe): the writing says why it cannot replace it
             with open(path, "rb") as f:
-                head = f.read(1024)
-        except (FileNotFoundError, IsADirectoryError):
-            continue  # new (a directory is said by the writing)
+                head = f.read(1 << 16)
+        except FileNotFoundError:
+            continue  # a new picture
         except OSError as e:
             raise RnncliError(f"{shown(path)}: cannot read ({e.strerror})") from None
-        if head and b"<svg" not in head:
-            raise OptionError(option, f"{shown(path)} exists and is not an SVG picture; refusing to overwrite it")
-    if len(given) == 2 and len({Path(os.path.abspath(p)) for p in given.values()}) == 1:
+        if head and not _is_svg(head):
+            raise OptionError("--" + name.replace("_", "-"), f"{shown(path)} exists and is not an SVG picture; "
+                                                             f"refusing to overwrite it")
+    if len(given) == 2 and len({os.path.realpath(p) for p in given.values()}) == 1:
         raise OptionError("--svg-terminal", "the same file as --svg: give each picture its own file")
 
 
+def _is_svg(head: bytes) -> bool:
+    """Whether a file's first bytes are those of an SVG picture: XML (a declaration, a comment,
+    a doctype or the element itself first) with an <svg element."""
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"<?xml", b"<!--", b"<!DOCTYPE", b"<svg")) \
+        and b"<svg" in head
+
+
 def _warn(message: str) -> None:
-    sys.stderr.write(f"rnncli: warning: {printable(message)}\n")
+    try:  # a stderr that cannot be written (a full disk) loses the warning, not the command's work
+        sys.stderr.write(f"rnncli: warning: {printable(message)}\n")
+    except (OSError, ValueError):
+        pass
 
 
 _HYPER_PANEL = f"Hyper-parameters (fixed by a checkpoint but {', '.join('--' + n.replace('_', '-') for n in RESUMABLE)})"
@@ -616,7 +628,7 @@ def inspect(
         raise typer.BadParameter("give the model either as MODEL or as --model, not both")
     if svg:
         _check_pictures(svg_terminal=svg)
-    tagger = _load(model_path or model)
+    tagger = _load(model_path if model_path is not None else model)
     tagger.verify()  # all of it, as tagging checks only what it reads: a damaged file is said so here
     card = model_card(tagger)
     card["memory"] = {"sentence": LONG_SENTENCE, "chains": gradient_memory(tagger, LONG_SENTENCE.split())}

@@ -260,8 +260,9 @@ def _sniff(path: Path, f: IO[bytes]) -> str:
     if not f.seekable():  # a pipe cannot be read twice
         raise CorpusError(f"{corpus_name(path)}: a stream, whose format cannot be told from its first lines; "
                           f"give --format")
+    start = f.tell()  # 0 for a file; for stdin redirected from one, where it was left
     head = [b.decode("utf-8", "replace") for _, (_, b) in zip(range(20), _raw_lines(corpus_name(path), f))]
-    f.seek(0)
+    f.seek(start)
     return detect_format(path, head)
 
 

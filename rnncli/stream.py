@@ -399,10 +399,8 @@ def abandon(pool) -> None:
     it. A worker that does not end within ``ABANDON_GRACE`` seconds (stuck, or the pool broken in
     a way its thread does not see) is killed."""
     workers = list((getattr(pool, "_processes", None) or {}).values())
-    manager = getattr(pool, "_executor_manager_thread", None)
+    manager = pool._executor_manager_thread  # started by the first submit, which _in_workers makes at once
     pool.shutdown(wait=False, cancel_futures=True)
-    if manager is None:  # nothing was submitted: no workers were started
-        return
     manager.join(timeout=ABANDON_GRACE)
     if manager.is_alive():
         for worker in workers:

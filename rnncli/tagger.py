@@ -28,10 +28,15 @@ BATCH_TOKENS = 4096  # tokens in a tagging batch: enough for fast products, few 
 CACHED_WORDS = 1 << 15  # distinct words whose first-layer input a stream keeps: 16 MB a chain at H = 128
 # A "sentence" longer than WINDOW tokens (a document on one line) is run in windows of WINDOW
 # tokens that overlap by 2 * MARGIN, each token's scores taken from a window where it has at
-# least MARGIN tokens of context on each side (or its sentence's edge): memory stays flat
-# however long the line, and a tanh state has forgotten what lies MARGIN tokens back.
+# least MARGIN tokens of context on each side (or its sentence's edge), so that memory stays
+# flat however long the line. That gives what one run over the line gives only if the network
+# forgets what lies MARGIN tokens back, which is checked as the windows go: neighbouring windows
+# must agree within AGREE on each probability of the tokens around their seam, each seeing them
+# with at least MARGIN // 2 tokens of context on each side. If they do not (a network whose
+# memory is longer), the line is run whole.
 WINDOW = 1000
 MARGIN = 100
+AGREE = 1e-3
 
 
 @dataclass
@@ -116,7 +121,8 @@ class Tagger:
                 yield batch, where, self._logits(flat[where], inputs)
         for i in long.tolist():
             where = starts[i] + np.arange(lengths[i])[:, None]  # (T, 1)
-            yield np.array([i]), where, self._windowed(flat[where[:, 0]], inputs, batch_tokens)
+            scores = self._windowed(flat[where[:, 0]], inputs, batch_tokens)
+            yield np.array([i]), where, self._logits(flat[where], inputs) if scores is None else scores
 
     def _logits(self, rows: np.ndarray, inputs: InputCache) -> np.ndarray:
         """V s_t + c (T, B, n_tags) for a batch of sentences of one length, given as the input
@@ -127,20 +133,28 @@ class Tagger:
         self._check_finite(scores)
         return scores
 
-    def _windowed(self, rows: np.ndarray, inputs: InputCache, batch_tokens: int) -> np.ndarray:
+    def _windowed(self, rows: np.ndarray, inputs: InputCache, batch_tokens: int) -> np.ndarray | None:
         """The scores (T, 1, n_tags) of one sentence longer than ``WINDOW`` tokens, given as its
-        words' rows (T,), run in windows of ``WINDOW`` (see there), a batch of windows at a time."""
-        T, core = len(rows), WINDOW - 2 * MARGIN
+        words' rows (T,), run in windows (a batch of them at a time); None if two neighbouring
+        windows disagree by more than ``AGREE`` around their seam (see ``WINDOW``)."""
+        T, core, half = len(rows), WINDOW - 2 * MARGIN, MARGIN // 2
         cores = np.arange(0, T, core)  # each window keeps the scores of tokens [a, a + core)
         firsts = np.clip(cores - MARGIN, 0, T - WINDOW)  # where each window starts: inside the sentence
         out = np.empty((T, 1, len(self.tags)), np.float32)
         size = max(1, batch_tokens // WINDOW)
+        seen = None  # o_t of the tokens around the next seam, as the window before it saw them
         for k in range(0, len(cores), size):
             a, first = cores[k:k + size], firsts[k:k + size]
             scores = self._logits(rows[first[None, :] + np.arange(WINDOW)[:, None]], inputs)  # (WINDOW, B, n)
             for j, (a_j, first_j) in enumerate(zip(a.tolist(), first.tolist())):
                 b_j = min(a_j + core, T)
                 out[a_j:b_j, 0] = scores[a_j - first_j:b_j - first_j, j]
+                if seen is not None:  # the seam at a_j: tokens [a_j - half, a_j + half)
+                    view = rnn.softmax(scores[a_j - half - first_j:min(a_j + half, T) - first_j, j])
+                    if np.abs(view - seen).max() > AGREE:
+                        return None
+                if b_j < T:
+                    seen = rnn.softmax(scores[b_j - half - first_j:min(b_j + half, T) - first_j, j])
         return out
 
     def predict(self, sentences: list[list[str]], batch_tokens: int = BATCH_TOKENS) -> list[np.ndarray]:

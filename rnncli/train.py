@@ -26,7 +26,7 @@ import numpy as np
 from . import checkpoint, modelfile, rnn
 from .checkpoint import TrainState, copied
 from .config import CHECKPOINTED, FEATURE_SETS, RESUMABLE, TrainConfig
-from .corpus import Sentence, check_tag_column, read_corpora
+from .corpus import STDIN, Sentence, check_tag_column, read_corpora
 from .errors import ModelFileError, OptionError, RnncliError, Stopped, TrainingError, shown
 from .record import Record, Training
 from .optim import OPTIMIZERS, WeightAverage, clip_gradients, mean_gradients
@@ -425,8 +425,11 @@ class Trainer:
     def run(self) -> Tagger:
         output, inputs = Path(self.output), [*self.corpora, *([self.dev] if self.dev else [])]
         for option, path in (("--output", output), ("--checkpoint", self.checkpoint)):
-            if path is not None and not Path(path).name:  # "" (a variable unset), "." or "/"
-                raise OptionError(option, f"{shown(path)} names no file (an empty path is read as '.'); give a file name")
+            if path is not None and not Path(path).name:  # "" (a variable unset, read as "."), "." or "/"
+                hint = " (an empty path is read as '.')" if str(path) == "." else ""
+                raise OptionError(option, f"{shown(path)} names no file{hint}; give a file name")
+        if sum(os.fspath(p) == STDIN for p in inputs) > 1:
+            raise OptionError("CORPUS", "standard input ('-') is named twice; it can be read once")
         ckpt = Path(self.checkpoint or output.with_name(output.name.removesuffix(".npz") + ".ckpt.npz"))
         self._check_outputs(inputs, ckpt)
         config, state, data_id, run = self.config, None, None, None

@@ -159,6 +159,26 @@ def test_a_line_longer_than_a_window_is_tagged_in_windows_as_a_whole_run_tags_it
     assert (tagger.best_flat([line])[0][clear] == whole.argmax(axis=1)[clear]).all()
 
 
+def test_a_network_that_remembers_longer_than_the_windows_runs_the_line_whole(tutorial_model, monkeypatch):
+    # The tutorial's network (W with spectral radius above 1) keeps what it read hundreds of
+    # tokens back: its windows disagree at their seams (by 0.92 on EWT dev as one line), and
+    # the line is run whole, as `unroll` runs it.
+    import numpy as np
+
+    from rnncli import rnn
+    from rnncli import tagger as tagger_module
+    from rnncli.tagger import Tagger
+
+    tagger = Tagger.load(tutorial_model)
+    line = _long_line(2 * tagger_module.WINDOW + 7)
+    inputs = tagger.input_cache()
+    whole = rnn.softmax(tagger._logits(inputs.rows_of(line)[:, None], inputs))[:, 0]
+    assert tagger._windowed(inputs.rows_of(line), inputs, 4096) is None
+    np.testing.assert_allclose(tagger.predict([line])[0], whole, rtol=0, atol=1e-6)
+    assert tagger.tag([line])[0] == [tagger.tags[k] for k in whole.argmax(axis=1)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB: Linux")
 def test_a_million_tokens_on_one_line_are_tagged_in_bounded_memory(tmp_path):
     pytest.importorskip("resource")
     text = tmp_path / "one-line.txt"
@@ -170,7 +190,7 @@ def test_a_million_tokens_on_one_line_are_tagged_in_bounded_memory(tmp_path):
                        text=True, timeout=300)
     status, peak_kib = map(int, r.stdout.split())
     assert status == 0
-    assert peak_kib < 1_000_000  # 334 MB measured; 2.3 GB when the whole line was one run
+    assert peak_kib < 1_000_000  # 335 MB measured; 2.3 GB when the whole line was one run
 
 
 # -- corpora: sentence numbering, standard input ---------------------------------------------------
@@ -267,7 +287,7 @@ def test_help_shows_square_brackets_as_written():
 @pytest.mark.parametrize("command", [["unroll", "they fish"], ["backprop", "they/nn fish/v"]])
 def test_a_scale_beyond_float32_is_an_option_error_not_the_model_s(runner, command):
     r = runner.invoke(app, [*command, "--model", "tutorial", "--scale-w", "1e39"])
-    assert "Invalid value for '--scale-w': must be a finite number of float32" in one_line_error(r, 2)
+    assert "Invalid value for '--scale-w': must be a number float32 can hold" in one_line_error(r, 2)
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
@@ -309,3 +329,40 @@ def test_a_model_trained_on_decomposed_text_reads_composed_text_alike(tmp_path):
     words = ["le", "café", "résumé"]
     assert tagger.vocab.is_known("café") and tagger.vocab.is_known(unicodedata.normalize("NFD", "café"))
     assert tagger.tag([words], probs=True) == tagger.tag([[unicodedata.normalize("NFD", w) for w in words]], probs=True)
+
+
+def test_a_picture_goes_nowhere_but_a_file_and_never_over_a_look_alike(runner, tutorial_model, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("see <svg> tags/NN\n")  # mentions an SVG element, but is no picture
+    r = runner.invoke(app, ["unroll", "they fish", "--svg", str(notes), "--model", str(tutorial_model)])
+    assert "not an SVG picture" in one_line_error(r, 2) and notes.read_text() == "see <svg> tags/NN\n"
+    first, link = tmp_path / "a.svg", tmp_path / "link.svg"
+    link.symlink_to(first)
+    r = runner.invoke(app, ["unroll", "they fish", "--svg", str(first), "--svg-terminal", str(link),
+                            "--model", str(tutorial_model)])
+    assert "its own file" in one_line_error(r, 2)
+    proc = subprocess.run(["bash", "-c", f"{' '.join(RNNCLI)} unroll 'they fish' -m {tutorial_model} --svg /dev/stdout"
+                                         " | cat > /dev/null; echo ${PIPESTATUS[0]}"],
+                          capture_output=True, text=True, timeout=60)  # a pipe: refused at once, never read
+    assert proc.stdout.strip() == "1" and proc.stderr.count("\n") == 1
+
+
+def test_stdin_named_twice_is_refused_before_training(runner, tmp_path):
+    r = runner.invoke(app, ["train", "--format", "conllu", "-", "--dev", "-", "-o", str(tmp_path / "m.npz")],
+                      input=TINY.read_text())
+    assert "standard input ('-') is named twice" in one_line_error(r, 2)
+
+
+def test_an_empty_model_argument_to_inspect_is_refused(runner):
+    assert "an empty model name" in one_line_error(runner.invoke(app, ["inspect", ""]), 2)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_warning_that_cannot_be_written_does_not_stop_training(tmp_path):
+    corpus = tmp_path / "one-bad.conllu"
+    corpus.write_text(TINY.read_text() + "1\tx\tx\t_\t_\t_\t0\troot\t_\t_\n\n")  # a sentence without UPOS
+    out = tmp_path / "m.npz"
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([*RNNCLI, "train", str(corpus), "-o", str(out), "--epochs", "2", "-q"], stderr=full,
+                           timeout=120)
+    assert r.returncode == 0 and out.exists()
