@@ -467,6 +467,8 @@ def tag(
     from .stream import tag_stream  # the tokeniser's rules: not for the other commands' start-up
 
     texts, files = list(text or []), list(inputs or [])
+    if sum(str(f) == "-" for f in files) > 1:
+        raise typer.BadParameter("standard input ('-') is named twice; it can be read once", param_hint="--input")
     if not texts and not files:
         if sys.stdin.isatty():
             raise typer.BadParameter("nothing to tag: give TEXT, --input FILE, or pipe text in", param_hint="TEXT")
@@ -696,12 +698,18 @@ def main() -> None:
         sys.stdout = _own(sys.stdout)
     if sys.stderr is not None:  # messages too; a character the terminal cannot take is escaped
         sys.stderr = _own(sys.stderr, "backslashreplace", interactive=True)
+    status = 1
     try:
         app(prog_name="rnncli")
+        status = 0
     except SystemExit as e:
         raw = raw_of(sys.stdout)
         if e.code != 0 and raw is not None and raw.broken:  # help written by Click or Rich, which exit 1
             _closed_pipe()
+        status = e.code if isinstance(e.code, int) else int(e.code is not None)
+        raise
+    except KeyboardInterrupt:
+        status = 130
         raise
     finally:
         # Help and --version are written outside the commands: a failing write is one line here.
@@ -713,11 +721,30 @@ def main() -> None:
             _err(f"cannot write the output: {e.strerror or e}")
             _discard_output()
             raise SystemExit(1) from None
+        if _stdin_still_read():
+            # Stopped (an error, Ctrl-C) while a thread waits for stdin's next line: Python's
+            # exit would wait for that thread's lock on stdin and abort ("Fatal Python error").
+            # What is written is out; end now, with the status the command ended with.
+            _flush(sys.stderr)
+            os._exit(status)
         # The process ends here. Python's exit would walk every object left (NumPy's, Typer's,
         # the model's) looking for cycles to collect: a third of a short command's time beyond
         # NumPy's import, for memory the system takes back anyway. Objects still freed as their
         # last reference goes; files and the standard streams flushed as ever.
         gc.freeze()
+
+
+def _stdin_still_read() -> bool:
+    """Whether a thread of tag's (``stream._paced``) is still waiting to read a line."""
+    stream = sys.modules.get("rnncli.stream")  # imported only if tag read a stream that can pause
+    return stream is not None and stream.reading()
+
+
+def _flush(stream) -> None:
+    try:
+        stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _own(stream, errors: str = "strict", interactive: bool = False):

@@ -498,6 +498,17 @@ class Origin:
         """Whether the file at the path is still the one that was read."""
         return signature(self.path) == self.signature
 
+    def check_in_place(self, label: str) -> None:
+        """Raises ``ModelFileError`` if the file read was written over in place since (the same
+        file, another size or time: ``cp new.npz model.npz``), which changes the pages mapped from
+        it under the tagger, or ends the process with SIGBUS if it shrank. A file renamed over
+        the path (``mv``, ``rnncli train -o``) leaves the one read as it was: no concern."""
+        now = signature(self.path)
+        if now is not None and now[:2] == self.signature[:2] and now != self.signature:
+            raise ModelFileError(f"{label}: the model file was written over while in use (as cp does); "
+                                 f"stopped. Replace a model file by renaming a new one over it (mv), as "
+                                 f"rnncli train does")
+
     def digest(self) -> str | None:
         """SHA-256 of the file's bytes, computed once; None if the file is no longer the one read."""
         if self._digest is None:

@@ -97,7 +97,7 @@ def unroll_view(data: dict, show_hidden: bool) -> Group:
     if data.get("scale_w") is not None:
         parts.append(Text(f"Every W multiplied by {data['scale_w']:g} (--scale-w), in a copy of the network; "
                           "'without memory' drops W altogether.", style="magenta"))
-    table = Table(title=f"\"{' '.join(data['words'])}\" unrolled over {len(steps)} steps", title_justify="left")
+    table = Table(title=f"\"{' '.join(data['words'])}\" unrolled over {len(steps)} step{'s' * (len(steps) != 1)}", title_justify="left")
     table.add_column("t", justify="right")
     table.add_column("x_t (word, index in U)", overflow="fold")
     table.add_column("|s_t|")

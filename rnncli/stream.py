@@ -52,6 +52,8 @@ class Tags(Protocol):
 
     def widen_lookups(self, tokens: int | None = None) -> None: ...
 
+    def check_file(self) -> None: ...
+
 
 class Chunk(NamedTuple):
     """Lines tagged together, and the number of the first among all the input's lines."""
@@ -89,6 +91,7 @@ class ChunkTagger:
             _check_slash_tags(tagger.tags)
 
     def __call__(self, chunk: Chunk) -> Tagged:
+        self.tagger.check_file()  # a stream may outlive the model file as it was: one stat a chunk
         if self.fmt == "jsonl":
             return self._jsonl(chunk.lines)
         sentences = list(map(self.split, chunk.lines))
@@ -221,7 +224,7 @@ def _paced(lines: Iterable[tuple[str, int, str]], chunk_chars: int, first: int) 
                 state["ended"] = True
                 ready.notify_all()
 
-    threading.Thread(target=read, name="rnncli-reader", daemon=True).start()
+    threading.Thread(target=read, name=READER, daemon=True).start()
     try:
         while True:
             with ready:
@@ -241,6 +244,14 @@ def _paced(lines: Iterable[tuple[str, int, str]], chunk_chars: int, first: int) 
         with ready:  # the consumer stopped: so does the reader, at its next line
             state["stop"] = True
             ready.notify_all()
+
+
+READER = "rnncli-reader"  # the name of the threads that read an input that can pause
+
+
+def reading() -> bool:
+    """Whether a thread is still reading an input that can pause (blocked on its next line)."""
+    return any(t.name == READER and t.is_alive() for t in threading.enumerate())
 
 
 def _wait_for_a_chunk(ready: threading.Condition, pending: list, state: dict, chunk_chars: int) -> None:

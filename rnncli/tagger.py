@@ -288,6 +288,12 @@ class Tagger:
         return Tagger(self.shape, rnn.without_memory(self.params), self.vocab, self.tags, self.record,
                       unverified=self.unverified)  # it shares the lookup tables
 
+    def check_file(self) -> None:
+        """Before each chunk of a stream: the model file read was not written over in place since
+        (``Origin.check_in_place``); a tagger with no file behind it has nothing to check."""
+        if self.origin is not None:
+            self.origin.check_in_place(self.label or shown(self.origin.path))
+
     def widen_lookups(self, tokens: int | None = None) -> None:
         """Float16 lookup tables to float32, for a large input (``LARGE_INPUT`` tokens or more),
         where it pays: a few tens of milliseconds here save more on every batch. Results are the

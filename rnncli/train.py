@@ -424,15 +424,11 @@ class Trainer:
 
     def run(self) -> Tagger:
         output, inputs = Path(self.output), [*self.corpora, *([self.dev] if self.dev else [])]
-        for option, path in (("--output", output), ("--checkpoint", self.checkpoint)):
-            if path is not None and not Path(path).name:  # "" (a variable unset, read as "."), "." or "/"
-                hint = " (an empty path is read as '.')" if str(path) == "." else ""
-                raise OptionError(option, f"{shown(path)} names no file{hint}; give a file name")
-        if sum(os.fspath(p) == STDIN for p in inputs) > 1:
-            raise OptionError("CORPUS", "standard input ('-') is named twice; it can be read once")
+        self._check_names(inputs)
         ckpt = Path(self.checkpoint or output.with_name(output.name.removesuffix(".npz") + ".ckpt.npz"))
         self._check_outputs(inputs, ckpt)
         config, state, data_id, run = self.config, None, None, None
+        resumed = modelfile.signature(self.resume) if self.resume else None  # as it was: removed at the end
         if self.resume:
             state, saved, data_id = checkpoint.load(self.resume)
             config = self._resumed_config(saved, state.epoch)
@@ -445,7 +441,9 @@ class Trainer:
                 if self.resume and data_id != data_now:
                     raise RnncliError(f"{shown(self.resume)}: this checkpoint was made from other training or dev data")
                 run = _train(sentences, dev, config, self.callback, state, None)
+                stopped.phase = "trained"  # from here, a stop keeps the finished run as a checkpoint
                 tagger = run.best_tagger()
+                before = modelfile.signature(output)  # what is there now: the old model, or nothing
                 stopped.phase = "writing"
                 self._write(tagger)
             except Interrupted as e:
@@ -458,10 +456,15 @@ class Trainer:
                 raise Stopped(f"{what}; checkpoint saved to {shown(ckpt)}; continue with the same command and "
                               f"--resume {shown(ckpt)}", stopped.status) from None
             except KeyboardInterrupt:
-                if stopped.phase == "writing":
+                if stopped.phase == "writing" and modelfile.signature(output) != before:  # renamed into place
+                    raise Stopped(f"{stopped.word} just after writing {shown(output)}; it holds the trained model",
+                                  stopped.status) from None
+                if stopped.phase in ("trained", "writing"):
                     stopped.hold()
-                    raise Stopped(self._kept(f"{stopped.word} while writing {shown(output)}; it is unchanged",
-                                             run, ckpt, config, data_now), stopped.status) from None
+                    when = f"while writing {shown(output)}; it is unchanged" if stopped.phase == "writing" \
+                        else f"after training, before writing {shown(output)}"
+                    raise Stopped(self._kept(f"{stopped.word} {when}", run, ckpt, config, data_now),
+                                  stopped.status) from None
                 raise Stopped(f"{stopped.word} before training began; {shown(output)} not written",
                               stopped.status) from None
             except ModelFileError as e:
@@ -476,8 +479,8 @@ class Trainer:
                 self._write(e.best)
                 raise TrainingError(f"{e}; kept the best model so far (epoch "
                                     f"{e.best.record.training.best_epoch}) in {shown(output)}") from None
-        if self.resume and ckpt.resolve() == Path(self.resume).resolve():
-            ckpt.unlink(missing_ok=True)  # used up
+        if self.resume and ckpt.resolve() == Path(self.resume).resolve() and modelfile.signature(ckpt) == resumed:
+            ckpt.unlink(missing_ok=True)  # used up (unless another run saved its own there meanwhile)
         return tagger
 
     @staticmethod
@@ -490,6 +493,15 @@ class Trainer:
             return f"{what}; no checkpoint either: {failed}"
         return f"{what}; the trained run is kept in {shown(ckpt)}: write the model with the same command and " \
                f"--resume {shown(ckpt)}"
+
+    def _check_names(self, inputs: list[Path]) -> None:
+        """Paths that name no file, and stdin named twice: before a checkpoint's name is made of them."""
+        for option, path in (("--output", self.output), ("--checkpoint", self.checkpoint)):
+            if path is not None and not Path(path).name:  # "" (a variable unset, read as "."), "." or "/"
+                hint = " (an empty path is read as '.')" if str(path) == "." else ""
+                raise OptionError(option, f"{shown(path)} names no file{hint}; give a file name")
+        if sum(os.fspath(p) == STDIN for p in inputs) > 1:
+            raise OptionError("CORPUS", "standard input ('-') is named twice; it can be read once")
 
     def _check_outputs(self, inputs: list[Path], ckpt: Path) -> None:
         """Found out now, not after the training it would lose."""

@@ -366,3 +366,131 @@ def test_a_warning_that_cannot_be_written_does_not_stop_training(tmp_path):
         r = subprocess.run([*RNNCLI, "train", str(corpus), "-o", str(out), "--epochs", "2", "-q"], stderr=full,
                            timeout=120)
     assert r.returncode == 0 and out.exists()
+
+
+# -- a stream from a pipe that stays open ----------------------------------------------------------
+
+def _open_pipe_into(args):
+    """rnncli reading a pipe that this test holds open (a producer that has not ended)."""
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([*RNNCLI, *args], stdin=read_end, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(read_end)
+    return proc, write_end
+
+
+def _line_through(proc, write_end, line: bytes) -> bytes:
+    os.write(write_end, line)
+    return proc.stdout.readline()  # answered at once: the stream is paced
+
+
+def test_ctrl_c_while_waiting_for_a_pipe_ends_with_130_and_nothing_on_stderr(tutorial_model):
+    # The thread reading stdin holds its lock while it waits: Python's own exit aborted on it
+    # ("Fatal Python error: _enter_buffered_busy", status 134).
+    proc, write_end = _open_pipe_into(["tag", "--model", str(tutorial_model)])
+    try:
+        assert _line_through(proc, write_end, b"they fish\n") == b"they/nn fish/v\n"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        os.close(write_end)
+        proc.kill()
+    assert (proc.returncode, err) == (130, b"")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_output_that_fails_while_a_pipe_stays_open_is_one_line_and_status_1(tutorial_model):
+    read_end, write_end = os.pipe()
+    with open("/dev/full", "w") as full:
+        proc = subprocess.Popen([*RNNCLI, "tag", "--model", str(tutorial_model)], stdin=read_end, stdout=full,
+                                stderr=subprocess.PIPE)
+    os.close(read_end)
+    try:
+        os.write(write_end, b"they fish\n")
+        _, err = proc.communicate(timeout=60)
+    finally:
+        os.close(write_end)
+        proc.kill()
+    assert (proc.returncode, err) == (1, b"rnncli: error: cannot write the output: No space left on device\n")
+
+
+def test_a_model_written_over_in_place_stops_a_stream_with_one_line_and_one_renamed_over_does_not(tmp_path):
+    from rnncli.loader import bundled_model_path
+
+    model = tmp_path / "m.npz"
+    model.write_bytes(bundled_model_path("tutorial").read_bytes())
+    proc, write_end = _open_pipe_into(["tag", "--model", str(model)])
+    try:  # renamed over (mv, rnncli train -o): the file read stays as it was
+        assert _line_through(proc, write_end, b"they fish\n") == b"they/nn fish/v\n"
+        fresh = tmp_path / "fresh.npz"
+        fresh.write_bytes(model.read_bytes())
+        os.replace(fresh, model)
+        assert _line_through(proc, write_end, b"they fish\n") == b"they/nn fish/v\n"
+    finally:
+        os.close(write_end)
+    assert proc.communicate(timeout=60) == (b"", b"") and proc.returncode == 0
+
+    proc, write_end = _open_pipe_into(["tag", "--model", str(model)])
+    try:  # written over in place, as cp does: the pages read change under the tagger
+        assert _line_through(proc, write_end, b"they fish\n") == b"they/nn fish/v\n"
+        with open(model, "r+b") as f:
+            f.truncate(1000)
+        os.write(write_end, b"they fish\n")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(write_end)
+        proc.kill()
+    assert proc.returncode == 1 and out == b""
+    assert err.decode() == (f"rnncli: error: {model}: the model file was written over while in use (as cp does); "
+                            f"stopped. Replace a model file by renaming a new one over it (mv), as rnncli train does\n")
+
+
+# -- a signal between the last epoch and the model written -----------------------------------------
+
+TUTORIAL_CORPUS = SAMPLES / "tutorial.txt"
+
+
+def test_a_signal_after_training_before_writing_keeps_the_run(runner, tmp_path, monkeypatch):
+    from rnncli import train as train_module
+    from rnncli.tagger import Tagger
+
+    out = tmp_path / "m.npz"
+    real = train_module.Run.best_tagger
+
+    def signalled(self):
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered after the last epoch, before the model is written
+        return real(self)
+
+    monkeypatch.setattr(train_module.Run, "best_tagger", signalled)
+    args = ["train", str(TUTORIAL_CORPUS), "--epochs", "2", "--hidden", "8", "-q", "-o", str(out)]
+    r = runner.invoke(app, args)
+    ckpt = tmp_path / "m.ckpt.npz"
+    assert one_line_error(r, 128 + signal.SIGTERM) == (
+        f"rnncli: error: terminated (SIGTERM) after training, before writing {out}; the trained run is kept in "
+        f"{ckpt}: write the model with the same command and --resume {ckpt}\n")
+    monkeypatch.setattr(train_module.Run, "best_tagger", real)
+    assert runner.invoke(app, [*args, "--resume", str(ckpt)]).exit_code == 0
+    assert len(Tagger.load(out).record.training.history) == 2 and not ckpt.exists()
+
+
+def test_a_signal_just_after_the_model_is_renamed_into_place_says_it_was_written(runner, tmp_path, monkeypatch):
+    from rnncli.tagger import Tagger
+
+    out = tmp_path / "m.npz"
+    out.write_bytes(b"the previous model file")
+    real = os.replace
+
+    def signalled(src, dst):
+        real(src, dst)
+        os.kill(os.getpid(), signal.SIGTERM)  # the new model is in place
+
+    monkeypatch.setattr(os, "replace", signalled)
+    r = runner.invoke(app, ["train", str(TUTORIAL_CORPUS), "--epochs", "1", "--hidden", "8", "-q", "-o", str(out)])
+    assert one_line_error(r, 128 + signal.SIGTERM) == (
+        f"rnncli: error: terminated (SIGTERM) just after writing {out}; it holds the trained model\n")
+    monkeypatch.setattr(os, "replace", real)
+    assert Tagger.load(out).record.training.history  # the new model, whole
+
+
+def test_tag_refuses_stdin_named_twice(runner):
+    r = runner.invoke(app, ["tag", "-i", "-", "-i", "-", "--model", "tutorial"], input="they fish\n")
+    assert "standard input ('-') is named twice" in one_line_error(r, 2)
