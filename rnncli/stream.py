@@ -283,7 +283,7 @@ def tag_stream(tagger: Tags, lines: Iterable[tuple[str, int, str]], out: TextIO,
     tag_chunk = ChunkTagger(tagger, fmt, pretokenized, top)
     chunks = _chunks(lines, chunk_chars, paced)
     if jobs > 1:
-        results = _in_workers(tag_chunk, chunks, jobs)
+        results = _in_workers(tag_chunk, chunks, jobs, chunk_chars)
     else:
         results = (tag_chunk(chunk) for chunk, _ in chunks)
     total = 0
@@ -346,9 +346,12 @@ def _work(chunk: Chunk) -> Tagged:
     return _worker(chunk)
 
 
-def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], jobs: int) -> Iterator[Tagged]:
+def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], jobs: int,
+                chunk_chars: int = CHUNK_CHARS) -> Iterator[Tagged]:
     """``map(tag_chunk, chunks)`` in worker processes, results in input order. A worker that
-    raises or dies ends the results with ``TaggingError`` after the chunks before its own."""
+    raises or dies ends the results with ``TaggingError`` after the chunks before its own.
+    A few chunks are kept in flight; a chunk cut short (the input paused, or ended) is
+    waited for, with those before it, so that a line typed or sent slowly is answered at once."""
     # Here: a one-process run, the common one, never needs the pool's modules at start-up.
     import multiprocessing
     from collections import deque
@@ -385,7 +388,8 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], job
         try:
             for chunk, where in chunks:
                 pending.append((pool.submit(_work, chunk), where))
-                if len(pending) >= 2 * jobs:  # bounded: memory stays flat however long the input
+                short = sum(map(len, chunk.lines)) + len(chunk.lines) < chunk_chars
+                while pending and (len(pending) >= 2 * jobs or short):  # bounded: memory stays flat
                     yield result(*pending.popleft())
         except GeneratorExit:  # the consumer stopped (its output failed): nothing more to deliver
             pending.clear()

@@ -383,6 +383,22 @@ def _line_through(proc, write_end, line: bytes) -> bytes:
     return proc.stdout.readline()  # answered at once: the stream is paced
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_each_line_of_an_open_pipe_is_answered_at_once_also_with_jobs(tutorial_model, jobs):
+    # With --jobs, a chunk's result waited until four chunks were in flight: `tail -f log |
+    # rnncli tag -j 2` wrote nothing until then. A chunk cut where the input paused is waited for.
+    proc, write_end = _open_pipe_into(["tag", "-j", jobs, "--model", str(tutorial_model)])
+    hung = threading.Timer(60, proc.kill)  # an unanswered line fails the test, not the run
+    hung.start()
+    try:
+        for _ in range(3):
+            assert _line_through(proc, write_end, b"they fish\n") == b"they/nn fish/v\n"
+    finally:
+        hung.cancel()
+        os.close(write_end)
+    assert proc.communicate(timeout=60) == (b"", b"") and proc.returncode == 0
+
+
 def test_ctrl_c_while_waiting_for_a_pipe_ends_with_130_and_nothing_on_stderr(tutorial_model):
     # The thread reading stdin holds its lock while it waits: Python's own exit aborted on it
     # ("Fatal Python error: _enter_buffered_busy", status 134).
