@@ -37,6 +37,7 @@ class TrainState:
     best_params: dict[str, np.ndarray] | None = None
     best_epoch: int = 0
     average: dict[str, np.ndarray] | None = None  # the weight average's state(), if one is kept
+    source: str = field(default="the checkpoint", compare=False)  # how messages name the file it came from
 
     def copy(self) -> TrainState:
         return TrainState(self.epoch, copied(self.params), copied(self.optimizer), dict(self.rng_state),
@@ -55,13 +56,13 @@ class TrainState:
             wanted = arrays if group != "best" or self.best_params is None else fresh.params
             extra = sorted(set(given) - set(wanted))
             if extra:
-                raise TrainingError(f"the checkpoint does not fit this run: it has {group}.{extra[0]}, "
+                raise TrainingError(f"{self.source}: does not fit this run: it has {group}.{extra[0]}, "
                                     f"which this run has not")
             for name, a in wanted.items():
                 if name not in given:
-                    raise TrainingError(f"the checkpoint does not fit this run: {group}.{name} is missing")
+                    raise TrainingError(f"{self.source}: does not fit this run: {group}.{name} is missing")
                 if given[name].shape != a.shape:
-                    raise TrainingError(f"the checkpoint does not fit this run: {group}.{name} has shape "
+                    raise TrainingError(f"{self.source}: does not fit this run: {group}.{name} has shape "
                                         f"{given[name].shape}, not {a.shape}")
 
 
@@ -129,7 +130,8 @@ def load(path: str | os.PathLike, name: str | None = None):
             raise ModelFileError(f"{label}: damaged checkpoint (array {key} is {a.dtype})")
         groups[group][name] = np.array(a)  # writable, as saved (lookup tables column-major): training goes on in them
     state = TrainState(record["epoch"], groups["params"], groups["optimizer"], record["rng_state"],
-                       record["history"], groups["best"] or None, record["best_epoch"], groups["average"] or None)
+                       record["history"], groups["best"] or None, record["best_epoch"], groups["average"] or None,
+                       label)
     return state, record["config"], record["data"]
 
 

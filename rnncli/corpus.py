@@ -303,7 +303,7 @@ def open_corpus(path: str | os.PathLike) -> IO[bytes]:
     except FileNotFoundError:
         raise CorpusError(f"{shown(path)}: no such file") from None
     except IsADirectoryError:
-        raise CorpusError(f"{shown(path)}: is a directory, not a corpus file") from None
+        raise CorpusError(f"{shown(path)}: is a directory, not a file") from None
     except OSError as e:
         raise CorpusError(f"{shown(path)}: cannot read ({e.strerror})") from None
 

@@ -438,8 +438,7 @@ class Trainer:
                 dev = read_corpora([self.dev], self.fmt, self.tag_column, self.strict, "dev", self.warn) \
                     if self.dev else None
                 data_now = f"{checkpoint.fingerprint(sentences)}/{checkpoint.fingerprint(dev) if dev else 'no dev'}"
-                if self.resume and data_id != data_now:
-                    raise RnncliError(f"{shown(self.resume)}: this checkpoint was made from other training or dev data")
+                self._check_data(data_id, data_now)
                 run = _train(sentences, dev, config, self.callback, state, None)
                 stopped.phase = "trained"  # from here, a stop keeps the finished run as a checkpoint
                 tagger = run.best_tagger()
@@ -493,6 +492,17 @@ class Trainer:
             return f"{what}; no checkpoint either: {failed}"
         return f"{what}; the trained run is kept in {shown(ckpt)}: write the model with the same command and " \
                f"--resume {shown(ckpt)}"
+
+    def _check_data(self, saved: str | None, now: str) -> None:
+        """A resumed run reads the corpora its checkpoint was made from: said which differs."""
+        if not self.resume or saved == now:
+            return
+        (train_then, _, dev_then), (train_now, _, dev_now) = str(saved).partition("/"), now.partition("/")
+        which = "other training data" if train_then != train_now else \
+            "--dev, which this run does not give" if dev_now == "no dev" else \
+            "no --dev, which this run gives" if dev_then == "no dev" else "another --dev corpus"
+        raise RnncliError(f"{shown(self.resume)}: this checkpoint was made with {which}; resume with the "
+                          f"corpora it was made from")
 
     def _check_names(self, inputs: list[Path]) -> None:
         """Paths that name no file, and stdin named twice: before a checkpoint's name is made of them."""

@@ -493,7 +493,7 @@ def test_damaged_vocabularies_and_checkpoints_with_arrays_to_spare_are_one_line(
     modelfile.save(ckpt, arrays, meta)
     r = runner.invoke(app, ["train", str(TUTORIAL), "-o", str(tmp_path / "m.npz"), "--hidden", "8", "-q",
                             "--resume", str(ckpt)])
-    assert one_line_error(r) == ("rnncli: error: the checkpoint does not fit this run: it has params.Zextra, "
+    assert one_line_error(r) == (f"rnncli: error: {ckpt}: does not fit this run: it has params.Zextra, "
                                  "which this run has not\n")
 
 

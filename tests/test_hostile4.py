@@ -510,3 +510,13 @@ def test_a_signal_just_after_the_model_is_renamed_into_place_says_it_was_written
 def test_tag_refuses_stdin_named_twice(runner):
     r = runner.invoke(app, ["tag", "-i", "-", "-i", "-", "--model", "tutorial"], input="they fish\n")
     assert "standard input ('-') is named twice" in one_line_error(r, 2)
+
+
+def test_resuming_without_the_dev_corpus_the_checkpoint_was_made_with_says_so(runner, tmp_path, monkeypatch):
+    from test_robustness import _interrupted_checkpoint
+
+    ckpt = _interrupted_checkpoint(runner, tmp_path, monkeypatch, "--dev", str(TUTORIAL_CORPUS))
+    r = runner.invoke(app, ["train", str(TUTORIAL_CORPUS), "-o", str(tmp_path / "m.npz"), "--hidden", "8", "-q",
+                            "--resume", str(ckpt)])
+    assert one_line_error(r) == (f"rnncli: error: {ckpt}: this checkpoint was made with --dev, which this run "
+                                 f"does not give; resume with the corpora it was made from\n")

@@ -65,7 +65,7 @@ def test_unreadable_corpora_stop_training(runner, tmp_path, name, content, messa
 
 def test_a_directory_is_not_a_corpus(runner, tmp_path):
     err = one_line_error(runner.invoke(app, train_args(tmp_path, tmp_path / "m.npz")))
-    assert err == f"rnncli: error: {tmp_path}: is a directory, not a corpus file\n"
+    assert err == f"rnncli: error: {tmp_path}: is a directory, not a file\n"
 
 
 @pytest.mark.parametrize("name, content, line, problem, tokens", [
@@ -335,7 +335,8 @@ def test_resume_must_not_contradict_the_checkpoint(runner, tmp_path):
     assert r.exit_code == 2 and "32 conflicts with the checkpoint's 64" in r.stderr
 
     r = runner.invoke(app, ["train", str(TUTORIAL), "--resume", str(ckpt), "-o", str(tmp_path / "m.npz")])
-    assert one_line_error(r) == f"rnncli: error: {ckpt}: this checkpoint was made from other training or dev data\n"
+    assert one_line_error(r) == (f"rnncli: error: {ckpt}: this checkpoint was made with other training data; "
+                                 f"resume with the corpora it was made from\n")
 
 
 def test_every_hyper_parameter_but_the_length_of_training_is_fixed_by_a_checkpoint(runner, tmp_path):
@@ -480,7 +481,8 @@ def test_resume_refuses_other_dev_data_and_fewer_epochs(runner, tmp_path, monkey
     ckpt = _interrupted_checkpoint(runner, tmp_path, monkeypatch)  # trained without --dev
     base = ["train", str(TUTORIAL), "-o", str(tmp_path / "m.npz"), "--hidden", "8", "-q", "--resume", str(ckpt)]
     err = one_line_error(runner.invoke(app, [*base, "--dev", str(TUTORIAL)]))
-    assert err == f"rnncli: error: {ckpt}: this checkpoint was made from other training or dev data\n"
+    assert err == (f"rnncli: error: {ckpt}: this checkpoint was made with no --dev, which this run gives; "
+                   f"resume with the corpora it was made from\n")
     r = runner.invoke(app, [*base, "--epochs", "1"])
     assert r.exit_code == 2 and "1 is fewer than the 2 epochs the checkpoint has done" in r.stderr
     r = runner.invoke(app, base)  # --epochs not given: the checkpoint's 4
