@@ -14,6 +14,7 @@ from rich.text import Text
 from .render import column, heat_strip, memory_sentence, number, shown_words
 
 FLOW_BLOCK = 6  # columns t per block of the flow table: six numbers and a word fit 80 columns
+FLOW_BLOCKS = 4  # blocks shown at most, the first and last two: a long sentence's T x T table would bury the rest
 
 
 def _prob(p: float) -> str:
@@ -174,7 +175,15 @@ def _flow_tables(data: dict, name: str) -> list:
     flow, steps = data["flow"][name], data["steps"]
     T = len(steps)
     parts = []
-    for start in range(0, T, FLOW_BLOCK):
+    starts = list(range(0, T, FLOW_BLOCK))
+    if len(starts) > FLOW_BLOCKS:  # the middle left out: the memory table below sums up every step
+        half = FLOW_BLOCKS // 2
+        starts, left_out = starts[:half] + starts[-half:], (starts[half], starts[-half])
+    else:
+        left_out = None
+    for start in starts:
+        if left_out and start == left_out[1]:
+            parts.append(Text(f"(losses t = {left_out[0] + 1} to {left_out[1]} left out here; --json has every one)"))
         stop = min(T, start + FLOW_BLOCK)
         table = Table(title=None if T <= FLOW_BLOCK else f"losses t = {start + 1} to {stop}", title_justify="left")
         column(table, "k")

@@ -8,6 +8,7 @@ Each case ends in one line on stderr and a non-zero status, or in every byte wri
 a traceback, a hang, or a file replaced that was not the command's to replace.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -520,3 +521,15 @@ def test_resuming_without_the_dev_corpus_the_checkpoint_was_made_with_says_so(ru
                             "--resume", str(ckpt)])
     assert one_line_error(r) == (f"rnncli: error: {ckpt}: this checkpoint was made with --dev, which this run "
                                  f"does not give; resume with the corpora it was made from\n")
+
+
+def test_backprop_s_text_view_of_a_long_sentence_leaves_the_middle_of_its_flow_table_to_json(runner):
+    # The table of where each loss sends its error is T x T: 300 words drew 73,000 lines in 42 s.
+    words = " ".join(["they", "fish"] * 60)
+    view = runner.invoke(app, ["backprop", words, "--model", "tutorial"])
+    assert view.exit_code == 0
+    assert "(losses t = 13 to 108 left out here; --json has every one)" in view.stdout
+    assert "losses t = 109 to 114" in view.stdout and "losses t = 13 to 18" not in view.stdout
+    data = json.loads(runner.invoke(app, ["backprop", words, "--model", "tutorial", "--json"]).stdout)
+    flow = data["flow"]["s"]  # the tutorial network: one chain
+    assert len(flow) == 120 and all(len(row) == 120 for row in flow)  # every number still there
