@@ -303,7 +303,8 @@ class Unknown:
     tagged all the same, with confidence it has not earned. The model's vocabulary decides, not
     its lexicon: drawn from English web text, that knows many French and German words too."""
 
-    DECIDE = 100  # tokens after which it is decided; a shorter input is decided at its end
+    DECIDE = 100  # tokens after which it is decided; a shorter input is decided at its end,
+    FEWEST = 8  # if it has this many: a short sentence full of names is English all the same
 
     def __init__(self, tagger: Tags, warn: Callable[[str], None] | None):
         self.tagger, self.warn = tagger, warn
@@ -317,7 +318,7 @@ class Unknown:
             self.end()
 
     def end(self) -> None:
-        if not self.decided and self.looked >= 3 and 2 * self.unknown > self.looked:
+        if not self.decided and self.looked >= self.FEWEST and 2 * self.unknown > self.looked:
             corpus = ", ".join(self.tagger.record.corpus) or "a corpus it does not name"
             self.warn(f"{self.unknown / self.looked:.0%} of the words are unknown to the model, trained on "
                       f"{corpus}: text in another language is tagged all the same, and badly")

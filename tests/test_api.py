@@ -401,6 +401,8 @@ def test_text_most_of_whose_words_the_model_does_not_know_is_tagged_with_one_war
                         "(en_ewt-ud-train.conllu): text in another language is tagged all the same, and badly\n")
     english = runner.invoke(app, ["tag", "I eat apple with Zebulon in Ouagadougou", "They fish"])
     assert english.exit_code == 0 and english.stderr == ""
+    names = runner.invoke(app, ["tag", "Nguyen emailed Priyanka about Kubernetes"])  # too short to judge
+    assert names.exit_code == 0 and names.stderr == ""
     with pytest.warns(rnncli.stream.UnknownWordsWarning, match="^90% of the words are unknown to the model"):
         assert len(list(rnncli.load().tag_lines([french]))) == 1
     import warnings
