@@ -721,10 +721,11 @@ def main() -> None:
             _err(f"cannot write the output: {e.strerror or e}")
             _discard_output()
             raise SystemExit(1) from None
-        if _stdin_still_read():
-            # Stopped (an error, Ctrl-C) while a thread waits for stdin's next line: Python's
-            # exit would wait for that thread's lock on stdin and abort ("Fatal Python error").
-            # What is written is out; end now, with the status the command ended with.
+        if _threads_stuck():
+            # Stopped (an error, Ctrl-C) while a thread waits for stdin's next line, or for a
+            # killed worker's result: Python's exit would abort on that thread's lock on stdin
+            # ("Fatal Python error"), or wait for it for ever. What is written is out; end now,
+            # with the status the command ended with.
             _flush(sys.stderr)
             os._exit(status)
         # The process ends here. Python's exit would walk every object left (NumPy's, Typer's,
@@ -734,10 +735,10 @@ def main() -> None:
         gc.freeze()
 
 
-def _stdin_still_read() -> bool:
-    """Whether a thread of tag's (``stream._paced``) is still waiting to read a line."""
-    stream = sys.modules.get("rnncli.stream")  # imported only if tag read a stream that can pause
-    return stream is not None and stream.reading()
+def _threads_stuck() -> bool:
+    """Whether a thread of tag's is still blocked (``stream.stuck``)."""
+    stream = sys.modules.get("rnncli.stream")  # imported only by the commands that tag a stream
+    return stream is not None and stream.stuck()
 
 
 def _flush(stream) -> None:

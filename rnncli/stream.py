@@ -249,9 +249,12 @@ def _paced(lines: Iterable[tuple[str, int, str]], chunk_chars: int, first: int) 
 READER = "rnncli-reader"  # the name of the threads that read an input that can pause
 
 
-def reading() -> bool:
-    """Whether a thread is still reading an input that can pause (blocked on its next line)."""
-    return any(t.name == READER and t.is_alive() for t in threading.enumerate())
+def stuck() -> bool:
+    """Whether a thread of the stream's is still blocked where Python's exit would wait for it
+    for ever, or abort on its lock: reading an input that can pause (waiting for its next line),
+    or a pool's thread waiting for the rest of a result from a worker that was killed."""
+    return any(t.name == READER and t.is_alive() for t in threading.enumerate()) or \
+        any(t.is_alive() for t in _STUCK)
 
 
 def _wait_for_a_chunk(ready: threading.Condition, pending: list, state: dict, chunk_chars: int) -> None:
@@ -327,6 +330,9 @@ class Unknown:
 
 _worker: ChunkTagger | None = None  # each worker process's own copy, set once when it starts
 ABANDON_GRACE = 30.0  # seconds an abandoned pool's workers get to finish the chunks they hold
+WORKER_DIED_GRACE = 2.0  # the same, once a worker has died: the pool is broken, its work is lost anyway
+POLL_WORKERS = 1.0  # seconds between looks at whether a worker died while a chunk's result is awaited
+_STUCK: list = []  # pool threads that abandon could not end (``stuck``)
 
 
 def _start_worker(tag_chunk: ChunkTagger, parent: int) -> None:
@@ -369,7 +375,7 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], job
     def result(future, where: str) -> Tagged:
         nonlocal written, failed
         try:
-            out = future.result()
+            out = _awaited(future, pool)
         except BaseException as e:
             failed = True
             if isinstance(e, (RnncliError, MemoryError, KeyboardInterrupt, SystemExit)):
@@ -401,27 +407,49 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], job
             while pending and not failed:
                 yield result(*pending.popleft())
     except BaseException:
-        abandon(pool)
+        abandon(pool, WORKER_DIED_GRACE if failed else ABANDON_GRACE)
         raise
     pool.shutdown(wait=True)
 
 
-def abandon(pool) -> None:
+def _awaited(future, pool):
+    """``future.result()``, or ``BrokenProcessPool`` if a worker dies where the pool cannot see
+    it: killed while it sent a result, it leaves the pool's thread waiting for the rest of that
+    message, and any other worker waiting for the lock the dead one held, for ever."""
+    # Here, as in _in_workers: only --jobs needs the pool's modules.
+    from concurrent.futures import TimeoutError
+    from concurrent.futures.process import BrokenProcessPool
+
+    while True:
+        try:
+            return future.result(timeout=POLL_WORKERS)
+        except TimeoutError:
+            try:
+                workers = list((pool._processes or {}).values())
+            except RuntimeError:  # changed while read (a worker being started): look again later
+                continue
+            if any(w.exitcode is not None for w in workers):
+                raise BrokenProcessPool("a worker process died") from None
+
+
+def abandon(pool, grace: float = ABANDON_GRACE) -> None:
     """Ends a pool that failed, or whose results are no longer wanted, without ``shutdown(wait=True)``,
     which can deadlock while the pool's own threads handle a worker that died (CPython gh-125451,
     fixed in 3.12.8 and 3.13.1). The chunks not yet handed to a worker are dropped and the workers
     end after the few they hold, so that none is killed in the middle of sending its result: the
     pool's thread would then wait for the rest of that message forever, and Python's exit with
-    it. A worker that does not end within ``ABANDON_GRACE`` seconds (stuck, or the pool broken in
-    a way its thread does not see) is killed."""
+    it. A worker that does not end within ``grace`` seconds (stuck, or the pool broken in a way
+    its thread does not see) is killed; a pool thread still stuck then is left to ``stuck``."""
     workers = list((getattr(pool, "_processes", None) or {}).values())
     manager = pool._executor_manager_thread  # started by the first submit, which _in_workers makes at once
     pool.shutdown(wait=False, cancel_futures=True)
-    manager.join(timeout=ABANDON_GRACE)
+    manager.join(timeout=grace)
     if manager.is_alive():
         for worker in workers:
             worker.kill()
-        manager.join(timeout=10)
+        manager.join(timeout=1)
+        if manager.is_alive():  # waiting for the rest of a message no one will send
+            _STUCK.append(manager)
 
 
 def tag_lines(tagger: Tags, lines: Iterable[str | bytes], fmt: str = "slash", pretokenized: bool = False,

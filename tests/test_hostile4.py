@@ -533,3 +533,32 @@ def test_backprop_s_text_view_of_a_long_sentence_leaves_the_middle_of_its_flow_t
     data = json.loads(runner.invoke(app, ["backprop", words, "--model", "tutorial", "--json"]).stdout)
     flow = data["flow"]["s"]  # the tutorial network: one chain
     assert len(flow) == 120 and all(len(row) == 120 for row in flow)  # every number still there
+
+
+def test_a_worker_dead_where_its_pool_cannot_see_it_breaks_the_wait_for_its_result(monkeypatch):
+    # A worker killed while it sends a result leaves the pool's thread waiting for the rest of the
+    # message, and the other workers waiting for the lock the dead one held: the result never
+    # comes (`tag -j 2` with a worker killed hung about one run in twenty under load).
+    import multiprocessing
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+    from types import SimpleNamespace
+
+    from rnncli import stream
+
+    dead = multiprocessing.get_context("fork").Process(target=int)
+    dead.start()
+    dead.join()
+    monkeypatch.setattr(stream, "POLL_WORKERS", 0.01)
+    with pytest.raises(BrokenProcessPool):
+        stream._awaited(Future(), SimpleNamespace(_processes={1: dead}))  # a result that never comes
+    done = Future()
+    done.set_result("tagged")
+    assert stream._awaited(done, SimpleNamespace(_processes={1: dead})) == "tagged"  # one that came is taken
+    blocked = threading.Event()
+    thread = threading.Thread(target=blocked.wait, daemon=True)
+    thread.start()
+    monkeypatch.setattr(stream, "_STUCK", [thread])
+    assert stream.stuck()  # what rnncli's exit ends at once rather than wait for
+    blocked.set()
+    thread.join()
