@@ -27,7 +27,8 @@ except ImportError:
     from click.exceptions import UsageError
 
 from .config import BLAS_VARIABLES, OPTIONS, RECASINGS, RESUMABLE, TrainConfig, check
-from .corpus import FORMATS, OUTPUT_FORMATS, TAG_COLUMNS, check_tag_column, corpus_name, open_corpus, read_corpora, text_lines
+from .corpus import (FORMATS, OUTPUT_FORMATS, TAG_COLUMNS, check_stdin_once, check_tag_column, corpus_name, open_corpus,
+                     read_corpora, text_lines)
 from .errors import OptionError, RnncliError, printable, shown
 from .output import Lines, raw_of, utf8_stream, widened
 
@@ -467,8 +468,7 @@ def tag(
     from .stream import tag_stream  # the tokeniser's rules: not for the other commands' start-up
 
     texts, files = list(text or []), list(inputs or [])
-    if sum(str(f) == "-" for f in files) > 1:
-        raise typer.BadParameter("standard input ('-') is named twice; it can be read once", param_hint="--input")
+    check_stdin_once(files, "--input")
     if not texts and not files:
         if sys.stdin.isatty():
             raise typer.BadParameter("nothing to tag: give TEXT, --input FILE, or pipe text in", param_hint="TEXT")

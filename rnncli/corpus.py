@@ -269,6 +269,12 @@ def _sniff(path: Path, f: IO[bytes]) -> str:
 STDIN = "-"  # the corpus "file" that is standard input
 
 
+def check_stdin_once(paths, option: str) -> None:
+    """Standard input can be read once: ``paths`` naming it ('-') twice is an ``OptionError``."""
+    if sum(os.fspath(p) == STDIN for p in paths) > 1:
+        raise OptionError(option, "standard input ('-') is named twice; it can be read once")
+
+
 def corpus_name(path: str | os.PathLike) -> str:
     """How messages name a corpus: its path, or <stdin>."""
     return "<stdin>" if os.fspath(path) == STDIN else shown(path)

@@ -17,6 +17,7 @@ import os
 import signal
 import threading
 import time
+import weakref
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
@@ -56,10 +57,12 @@ class Tags(Protocol):
 
 
 class Chunk(NamedTuple):
-    """Lines tagged together, and the number of the first among all the input's lines."""
+    """Lines tagged together, the number of the first among all the input's lines, and whether
+    it was cut because it was full (more input came at once), not where the input paused or ended."""
 
     lines: list[str]
     first: int = 1
+    full: bool = False
 
 
 class Tagged(NamedTuple):
@@ -186,9 +189,9 @@ def _chunks(lines: Iterable[tuple[str, int, str]], chunk_chars: int, paced: bool
             chunk.append(line)
             size += len(line) + 1
             if size >= chunk_chars:
-                full, chunk, size = chunk, [], 0  # emptied first: a consumer that stops gets nothing twice
-                yield Chunk(full, first), f"{source}:{n}"
-                first += len(full)
+                done, chunk, size = chunk, [], 0  # emptied first: a consumer that stops gets nothing twice
+                yield Chunk(done, first, True), f"{source}:{n}"
+                first += len(done)
     finally:
         # Also when reading failed part-way (invalid UTF-8): what was read is still tagged
         # and written before the error surfaces.
@@ -224,17 +227,19 @@ def _paced(lines: Iterable[tuple[str, int, str]], chunk_chars: int, first: int) 
                 state["ended"] = True
                 ready.notify_all()
 
-    threading.Thread(target=read, name=READER, daemon=True).start()
+    reader = threading.Thread(target=read, name="rnncli-reader", daemon=True)
+    _BLOCKING.add(reader)  # until its input ends, it may wait for a line: ``stuck``
+    reader.start()
     try:
         while True:
             with ready:
                 _wait_for_a_chunk(ready, pending, state, chunk_chars)
-                taken = pending[:]
+                taken, full = pending[:], state["size"] >= chunk_chars
                 pending.clear()
                 state["size"] = 0
                 ready.notify_all()
             if taken:
-                yield Chunk([line for line, _ in taken], first), taken[-1][1]
+                yield Chunk([line for line, _ in taken], first, full), taken[-1][1]
                 first += len(taken)
             elif state["ended"]:
                 if state["error"] is not None:
@@ -246,15 +251,15 @@ def _paced(lines: Iterable[tuple[str, int, str]], chunk_chars: int, first: int) 
             ready.notify_all()
 
 
-READER = "rnncli-reader"  # the name of the threads that read an input that can pause
+# Threads that may stay blocked where Python's exit would wait for them for ever, or abort on
+# their lock: readers of an input that can pause (waiting for its next line), and pool threads
+# that ``abandon`` could not end (waiting for the rest of a result from a worker that was killed).
+_BLOCKING: weakref.WeakSet = weakref.WeakSet()
 
 
 def stuck() -> bool:
-    """Whether a thread of the stream's is still blocked where Python's exit would wait for it
-    for ever, or abort on its lock: reading an input that can pause (waiting for its next line),
-    or a pool's thread waiting for the rest of a result from a worker that was killed."""
-    return any(t.name == READER and t.is_alive() for t in threading.enumerate()) or \
-        any(t.is_alive() for t in _STUCK)
+    """Whether a thread of the stream's is still blocked (``_BLOCKING``)."""
+    return any(t.is_alive() for t in list(_BLOCKING))
 
 
 def _wait_for_a_chunk(ready: threading.Condition, pending: list, state: dict, chunk_chars: int) -> None:
@@ -286,7 +291,7 @@ def tag_stream(tagger: Tags, lines: Iterable[tuple[str, int, str]], out: TextIO,
     tag_chunk = ChunkTagger(tagger, fmt, pretokenized, top)
     chunks = _chunks(lines, chunk_chars, paced)
     if jobs > 1:
-        results = _in_workers(tag_chunk, chunks, jobs, chunk_chars)
+        results = _in_workers(tag_chunk, chunks, jobs)
     else:
         results = (tag_chunk(chunk) for chunk, _ in chunks)
     total = 0
@@ -332,7 +337,6 @@ _worker: ChunkTagger | None = None  # each worker process's own copy, set once w
 ABANDON_GRACE = 30.0  # seconds an abandoned pool's workers get to finish the chunks they hold
 WORKER_DIED_GRACE = 2.0  # the same, once a worker has died: the pool is broken, its work is lost anyway
 POLL_WORKERS = 1.0  # seconds between looks at whether a worker died while a chunk's result is awaited
-_STUCK: list = []  # pool threads that abandon could not end (``stuck``)
 
 
 def _start_worker(tag_chunk: ChunkTagger, parent: int) -> None:
@@ -353,12 +357,11 @@ def _work(chunk: Chunk) -> Tagged:
     return _worker(chunk)
 
 
-def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], jobs: int,
-                chunk_chars: int = CHUNK_CHARS) -> Iterator[Tagged]:
+def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], jobs: int) -> Iterator[Tagged]:
     """``map(tag_chunk, chunks)`` in worker processes, results in input order. A worker that
     raises or dies ends the results with ``TaggingError`` after the chunks before its own.
-    A few chunks are kept in flight; a chunk cut short (the input paused, or ended) is
-    waited for, with those before it, so that a line typed or sent slowly is answered at once."""
+    A few full chunks are kept in flight; one cut where the input paused or ended is waited
+    for, with those before it, so that a line typed or sent slowly is answered at once."""
     # Here: a one-process run, the common one, never needs the pool's modules at start-up.
     import multiprocessing
     from collections import deque
@@ -395,8 +398,7 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], job
         try:
             for chunk, where in chunks:
                 pending.append((pool.submit(_work, chunk), where))
-                short = sum(map(len, chunk.lines)) + len(chunk.lines) < chunk_chars
-                while pending and (len(pending) >= 2 * jobs or short):  # bounded: memory stays flat
+                while pending and (len(pending) >= 2 * jobs or not chunk.full):  # bounded: memory stays flat
                     yield result(*pending.popleft())
         except GeneratorExit:  # the consumer stopped (its output failed): nothing more to deliver
             pending.clear()
@@ -449,7 +451,7 @@ def abandon(pool, grace: float = ABANDON_GRACE) -> None:
             worker.kill()
         manager.join(timeout=1)
         if manager.is_alive():  # waiting for the rest of a message no one will send
-            _STUCK.append(manager)
+            _BLOCKING.add(manager)
 
 
 def tag_lines(tagger: Tags, lines: Iterable[str | bytes], fmt: str = "slash", pretokenized: bool = False,

@@ -26,7 +26,7 @@ import numpy as np
 from . import checkpoint, modelfile, rnn
 from .checkpoint import TrainState, copied
 from .config import CHECKPOINTED, FEATURE_SETS, RESUMABLE, TrainConfig
-from .corpus import STDIN, Sentence, check_tag_column, read_corpora
+from .corpus import Sentence, check_stdin_once, check_tag_column, read_corpora
 from .errors import ModelFileError, OptionError, RnncliError, Stopped, TrainingError, shown
 from .record import Record, Training
 from .optim import OPTIMIZERS, WeightAverage, clip_gradients, mean_gradients
@@ -510,8 +510,7 @@ class Trainer:
             if path is not None and not Path(path).name:  # "" (a variable unset, read as "."), "." or "/"
                 hint = " (an empty path is read as '.')" if str(path) == "." else ""
                 raise OptionError(option, f"{shown(path)} names no file{hint}; give a file name")
-        if sum(os.fspath(p) == STDIN for p in inputs) > 1:
-            raise OptionError("CORPUS", "standard input ('-') is named twice; it can be read once")
+        check_stdin_once(inputs, "CORPUS")
 
     def _check_outputs(self, inputs: list[Path], ckpt: Path) -> None:
         """Found out now, not after the training it would lose."""

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -558,7 +559,7 @@ def test_a_worker_dead_where_its_pool_cannot_see_it_breaks_the_wait_for_its_resu
     blocked = threading.Event()
     thread = threading.Thread(target=blocked.wait, daemon=True)
     thread.start()
-    monkeypatch.setattr(stream, "_STUCK", [thread])
+    monkeypatch.setattr(stream, "_BLOCKING", weakref.WeakSet([thread]))
     assert stream.stuck()  # what rnncli's exit ends at once rather than wait for
     blocked.set()
     thread.join()
