@@ -564,10 +564,11 @@ def backprop(
              "the error through W vanish (0.5) or explode (2). Example: --scale-w 0.5")] = None,
     pretokenized: Annotated[bool, typer.Option(help="Plain text: split on whitespace only; no tokeniser.")] = False,
 ):
-    """Backpropagation through time over one sentence, as a lesson: the loss, the error at the
-    output, dL/ds_t of every chain (the part from this step's output and the part through W from
-    the next step), where each step's loss sends its error (||dL_t/ds_k||), whether it vanishes or
-    explodes, and the gradient of every array.
+    """Backpropagation through time over one sentence, as a lesson.
+
+    Shows the loss, the error at the output, dL/ds_t of every chain (the part from this step's
+    output and the part through W from the next step), where each step's loss sends its error
+    (||dL_t/ds_k||), whether it vanishes or explodes, and the gradient of every array.
 
     Example: rnncli backprop "I/nn eat/v apple/nn" --model tutorial
 
@@ -614,8 +615,9 @@ def inspect(
         "--svg-terminal", "--svg", metavar="FILE", dir_okay=False,
         help="Also save the card as the terminal draws it, as an SVG picture (with --json: only there).")] = None,
 ):
-    """Show what a model is: formula, shapes, vocabulary, tags, training record, weights, and
-    whether the error through each W vanishes or explodes over a long sentence.
+    """Show what a model is: formula, shapes, vocabulary, tags, training record and weights.
+
+    Also whether the error through each W vanishes or explodes over a long sentence.
 
     Example: rnncli inspect tutorial
 

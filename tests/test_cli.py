@@ -1,5 +1,6 @@
 """Every subcommand through the real Typer app."""
 
+import inspect
 import json
 import math
 import os
@@ -162,6 +163,15 @@ def test_errors_are_one_line_with_status_1(runner, tmp_path, tutorial_model):
     r = runner.invoke(app, ["train", str(bad), "--strict", "-o", str(tmp_path / "m.npz")])
     assert r.exit_code == 1 and r.stderr == f"rnncli: error: {bad}:2: token 'broken' has no tag (expected word/TAG)\n"
     assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_commands_summary_is_one_unbroken_paragraph(runner, command):
+    """The command list shows a command's first paragraph with its line breaks as typed, so a
+    summary that spans lines in the docstring comes out broken mid-sentence in `rnncli --help`."""
+    summary = ok(runner.invoke(app, [command, "--help"])).stdout
+    first = inspect.cleandoc(typer.main.get_command(app).commands[command].help).split("\n\n")[0]
+    assert "\n" not in first and " ".join(first.split()) in " ".join(summary.split())
 
 
 @pytest.mark.parametrize("command", COMMANDS)
