@@ -209,6 +209,7 @@ class Tagger:
         ``probs``, (tag, probability) pairs, the probability being o_t of the tag chosen; with
         ``top=K``, for every token a list of the K most probable (tag, probability) pairs, best
         first (its first is the tag chosen)."""
+        self.check_file()  # a tagger kept by a long-lived program may outlive its file as it was
         if not isinstance(sentences, list):
             sentences = list(sentences)
         if any(isinstance(s, str) for s in sentences):
@@ -239,6 +240,7 @@ class Tagger:
             raise TypeError(f"tag_text() takes a str; got {type(text).__name__} (bytes: decode them first)")
         for n, line in enumerate(text.split("\n"), 1):  # what a file may not hold (a NUL), refused as there
             given_line("<text>", n, line)
+        self.check_file()
         lines = tokenize(text, pretokenized)
         sentences = [[t.text for t in line] for line in lines]
         tags = self.tags
@@ -289,8 +291,9 @@ class Tagger:
                       unverified=self.unverified)  # it shares the lookup tables
 
     def check_file(self) -> None:
-        """Before each chunk of a stream: the model file read was not written over in place since
-        (``Origin.check_in_place``); a tagger with no file behind it has nothing to check."""
+        """Before each call of ``tag`` and ``tag_text`` and each chunk of a stream: the model file
+        read was not written over in place since (``Origin.check_in_place``); a tagger with no file
+        behind it has nothing to check."""
         if self.origin is not None:
             self.origin.check_in_place(self.label or shown(self.origin.path))
 

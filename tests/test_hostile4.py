@@ -563,3 +563,27 @@ def test_a_worker_dead_where_its_pool_cannot_see_it_breaks_the_wait_for_its_resu
     assert stream.stuck()  # what rnncli's exit ends at once rather than wait for
     blocked.set()
     thread.join()
+
+
+def test_a_tagger_kept_by_a_program_stops_when_its_file_is_written_over_in_place(tutorial_model, tmp_path):
+    import shutil
+
+    import rnncli
+    from rnncli.errors import ModelFileError
+
+    model = tmp_path / "m.npz"
+    shutil.copy(tutorial_model, model)
+    tagger = rnncli.load(str(model))
+    assert tagger.tag([["they", "fish"]]) == [["nn", "v"]]
+    renamed = tmp_path / "new.npz"  # a new file renamed over it: the tagger keeps the old one
+    shutil.copy(tutorial_model, renamed)
+    os.replace(renamed, model)
+    assert tagger.tag([["they", "fish"]]) == [["nn", "v"]]
+    assert [t.tag for t in tagger.tag_text("they fish")[0]] == ["nn", "v"]
+
+    tagger = rnncli.load(str(model))
+    with open(model, "r+b") as f:  # as cp writes: the same file, truncated and written again
+        f.truncate(1000)
+    for call in (lambda: tagger.tag([["they", "fish"]]), lambda: tagger.tag_text("they fish")):
+        with pytest.raises(ModelFileError, match="written over while in use"):
+            call()
