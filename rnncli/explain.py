@@ -62,12 +62,14 @@ def unroll(tagger: Tagger, words: list[str], top: int = 3, scale_w: float | None
                     for i in active for slot, value in [vocab.describe(i)]]
         probs = trace.probs[t, 0]
         best = np.argsort(-probs)[:top]
+        read = features[0]["value"]  # the word slot's entry: the word as the network reads it
         p_alone = alone.probs[t, 0]
         steps.append({
             "t": t + 1,
             "word": word,
             "index": active[0],
             "known": vocab.is_known(word),
+            "read_as": read if read not in (word, UNK) else None,  # an emoji as ':)', a word in NFC
             "x": active,
             "features": features,
             "s": {"s" + sfx: trace.hidden(sfx)[t, 0].tolist() for _, _, sfx in tagger.shape.chains()},

@@ -134,6 +134,8 @@ def _x_cell(step: dict) -> Text:
     x.append(f"  #{step['index']}")
     if not step["known"]:
         x.append("  unknown", style="yellow")
+    if step.get("read_as"):
+        x.append(f"{'  ' if step['known'] else ', '}read as {step['read_as']}", style="yellow")
     return x
 
 

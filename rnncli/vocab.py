@@ -107,6 +107,29 @@ def composed(word: str) -> str:
     and a combining accent (as some keyboards, file systems and PDFs give it) is the same café."""
     return word if word.isascii() else unicodedata.normalize("NFC", word)
 
+# What joins or modifies a pictograph into one (a family, a flag of a region, a keycap, a
+# coloured variant): zero-width joiner, variation selectors, combining keycap, tag characters.
+_PICTOGRAPH_PARTS = frozenset("\u200d\ufe0e\ufe0f\u20e3") | frozenset(map(chr, range(0xE0020, 0xE0080)))
+# How a pictograph the model has no entry for is read: the emoticon English treebanks have
+# (UD English EWT tags it SYM, as UD tags emoji), not an unknown word left to guess from context.
+EMOTICON = ":)"
+
+
+def pictographic(word: str) -> bool:
+    """Whether a token is pictographs alone: emoji (with skin tones, joiners, flags), and other
+    symbols such as ©, ° and ♥ (Unicode's "other symbol"), but not ASCII such as ':)' or '$'."""
+    if word.isascii():
+        return False
+    seen = False
+    for ch in word:
+        category = unicodedata.category(ch)
+        if category == "So":
+            seen = True
+        elif category != "Sk" and ch not in _PICTOGRAPH_PARTS:
+            return False
+    return seen
+
+
 MAX_WORD_CHARS = 20  # the character RNN reads at most a word's last 20 letters (URLs can be long)
 
 
@@ -198,7 +221,7 @@ class Vocab:
     def encode_chars(self, word) -> np.ndarray:
         """(l,) ids of the word's last ``MAX_WORD_CHARS`` letters for the character RNN (0: unknown)."""
         get = self._char_index.get
-        return np.array([get(ch, 0) for ch in _split(word)[1][-MAX_WORD_CHARS:]], dtype=np.int32)
+        return np.array([get(ch, 0) for ch in self._read(word)[1][-MAX_WORD_CHARS:]], dtype=np.int32)
 
     @property
     def n_inputs(self) -> int:
@@ -220,14 +243,22 @@ class Vocab:
         if self.lexicon is not None:
             new = [k for k in keys if k not in cache]
             if new:
-                split = [_split(k) for k in new]
+                split = [self._read(k) for k in new]
                 blind = [self.case_blind and case != MIXED for case, _ in split]
                 for key, known in zip(new, self.lexicon.values_of([w for _, w in split], blind)):
                     self._encode(key, known)
         return [cache.get(k) or self.encode(k) for k in keys]  # get: unless the cache was just cleared
 
-    def _encode(self, key, known: tuple | None) -> tuple[int, ...]:
+    def _read(self, key) -> tuple[str, str]:
+        """(sentence case, word) as this model reads a key (``_split``): a pictograph it has no
+        entry for is read as ``EMOTICON``, one it has (trained on text with emoji) as itself."""
         case, word = _split(key)
+        if word not in self._index[0] and pictographic(word):
+            return case, EMOTICON
+        return case, word
+
+    def _encode(self, key, known: tuple | None) -> tuple[int, ...]:
+        case, word = self._read(key)
         if known is None:
             known = self.lexicon.values(word, self.case_blind and case != MIXED) if self.lexicon is not None else ()
         ids = tuple(index.get(case if f is None else known[f] if isinstance(f, int) else f(word), off)

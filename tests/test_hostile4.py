@@ -333,6 +333,45 @@ def test_a_model_trained_on_decomposed_text_reads_composed_text_alike(tmp_path):
     assert tagger.tag([words], probs=True) == tagger.tag([[unicodedata.normalize("NFD", w) for w in words]], probs=True)
 
 
+# -- emoji -----------------------------------------------------------------------------------------
+
+EMOJI = ["😂", "👍🏽", "🇺🇸", "👨\u200d👩\u200d👧", "❤️", "©", "°", "1\ufe0f\u20e3"]
+
+
+def test_what_counts_as_a_pictograph():
+    from rnncli.vocab import pictographic
+
+    assert [pictographic(w) for w in EMOJI] == [True] * 7 + [False]  # a keycap holds a digit
+    assert not any(map(pictographic, [":)", "$", "^_^", "café", "😂a", "\u200d", "", "£", "→"]))
+
+
+def test_an_emoji_the_model_has_no_entry_for_is_read_as_the_emoticon_and_tagged_sym():
+    from rnncli import load
+
+    tagger = load("default")
+    for emoji in EMOJI[:-1]:
+        assert not tagger.vocab.is_known(emoji)  # for eval, still a word without an entry of its own
+        assert tagger.vocab.encode(emoji) == tagger.vocab.encode(":)"), emoji
+    assert [t.tag for t in tagger.tag_text("lol that was so funny 😂😂")[0]][-2:] == ["SYM", "SYM"]
+    assert tagger.tag([["see", "you", "soon", "👍🏽"], ["go", "🇺🇸"]]) == [["VERB", "PRON", "ADV", "SYM"], ["VERB", "SYM"]]
+
+
+def test_an_emoji_a_model_was_trained_on_keeps_its_own_entry(tmp_path, runner):
+    from rnncli.corpus import read_corpus
+    from rnncli.train import TrainConfig, train
+
+    corpus = tmp_path / "chat.txt"
+    corpus.write_text("i/PRON ❤️/VERB it/PRON\nso/ADV good/ADJ :)/SYM\n" * 20)
+    tagger = train(read_corpus(corpus), None, TrainConfig(epochs=30, seed=1, features="form", word_dropout=0.0))
+    assert tagger.vocab.is_known("❤️") and tagger.vocab.encode("❤️") != tagger.vocab.encode(":)")
+    assert tagger.vocab.encode("😂") == tagger.vocab.encode(":)")
+    assert tagger.tag([["i", "❤️", "it"], ["so", "good", "😂"]]) == [["PRON", "VERB", "PRON"], ["ADV", "ADJ", "SYM"]]
+    model = tmp_path / "chat.npz"
+    tagger.save(model)
+    r = runner.invoke(app, ["unroll", "so good 😂", "--model", str(model), "--json"])
+    assert r.exit_code == 0 and [s["read_as"] for s in json.loads(r.stdout)["steps"]] == [None, None, ":)"]
+
+
 def test_a_picture_goes_nowhere_but_a_file_and_never_over_a_look_alike(runner, tutorial_model, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("see <svg> tags/NN\n")  # mentions an SVG element, but is no picture
