@@ -68,7 +68,7 @@ def _run(tagger: Tagger, params: dict[str, np.ndarray], words: list[str], target
     probs = trace.probs[:, 0]  # (T, n_tags)
     y = probs.argmax(axis=1) if targets is None else targets  # (T,)
     loss, dlogits = rnn.cross_entropy(trace, y[:, None], total=True)
-    terms = -np.log(np.maximum(probs[np.arange(len(y)), y], np.finfo(probs.dtype).tiny))  # (T,)
+    terms = rnn.nll(trace.logits[:, 0], y)  # (T,)
     return trace, y, terms, loss, dlogits
 
 
@@ -147,17 +147,20 @@ def backprop(tagger: Tagger, words: list[str], targets: list[str] | None = None,
              steps: int = 1, scale_w: float | None = None) -> dict:
     """The loss of one sentence and its backward pass, every step and every chain.
 
-    targets: one tag per word (gold); None uses the model's own predictions.
+    targets: one tag per word (gold); None uses the model's own predictions (with ``scale_w``,
+    those of the model as it is, not of the scaled copy).
     lr: also take ``steps`` plain gradient steps of this size on a copy of the network and
     report the loss and o_t[y_t] after each.
     scale_w: work on a copy of the network whose every W is multiplied by this factor.
     """
     shape = tagger.shape
     params = float64(tagger.params)
-    if scale_w is not None:
-        params = rnn.scale_recurrent(params, scale_w)
     index = {t: i for i, t in enumerate(tagger.tags)}
     y = None if targets is None else np.array([index[t] for t in targets])
+    if scale_w is not None:
+        if y is None:  # the model's own tags, not the scaled copy's: the same targets at every scale
+            y = _run(tagger, params, words, None)[1]
+        params = rnn.scale_recurrent(params, scale_w)
     trace, y, terms, loss, dlogits = _run(tagger, params, words, y)
     grads = rnn.backward(params, trace, dlogits, with_steps=True)
     per_chain = _per_chain(shape, trace, grads.pop("steps"), grads)

@@ -57,8 +57,10 @@ def _loss_part(data: dict) -> list:
     if data["targets_given"]:
         head.append("Targets y_t: the tags given with the sentence.\n")
     else:
-        head.append("Targets y_t: no tags were given (word/TAG gives them), so the network's own tags "
-                    "are the targets.\n", style="yellow")
+        own = ("the network's own tags, as it is before every W is scaled," if data["scale_w"] is not None
+               else "the network's own tags")
+        head.append(f"Targets y_t: no tags were given (word/TAG gives them), so {own} are the targets.\n",
+                    style="yellow")
     terms = " + ".join(f"{s['loss']:.4g}" for s in steps) if len(steps) <= 6 else "the sum of the L_t below"
     head.append(f"L = {terms} = {data['loss']:.6g}")
     table = Table()

@@ -521,6 +521,16 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e
 
 
+def nll(logits: np.ndarray, tags: np.ndarray) -> np.ndarray:
+    """-log o_t[y_t] for every step, from the scores: log sum_j exp(q_t[j]) - q_t[y_t]. Exact
+    where o_t[y_t] itself is too small for a float (below 1e-308 a loss of 708 and more): a
+    large step of --lr, a run that diverges. logits: (..., n_tags); tags: (...)."""
+    top = logits.max(axis=-1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_sum = top + np.log(np.exp(logits - top[..., None]).sum(axis=-1))
+    return log_sum - np.take_along_axis(logits, tags[..., None], axis=-1)[..., 0]
+
+
 def cross_entropy(trace: Trace, tags: np.ndarray, *, total: bool = False) -> tuple[float, np.ndarray]:
     """Mean -log o_t[gold] over real steps, and its gradient at the logits (T, B, n_tags).
 
@@ -531,8 +541,7 @@ def cross_entropy(trace: Trace, tags: np.ndarray, *, total: bool = False) -> tup
     probs, mask = trace.probs, trace.mask
     n = 1 if total else max(int(mask.sum()), 1)
     gold = np.take_along_axis(probs, tags[..., None], axis=2)[..., 0]  # (T, B)
-    tiny = np.finfo(probs.dtype).tiny
-    loss = float(-np.log(np.maximum(gold[mask], tiny)).sum() / n)
+    loss = float(nll(trace.logits, tags)[mask].sum() / n)
     dlogits = probs.copy()
     np.put_along_axis(dlogits, tags[..., None], gold[..., None] - 1.0, axis=2)
     dlogits *= (mask / probs.dtype.type(n))[..., None].astype(probs.dtype)

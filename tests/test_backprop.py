@@ -135,6 +135,37 @@ def test_total_cross_entropy_is_the_sum_and_its_gradient_is_o_minus_y():
     np.testing.assert_allclose(dlogits[:, 0], trace.probs[:, 0] - np.eye(shape.n_tags)[tags[:, 0]], atol=1e-15)
 
 
+def test_the_loss_is_exact_where_the_probability_is_too_small_for_a_float():
+    """-log o_t[y_t] from the scores: a tag 1000 below the best has o_t = e^-1000, which no
+    float holds; its loss is 1000 all the same, not the 708 of the smallest float."""
+    logits = np.array([[0.0, -1000.0, -3.0], [2.0, 1.0, 0.5]])
+    tags = np.array([1, 2])
+    exact = [1000 + np.log1p(np.exp(-1000) + np.exp(-3)), np.log(np.exp(2) + np.exp(1) + np.exp(0.5)) - 0.5]
+    np.testing.assert_allclose(rnn.nll(logits, tags), exact, rtol=1e-15)
+    shape = SHAPES["tutorial"]
+    params, ids, lengths, tags, _, _ = random_problem(shape, [4, 2], seed=3)
+    trace = rnn.forward(params, shape, ids, lengths)
+    gold = np.take_along_axis(trace.probs, tags[..., None], axis=2)[..., 0]
+    np.testing.assert_allclose(rnn.nll(trace.logits, tags)[trace.mask], -np.log(gold[trace.mask]), rtol=1e-12)
+
+
+def test_a_large_step_of_lr_shows_the_true_loss_after_it(tutorial):
+    from rnncli.optim import SGD
+    from rnncli.tagger import Tagger
+
+    tagger = Tagger.load(tutorial)
+    words, y = ["they", "fish"], np.array([tagger.tags.index("nn")] * 2)
+    shown = backprop.backprop(tagger, words, ["nn", "nn"], lr=1000.0)["lr_step"]["loss_after"]
+    params = backprop.float64(tagger.params)  # the same step by hand, p <- p - 1000 dL/dp
+    types, lengths = tagger.types([words])
+    trace = rnn.forward(params, tagger.shape, None, lengths, types=types)
+    SGD(params).step(params, rnn.backward(params, trace, rnn.cross_entropy(trace, y[:, None], total=True)[1]), 1000.0)
+    q = rnn.forward(params, tagger.shape, None, lengths, types=types).logits[:, 0]
+    true = sum(np.logaddexp.reduce(q[t]) - q[t, y[t]] for t in range(len(words)))
+    assert true > 2 * 709  # o_t[y_t] below the smallest float at both words
+    assert shown == pytest.approx(true, rel=1e-12)
+
+
 def test_jacobian_norms_match_central_differences_of_the_states():
     shape, params, ids, lengths, tags, types, x, h = problem("tutorial", L=5, seed=1)
     trace = rnn.forward(params, shape, None, lengths, types=types)
@@ -331,7 +362,10 @@ def test_scale_w_in_backprop_and_unroll_is_a_network_scaled_by_hand(tutorial):
     tagger = Tagger.load(tutorial)
     by_hand = Tagger.load(tutorial)
     by_hand.params["W"] = by_hand.params["W"] * np.float32(2.0)
-    scaled, direct = backprop.backprop(tagger, words, scale_w=2.0), backprop.backprop(by_hand, words)
+    own = backprop.sentence_loss(tagger, words)["tags"]  # the targets of plain text: the model's own tags
+    assert own != backprop.sentence_loss(by_hand, words)["tags"]  # not the scaled copy's
+    scaled, direct = backprop.backprop(tagger, words, scale_w=2.0), backprop.backprop(by_hand, words, own)
+    assert [s["target"] for s in scaled["steps"]] == own
     assert scaled["loss"] == pytest.approx(direct["loss"], rel=1e-6)
     np.testing.assert_allclose(scaled["flow"]["s"], direct["flow"]["s"], rtol=1e-5, atol=1e-12)
     np.testing.assert_allclose([s["s"]["s"] for s in explain.unroll(tagger, words, scale_w=2.0)["steps"]],
