@@ -18,6 +18,7 @@ from .errors import printable
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"  # families every system has one of
 MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 COL = 180  # horizontal distance between two steps
+COL_TWO = 250  # the same with two-direction layers: room for the arrows that cross between strips
 PER_ROW, CELL = 16, 7  # a state's units: 16 cells a row, 7 px each
 BOX_W, BOX_H = 116, 44
 INK, ERROR = "#333333", "#c0392b"
@@ -87,14 +88,40 @@ def _box(x: float, y: float, lines: list[tuple[str, dict]]) -> list[str]:
     return out
 
 
+STAGGER = 30  # between the two strips of a two-direction layer: s_bwd above right, s below left
+SPREAD = 36  # how far each strip of a two-direction layer sits from the column's middle
+LEFT = 60  # the first column's left margin, room for the labels x_t, o_t
+
+
+def _layers(chains: list[str]) -> list[list[str]]:
+    """The chains grouped by layer, bottom first: ["s", "s_bwd", "s2"] -> [["s", "s_bwd"], ["s2"]]."""
+    layers: list[list[str]] = []
+    for name in chains:
+        if layers and name.removesuffix("_bwd") == layers[-1][0].removesuffix("_bwd"):
+            layers[-1].append(name)
+        else:
+            layers.append([name])
+    return layers
+
+
 def _layout(chains: list[str], hidden: int, title_lines: int) -> dict:
-    """The y of each part, top to bottom: title, o_t, the chains (the top layer first), x_t."""
-    y = {"title": 26, "o": 34 + 16 * title_lines}
-    y["chains"] = {}
+    """Where each part is, top to bottom: title, o_t, the layers (the top one first), x_t. Each
+    chain's strip has a top and an offset from its column's middle: a two-direction layer has
+    its backward strip above and to the right of its forward one, so that each W arrow runs
+    between its own strips with nothing in its way, and U and V reach both strips."""
+    height = max(_rows(hidden) * CELL, 4 * CELL)  # a thin strip keeps room for the arrows below it
+    two = any(len(layer) == 2 for layer in _layers(chains))
+    y = {"title": 26, "o": 34 + 16 * title_lines, "chains": {}, "col": COL_TWO if two else COL}
     top = y["o"] + BOX_H + 46
-    for name in reversed(chains):  # drawn top-down: the last layer nearest the output
-        y["chains"][name] = top + 14  # a name above each strip
-        top += 14 + _rows(hidden) * CELL + 40
+    for layer in reversed(_layers(chains)):  # drawn top-down: the last layer nearest the output
+        if len(layer) == 2:
+            forward, backward = layer
+            y["chains"][backward] = (SPREAD, top + 14)
+            y["chains"][forward] = (-SPREAD, top + 14 + height + STAGGER)
+            top += 14 + 2 * height + STAGGER + 40
+        else:
+            y["chains"][layer[0]] = (0, top + 14)
+            top += 14 + height + 40
     y["x"] = top + 6
     y["end"] = y["x"] + BOX_H + 20
     return y
@@ -105,35 +132,54 @@ def _label(name: str, letter: str) -> str:
     return letter + name[1:]
 
 
+def _column(i: int, y: dict) -> float:
+    return LEFT + PER_ROW * CELL / 2 + i * y["col"]
+
+
+def _word(step: dict) -> str:
+    """A word as its box can hold it: about 13 letters, the rest as an ellipsis."""
+    word = printable(step["word"])
+    return word if len(word) <= 13 else word[:12] + "\u2026"
+
+
+def _below(y: dict, layer: list[str], dx: float) -> float:
+    """The top of the strip that feeds a strip at offset ``dx`` from the layer below: the one in
+    line with it, else the layer's highest (U2 reads the whole layer below, [s_t ; s_bwd_t])."""
+    tops = [top for d, top in (y["chains"][n] for n in layer) if d == dx]
+    return min(tops) if tops else min(y["chains"][n][1] for n in layer)
+
+
 def _network(steps: list[dict], chains: list[str], y: dict, figure: list[str]) -> dict:
     """x_t, the states, o_t and the arrows U, W, V between them; returns where each state's strip is."""
     hidden = len(steps[0]["s"][chains[0]])
     height = _rows(hidden) * CELL
     half = PER_ROW * CELL / 2
+    layers = _layers(chains)
     place = {}
     for i, step in enumerate(steps):
-        cx = 60 + half + i * COL
-        bottom_chain = chains[0]
-        figure += _box(cx, y["x"], [(step["word"], {"font_weight": "bold"})] +
+        cx = _column(i, y)
+        figure += _box(cx, y["x"], [(_word(step), {"font_weight": "bold"})] +
                        ([("unknown", {"size": 11, "fill": "#b7791f"})] if not step.get("known", True) else []))
         figure.append(_text(cx - BOX_W / 2 - 4, y["x"] + BOX_H / 2 + 4, f"x_{step['t']}", size=11, anchor="end"))
-        figure.append(_arrow(cx, y["x"] - 2, cx, y["chains"][bottom_chain] + height + 2))
-        figure.append(_text(cx + 6, (y["x"] + y["chains"][bottom_chain] + height) / 2 + 4, "U", anchor="start",
-                            font_style="italic", cls="label"))
-        for k, name in enumerate(chains):
-            top = y["chains"][name]
-            figure += _strip(cx, top, step["s"][name])
-            figure.append(_text(cx - half, top - 4, f"{name}_{step['t']}", size=11, anchor="start"))
-            place[name, i] = (cx, top)
-            if k and name.removesuffix("_bwd") != chains[k - 1].removesuffix("_bwd"):  # a new layer: its U from below
-                below = y["chains"][chains[k - 1]]
-                figure.append(_arrow(cx, below - 2, cx, top + height + 2))
-                figure.append(_text(cx + 6, (below + top + height) / 2 + 4, _label(name.removesuffix("_bwd"), "U"),
-                                    anchor="start", font_style="italic", cls="label"))
-        top_state = y["chains"][chains[-1]]
-        figure.append(_arrow(cx, top_state - 16, cx, y["o"] + BOX_H + 2))
-        figure.append(_text(cx + 6, (top_state - 16 + y["o"] + BOX_H) / 2 + 4, "V", anchor="start",
-                            font_style="italic", cls="label"))
+        for name in chains:
+            dx, top = y["chains"][name]
+            figure += _strip(cx + dx, top, step["s"][name])
+            figure.append(_text(cx + dx - half, top - 4, f"{name}_{step['t']}", size=11, anchor="start"))
+            place[name, i] = (cx + dx, top)
+        for k, layer in enumerate(layers):  # U into each strip: from x_t, or from the layer below
+            for name in layer:
+                dx, top = y["chains"][name]
+                start = y["x"] - 2 if k == 0 else _below(y, layers[k - 1], dx) - 16
+                figure.append(_arrow(cx + dx, start, cx + dx, top + height + 2))
+                # Beside the arrow, on the outer side of a two-direction layer's pair; over x_t near
+                # the arrow's foot, clear of the other chain's strips it passes
+                label_y = start - 12 if dx > 0 or (dx and k == 0) else (start + top + height) / 2 + 4
+                figure.append(_text(cx + dx + (-6 if dx < 0 else 6), label_y, _label(name, "U"),
+                                    anchor="end" if dx < 0 else "start", font_style="italic", cls="label"))
+        for name in layers[-1]:  # V from every strip of the top layer
+            dx, top = y["chains"][name]
+            figure.append(_arrow(cx + dx, top - 16, cx + dx, y["o"] + BOX_H + 2))
+        figure.append(_text(cx + 6, y["o"] + BOX_H + 26, "V", anchor="start", font_style="italic", cls="label"))
     for name in chains:
         backward = name.endswith("_bwd")
         for i in range(len(steps) - 1):
@@ -154,8 +200,9 @@ def _svg(width: float, height: float, title: str, body: list[str]) -> str:
         *body, "</svg>", ""])
 
 
-def _width(n_steps: int, formula: list[str]) -> float:
-    return max(60 + n_steps * COL + 20, 40 + 7.9 * max(map(len, formula)))
+def _width(n_steps: int, y: dict, formula: list[str], note: str) -> float:
+    """Room for the columns, the formula (13 px monospace) and the note below (11 px)."""
+    return max(LEFT + n_steps * y["col"] + 20, 40 + 7.9 * max(map(len, formula)), 30 + 6.6 * len(note))
 
 
 def unroll_figure(data: dict) -> str:
@@ -165,7 +212,7 @@ def unroll_figure(data: dict) -> str:
     body = _formula(data, y)
     _network(steps, chains, y, body)
     for i, step in enumerate(steps):
-        cx = 60 + PER_ROW * CELL / 2 + i * COL
+        cx = _column(i, y)
         body += _box(cx, y["o"], [(f"{step['tag']} {step['top'][0]['p']:.2f}", {"font_weight": "bold"})])
         body.append(_text(cx - BOX_W / 2 - 4, y["o"] + BOX_H / 2 + 4, f"o_{step['t']}", size=11, anchor="end"))
     note = "each cell a unit of s_t: red +, blue -, white 0"
@@ -173,7 +220,7 @@ def unroll_figure(data: dict) -> str:
         note += f"; every W multiplied by {data['scale_w']:g}"
     body.append(_text(20, y["end"], note, size=11, anchor="start", fill="#555555"))
     title = f"{' '.join(data['words'])}: the network unrolled in time"
-    return _svg(_width(len(steps), data["formula"]), y["end"] + 12, title, body)
+    return _svg(_width(len(steps), y, data["formula"], note), y["end"] + 12, title, body)
 
 
 def _formula(data: dict, y: dict) -> list[str]:
@@ -198,28 +245,25 @@ def backprop_figure(data: dict) -> str:
     body = _formula(data, y)
     place = _network(steps, chains, y, body)
     for i, step in enumerate(steps):
-        cx = 60 + PER_ROW * CELL / 2 + i * COL
+        cx = _column(i, y)
         wrong = step["predicted"] != step["target"]
         body += _box(cx, y["o"], [(f"{step['predicted']} {step['p_predicted']:.2f}", {"font_weight": "bold"}),
                                   (f"y: {step['target']} {step['p_target']:.2g}",
                                    {"size": 11, "fill": ERROR if wrong else "#555555"})])
         body.append(_text(cx - BOX_W / 2 - 4, y["o"] + BOX_H / 2 + 4, f"o_{step['t']}", size=11, anchor="end"))
     body += _errors(data, place, y, tops)
-    largest = _largest(data)
-    body.append(_text(20, y["end"], f"red: the error dL/ds going back, each arrow as wide as its norm "
-                      f"(widest {largest:.3g}); L = {data['loss']:.4g}"
-                      + (f"; every W multiplied by {data['scale_w']:g}" if data.get("scale_w") is not None else ""),
-                      size=11, anchor="start", fill="#555555"))
+    note = (f"red: the error dL/ds going back, each arrow as wide as its norm (widest {_largest(data):.3g}); "
+            f"L = {data['loss']:.4g}" + (f"; every W multiplied by {data['scale_w']:g}"
+                                         if data.get("scale_w") is not None else ""))
+    body.append(_text(20, y["end"], note, size=11, anchor="start", fill="#555555"))
     title = f"{' '.join(data['words'])}: backpropagation through time"
-    return _svg(_width(len(steps), data["formula"]), y["end"] + 12, title, body)
+    return _svg(_width(len(steps), y, data["formula"], note), y["end"] + 12, title, body)
 
 
 def _largest(data: dict) -> float:
     """The largest norm an error arrow carries: the scale of their widths."""
-    tops = [c["name"] for c in data["chains"] if c["top"]]
-    down = [math.sqrt(sum(s["norms"][n]["above_norm"] ** 2 for n in tops)) for s in data["steps"]]
-    back = [n["through_norm"] for s in data["steps"] for n in s["norms"].values()]
-    return max(down + back, default=0.0) or 1.0
+    norms = [v for s in data["steps"] for n in s["norms"].values() for v in (n["above_norm"], n["through_norm"])]
+    return max(norms, default=0.0) or 1.0
 
 
 def _errors(data: dict, place: dict, y: dict, tops: list[str]) -> list[str]:
@@ -237,14 +281,19 @@ def _errors(data: dict, place: dict, y: dict, tops: list[str]) -> list[str]:
                       opacity=0.3 + 0.7 * share, cls=f"error {kind}", data_norm=f"{v:.6g}")
 
     for i, step in enumerate(steps):
-        # What o_t sends down into the top layer: one vector, V^T (o_t - y_t), split between
-        # the top layer's chains when it has two directions.
-        v = math.sqrt(sum(step["norms"][name]["above_norm"] ** 2 for name in tops))
-        cx = place[tops[-1], i][0]
-        if v > 0:
-            start, end = y["o"] + BOX_H + 2, y["chains"][tops[-1]] - 16
-            out.append(arrow(cx - 24, start, cx - 24, end, v, "from-output"))
-            out.append(_text(cx - 32, (start + end) / 2 + 4, f"{v:.2g}", size=10, anchor="end", fill=ERROR))
+        for name in tops:  # what o_t sends down into each chain of the top layer: its part of V^T (o_t - y_t)
+            v = step["norms"][name]["above_norm"]
+            x, top = place[name, i]
+            if v > 0:
+                start, end = y["o"] + BOX_H + 2, top - 16
+                if y["col"] == COL:  # one chain a layer: left of V, the label half way
+                    out.append(arrow(x - 24, start, x - 24, end, v, "from-output"))
+                    out.append(_text(x - 32, (start + end) / 2 + 4, f"{v:.2g}", size=10, anchor="end", fill=ERROR))
+                else:  # two: each on the outer side of its own V, the label under o_t
+                    side = -1 if x < _column(i, y) else 1
+                    out.append(arrow(x + side * 18, start, x + side * 18, end, v, "from-output"))
+                    out.append(_text(x + side * 26, start + 14, f"{v:.2g}", size=10, fill=ERROR,
+                                     anchor="end" if side < 0 else "start"))
         for name, n in step["norms"].items():
             v = n["through_norm"]
             nxt = i - 1 if name.endswith("_bwd") else i + 1
@@ -252,7 +301,7 @@ def _errors(data: dict, place: dict, y: dict, tops: list[str]) -> list[str]:
                 continue
             (x1, top), (x2, _) = place[name, nxt], place[name, i]
             sign = 1 if x1 > x2 else -1
-            level = top + height * 0.8
+            level = max(top + height * 0.8, top + height * 0.35 + 9)  # below the W arrow, even on a thin strip
             out.append(arrow(x1 - sign * (half + 3), level, x2 + sign * (half + 3), level, v, "through-w"))
             out.append(_text((x1 + x2) / 2, level + MAX_ERROR_WIDTH / 2 + 12, f"{v:.2g}", size=10, fill=ERROR))
     return out

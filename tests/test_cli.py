@@ -616,6 +616,46 @@ def test_the_error_arrows_are_as_wide_as_the_error_they_carry(runner, tmp_path):
     assert max(float(a.get("data-norm")) for a in through) >= max(ds[:-1]) * 0.5
 
 
+def test_a_two_direction_figure_joins_both_chains_to_x_and_o_and_splits_the_error(runner, tmp_path):
+    """V reads [s_t ; s_bwd_t] and U_bwd reads x_t: an arrow for each; the error o_t sends down is
+    drawn into each chain as that chain's own part of V^T (o_t - y_t), not as their joint norm."""
+    sentence = ["I/PRON", "eat/VERB", "apple/NOUN"]
+    picture = tmp_path / "bi.svg"
+    ok(runner.invoke(app, ["unroll", "I eat apple", "--svg", str(picture)]))
+    _, texts, arrows = figure(picture)
+    assert [texts.count(label) for label in ("U", "U_bwd", "V", "W", "W_bwd")] == [3, 3, 3, 2, 2]
+    assert len([a for a in arrows if a.get("class") == "arrow"]) == 3 * 4 + 2 * 2  # U, U_bwd, 2 V a step; W, W_bwd
+    ok(runner.invoke(app, ["backprop", " ".join(sentence), "--svg", str(picture)]))
+    data = json.loads(ok(runner.invoke(app, ["backprop", " ".join(sentence), "--json"])).stdout)
+    down = [float(a.get("data-norm")) for a in figure(picture)[2] if "from-output" in a.get("class", "")]
+    assert len(down) == 6  # into s_t and into s_bwd_t at each of 3 steps
+    # Each step's two arrows are the two halves of V^T (o_t - y_t), one per chain ...
+    import rnncli
+
+    V = rnncli.load().params["V"].astype(np.float64)  # (n_tags, 2H): [s_t ; s_bwd_t]
+    probs = [s["o"] for s in json.loads(ok(runner.invoke(app, ["unroll", "I eat apple", "--json"])).stdout)["steps"]]
+    tags = rnncli.load().tags
+    for t, (word, p) in enumerate(zip(sentence, probs)):
+        error = V.T @ (np.array(p) - np.eye(len(tags))[tags.index(word.split("/")[1])])
+        H = len(error) // 2
+        if np.linalg.norm(error) < 1e-3:
+            continue  # o_t = y_t within float32, which unroll's o_t is: a difference it cannot show
+        assert down[2 * t:2 * t + 2] == pytest.approx([np.linalg.norm(error[:H]), np.linalg.norm(error[H:])], rel=1e-3)
+    # ... and where nothing comes from the next step, dL/ds is that part alone: s at the last step
+    assert down[-2] == pytest.approx(np.linalg.norm(data["steps"][-1]["dL_ds"]["s"]), rel=1e-5)
+
+
+def test_the_caption_fits_the_figure_and_a_long_word_its_box(runner, tmp_path):
+    picture = tmp_path / "f.svg"
+    ok(runner.invoke(app, ["backprop", "fish/nn", "--model", "tutorial", "--scale-w", "0.5", "--svg", str(picture)]))
+    root, texts, _ = figure(picture)
+    caption = next(t for t in texts if t.startswith("red: "))
+    assert caption.endswith("every W multiplied by 0.5") and float(root.get("width")) >= 30 + 6.2 * len(caption)
+    ok(runner.invoke(app, ["unroll", "supercalifragilisticexpialidocious", "--model", "tutorial", "--svg",
+                           str(picture)]))
+    assert "supercalifra\u2026" in figure(picture)[1]
+
+
 def test_a_figure_shows_any_word_safely(runner, tmp_path):
     picture = tmp_path / "figure.svg"
     ok(runner.invoke(app, ["unroll", "a <b> & \x1b[31m\"q\" \x07", "--pretokenized", "--model", "tutorial",
