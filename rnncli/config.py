@@ -13,6 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 
 # x_t: which slots of a word light up (vocab.py defines each slot's extractor).
+MAX_LAYERS = 4  # stacked layers: what training offers, and so all a model file may declare
 FEATURE_SETS = {
     "word": ("word",),
     "form": ("word", "lower", "suf1", "suf2", "suf3", "suf4", "pre1", "pre2", "pre3", "shape"),
@@ -43,7 +44,7 @@ class TrainConfig:
     batch_size: int = _hyper(16, "Sentences per update.", min=1)
     seed: int = _hyper(0, "Random seed: the same seed gives the same model.", min=0)
     bidirectional: bool = _hyper(False, "Add a backward RNN over each sentence.")
-    layers: int = _hyper(1, "Stacked RNN layers.", min=1, max=4)
+    layers: int = _hyper(1, "Stacked RNN layers.", min=1, max=MAX_LAYERS)
     features: str = _hyper("word", "x_t: 'word' is the tutorial's one-hot word; 'form' adds suffixes, "
                                    "prefixes and shape; 'lexicon' adds an English lexicon's word clusters "
                                    "and frequencies (pip install 'rnncli[lexicon]') and the sentence's "

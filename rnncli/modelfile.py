@@ -287,7 +287,8 @@ def _read(archive: zipfile.ZipFile, label: str, size: int, expected,
         raise ModelFileError(f"{label}: damaged metadata ({type(e).__name__}: {_short(e)})") from None
     missing = sorted(set(shapes) - set(members))
     if missing:
-        raise ModelFileError(f"{label}: missing array(s) {', '.join(missing)}")
+        listed = ", ".join(missing[:8]) + (f" and {len(missing) - 8:,} more" if len(missing) > 8 else "")
+        raise ModelFileError(f"{label}: missing array(s) {listed}")
     arrays = {}
     for key, dims in shapes.items():
         a = mapping.array(members[key], key, label, dims) if mapping is not None else None

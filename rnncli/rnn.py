@@ -40,6 +40,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .config import MAX_LAYERS  # plain data, no NumPy: the one bound on stacked layers
+
 
 @dataclass(frozen=True)
 class Shape:
@@ -59,6 +61,8 @@ class Shape:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not least <= value < 2**31:
                 raise ValueError(f"{name} must be an integer from {least} to 2**31 - 1, not {value!r:.40}")
+        if self.n_layers > MAX_LAYERS:  # a file's claim of more would list billions of arrays to look for
+            raise ValueError(f"n_layers must be at most {MAX_LAYERS}, not {self.n_layers}")
         if not isinstance(self.bidirectional, (bool, np.bool_)):
             raise ValueError(f"bidirectional must be true or false, not {self.bidirectional!r}")
         if (self.n_chars == 0) != (self.char_hidden == 0):

@@ -106,6 +106,26 @@ def test_misshapen_array_is_refused(tutorial_model, tmp_path):
         Tagger.load(path)
 
 
+@pytest.mark.parametrize("layers", [5, 10**9])
+def test_a_file_declaring_more_layers_than_rnncli_trains_is_refused_at_once(tutorial_model, tmp_path, layers):
+    """Each layer names its arrays: a billion layers would be a billion names to look for."""
+    arrays, meta = modelfile.load(tutorial_model)
+    meta["shape"]["n_layers"] = layers
+    path = tmp_path / "deep.npz"
+    modelfile.save(path, arrays, meta)
+    with pytest.raises(ModelFileError, match=f"n_layers must be at most 4, not {layers}"):
+        Tagger.load(path)
+
+
+def test_a_list_of_missing_arrays_is_cut_short(tutorial_model, tmp_path):
+    arrays, meta = modelfile.load(tutorial_model)
+    meta["shape"]["n_layers"], meta["shape"]["bidirectional"] = 4, True
+    path = tmp_path / "deep.npz"
+    modelfile.save(path, arrays, meta)
+    with pytest.raises(ModelFileError, match=r"missing array\(s\) (\w+, ){7}\w+ and \d+ more$"):
+        Tagger.load(path)
+
+
 @pytest.mark.parametrize("content", [b"", b"not a zip file at all", b"PK\x03\x04broken"])
 def test_garbage_is_refused(tmp_path, content):
     path = tmp_path / "g.npz"
