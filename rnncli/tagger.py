@@ -275,25 +275,28 @@ class Tagger:
         """Pickled as its arrays and metadata (``content``). A tagger read from a file pickles
         as a reference to it instead, where ``rnncli.loader`` (which reads taggers by name) is
         imported: it registers that with ``copyreg``, which pickle consults first."""
+        self.check_file()
         return from_content, content(self)
 
     def __copy__(self) -> Tagger:
         return replace(self, origin=None, label=None)  # a copy has no file behind it
 
     def __deepcopy__(self, memo) -> Tagger:
+        self.check_file()
         copied = {f.name: deepcopy(getattr(self, f.name), memo) for f in fields(self)
                   if f.name not in ("origin", "label")}  # what the tagger is, without its file
         return replace(self, **copied, origin=None, label=None)
 
     def without_memory(self) -> Tagger:
         """The same tagger with W s_{t-1} dropped in every chain: each word tagged from its own x_t."""
+        self.check_file()
         return Tagger(self.shape, rnn.without_memory(self.params), self.vocab, self.tags, self.record,
                       unverified=self.unverified)  # it shares the lookup tables
 
     def check_file(self) -> None:
-        """Before each call of ``tag`` and ``tag_text`` and each chunk of a stream: the model file
-        read was not written over in place since (``Origin.check_in_place``); a tagger with no file
-        behind it has nothing to check."""
+        """Before whatever reads the arrays mapped from the model file (``tag``, ``tag_text``, each
+        chunk of a stream, ``verify``, copying and pickling): the file was not written over in
+        place since (``Origin.check_in_place``); a tagger with no file behind it has nothing to check."""
         if self.origin is not None:
             self.origin.check_in_place(self.label or shown(self.origin.path))
 
@@ -319,6 +322,7 @@ class Tagger:
         the order of the lexicon's keys, raising the ``ModelFileError`` that ``load`` would
         have raised. ``rnncli inspect``, ``save`` and pickling call it; tagging calls it for a
         large input (``widen_lookups``) and when the outputs are not finite."""
+        self.check_file()
         if self.unverified:
             self.unverified.verify()
 

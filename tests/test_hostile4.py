@@ -623,6 +623,10 @@ def test_a_tagger_kept_by_a_program_stops_when_its_file_is_written_over_in_place
     tagger = rnncli.load(str(model))
     with open(model, "r+b") as f:  # as cp writes: the same file, truncated and written again
         f.truncate(1000)
-    for call in (lambda: tagger.tag([["they", "fish"]]), lambda: tagger.tag_text("they fish")):
+    import copy
+    import pickle
+
+    for call in (lambda: tagger.tag([["they", "fish"]]), lambda: tagger.tag_text("they fish"), tagger.verify,
+                 lambda: copy.deepcopy(tagger), lambda: pickle.dumps(tagger), tagger.without_memory):
         with pytest.raises(ModelFileError, match="written over while in use"):
             call()
