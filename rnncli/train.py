@@ -268,7 +268,7 @@ def gradients(params: dict[str, np.ndarray], shape: rnn.Shape, batch: tuple, con
         adv_loss, adv = rnn.loss_and_grads(params, shape, ids, lengths, gold, types=types,
                                            dropout=config.dropout, rng=rng, perturb=perturb)
         grads = mean_gradients(grads, adv)
-        if not math.isfinite(adv_loss):
+        if not adv_loss <= DIVERGED:
             loss = adv_loss  # reported as the divergence it is
     return loss, grads
 
@@ -336,8 +336,8 @@ class Run:
             if taught.keep_prob is not None:
                 word_dropout(batch[0], taught.drop_slots, taught.keep_prob, rng)
             loss, grads = gradients(params, taught.shape, batch, config, rng)
-            if not math.isfinite(loss):
-                raise Diverged(f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} "
+            if not loss <= DIVERGED:  # NaN too
+                raise Diverged(f"training diverged: loss is {loss:.4g} at epoch {epoch + 1}, batch {b + 1} "
                                f"(try a smaller --lr)", self.best_tagger())
             clip_gradients(grads, config.clip)
             if average:
@@ -368,6 +368,11 @@ class Run:
         """--patience epochs without a better dev score: training is over."""
         state, patience = self.state, self.config.patience
         return bool(patience and self.corpus.dev_data is not None and state.epoch - state.best_epoch >= patience)
+
+
+# A mean loss per word beyond which training has diverged, though the loss is still a number:
+# o_t[y_t] = e^-1000, a probability no float holds, is what weights blown up by a step give.
+DIVERGED = 1000.0
 
 
 def as_stored(tagger: Tagger, counts: np.ndarray, config: TrainConfig) -> Tagger:
@@ -401,8 +406,9 @@ class Trainer:
     can be written, resumes from a checkpoint, reads the corpora, trains, and writes the model.
     Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops it with a checkpoint and the output untouched; a
     model that cannot be written (a full disk) leaves the finished run in a checkpoint; a loss
-    that is not a number stops it with the best model so far written. Each ends in an ``RnncliError``
-    whose message says what happened (``Stopped`` for a signal, with the shell's status).
+    that is not a number, or is past ``DIVERGED``, stops it with the best model so far written.
+    Each ends in an ``RnncliError`` whose message says what happened (``Stopped`` for a signal,
+    with the shell's status).
 
     ``given`` names the hyper-parameters the user chose: resuming, those must agree with the
     checkpoint (the rest are taken from it). ``callback`` sees the loop's progress, ``warn``

@@ -5,6 +5,7 @@ status, no traceback, and no model file lost.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -306,6 +307,17 @@ def test_divergence_is_reported_with_epoch_and_batch(runner, tmp_path):
     assert err.startswith("rnncli: error: training diverged: loss is nan at epoch 1, batch ")
     assert err.endswith("(try a smaller --lr)\n")
     assert not out.exists()
+
+
+def test_a_loss_blown_up_but_still_a_number_is_divergence_too(runner, tmp_path, tutorial_model):
+    """At --lr 1e30 the weights jump to 1e30 and the loss with them, yet stays finite: such a
+    run wrote a model that tags every word alike, with status 0, over the file that was there."""
+    out = tmp_path / "m.npz"
+    out.write_bytes(tutorial_model.read_bytes())
+    err = one_line_error(runner.invoke(app, train_args(TUTORIAL, out, "--lr", "1e30")))
+    assert re.match(r"rnncli: error: training diverged: loss is \d\.\d+e\+\d+ at epoch 1, batch \d+ "
+                    r"\(try a smaller --lr\)\n$", err), err
+    assert out.read_bytes() == tutorial_model.read_bytes()  # the model that was there
 
 
 def test_divergence_keeps_the_best_model_so_far(runner, tmp_path, monkeypatch):
