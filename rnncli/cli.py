@@ -366,6 +366,11 @@ def train(
         trainer.callback = display.update
         tagger = trainer.run()
     display.summary(tagger, output)
+    from .loader import BUNDLED  # loaded by training already
+
+    if str(output) in BUNDLED:
+        _warn(f"{output} is also the name of a bundled model: --model {output} reads that one; "
+              f"read this file as --model ./{output}")
 
 
 def _text_argument(text: str, what: str) -> str:

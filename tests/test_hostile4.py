@@ -630,3 +630,12 @@ def test_a_tagger_kept_by_a_program_stops_when_its_file_is_written_over_in_place
                  lambda: copy.deepcopy(tagger), lambda: pickle.dumps(tagger), tagger.without_memory):
         with pytest.raises(ModelFileError, match="written over while in use"):
             call()
+
+
+def test_a_model_written_under_a_bundled_model_s_name_says_how_to_read_it(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["train", str(SAMPLES / "tutorial.txt"), "--epochs", "1", "--hidden", "8", "-q",
+                            "-o", "tutorial"])
+    assert r.exit_code == 0 and (tmp_path / "tutorial").exists()
+    assert r.stderr.endswith("warning: tutorial is also the name of a bundled model: --model tutorial reads that "
+                             "one; read this file as --model ./tutorial\n"), r.stderr
