@@ -13,6 +13,7 @@ import contextlib
 import math
 import os
 import signal
+import stat
 import threading
 import time
 from collections import Counter
@@ -529,8 +530,9 @@ class Trainer:
         if ckpt.resolve() in resolved | {Path(self.output).resolve()}:
             raise OptionError("--checkpoint", f"{shown(ckpt)} is an input corpus or the output; "
                                               f"refusing to overwrite it")
-        for path in (Path(self.output), ckpt):
+        for option, path in (("--output", Path(self.output)), ("--checkpoint", ckpt)):
             modelfile.check_writable(path)
+            _check_replaceable(option, path)
 
     def _resumed_config(self, saved: TrainConfig, done: int) -> TrainConfig:
         """The checkpoint's hyper-parameters stand; one the user gave must agree, except the
@@ -550,6 +552,25 @@ class Trainer:
         tagger.record.corpus = [os.fsencode(p).decode("utf-8", "backslashreplace") for p in self.corpora]
         tagger.record.tag_column = self.tag_column
         tagger.save(self.output)
+
+
+def _check_replaceable(option: str, path: Path) -> None:
+    """A file the run would replace is one a run could have written (a model or a checkpoint:
+    an .npz, which is a zip archive), or an empty one: not notes, a corpus or a file made
+    read-only to keep it."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return  # new, or not a file: writing says why it cannot be replaced
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise RnncliError(f"{shown(path)}: cannot read ({e.strerror})") from None
+    if head and head != b"PK\x03\x04":
+        raise OptionError(option, f"{shown(path)} exists and is not a model file (an .npz); refusing to overwrite it")
+    if not os.access(path, os.W_OK):
+        raise OptionError(option, f"{shown(path)} is read-only; refusing to replace it (make it writable first)")
 
 
 # The signals that stop training with a checkpoint, as said in messages: Ctrl-C; SIGTERM (timeout,

@@ -533,7 +533,7 @@ def test_a_signal_just_after_the_model_is_renamed_into_place_says_it_was_written
     from rnncli.tagger import Tagger
 
     out = tmp_path / "m.npz"
-    out.write_bytes(b"the previous model file")
+    out.write_bytes(b"PK\x03\x04 the previous model file")
     real = os.replace
 
     def signalled(src, dst):
@@ -639,3 +639,17 @@ def test_a_model_written_under_a_bundled_model_s_name_says_how_to_read_it(runner
     assert r.exit_code == 0 and (tmp_path / "tutorial").exists()
     assert r.stderr.endswith("warning: tutorial is also the name of a bundled model: --model tutorial reads that "
                              "one; read this file as --model ./tutorial\n"), r.stderr
+
+
+@pytest.mark.parametrize("option", ["-o", "--checkpoint"])
+def test_training_never_replaces_a_file_that_is_not_a_model(runner, tmp_path, option):
+    notes = tmp_path / "notes.md"
+    notes.write_text("# notes\n")
+    args = ["train", str(SAMPLES / "tutorial.txt"), "--epochs", "1", "--hidden", "8", "-q", "-o", str(tmp_path / "m.npz")]
+    r = runner.invoke(app, args + [option, str(notes)])
+    assert f"{notes} exists and is not a model file (an .npz); refusing to overwrite it" in one_line_error(r, 2)
+    assert notes.read_text() == "# notes\n"
+    empty = tmp_path / "empty.npz"
+    empty.touch()  # an empty file, or a model, is replaced
+    assert runner.invoke(app, args + ["-o", str(empty)]).exit_code == 0 and empty.stat().st_size > 0
+    assert runner.invoke(app, args + ["-o", str(empty)]).exit_code == 0
