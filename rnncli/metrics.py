@@ -61,6 +61,19 @@ def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], wor
     }
 
 
+def check_tag_set(gold: Sequence, tags: Sequence[str], source: str, whose: str = "the model") -> list[str]:
+    """The gold tags not among ``tags``, most frequent first. Raises ``CorpusError`` when they are
+    most of the gold (XPOS gold for a UPOS model, another tag set): an accuracy on it would say
+    nothing, and a dev set so tagged would pick the epoch kept by nothing."""
+    counts = Counter(t for s in gold for t in s.tags)
+    unseen = sorted(set(counts) - set(tags), key=lambda t: (-counts[t], t))
+    share = sum(counts[t] for t in unseen) / max(sum(counts.values()), 1)
+    if share > 0.5:
+        raise CorpusError(f"{corpus_name(source)}: {share:.0%} of the gold tags are not tags of {whose} "
+                          f"({_some(unseen)}; {whose}'s: {_some(list(tags))}): another tag set?")
+    return unseen
+
+
 def evaluate(tagger, gold: Sequence, source: str = "<gold>", case: str | None = None,
              without_memory: bool = False) -> dict:
     """``score`` of a tagger on gold ``Sentence``s, as ``rnncli eval`` reports it: the words
@@ -70,12 +83,7 @@ def evaluate(tagger, gold: Sequence, source: str = "<gold>", case: str | None = 
     not have, and so never predicts. Gold whose tags are mostly not the model's (XPOS gold for a
     UPOS model, another tag set) raises ``CorpusError`` naming them: its accuracy would say
     nothing of the model."""
-    counts = Counter(t for s in gold for t in s.tags)
-    unseen = sorted(set(counts) - set(tagger.tags), key=lambda t: (-counts[t], t))
-    share = sum(counts[t] for t in unseen) / max(sum(counts.values()), 1)
-    if share > 0.5:
-        raise CorpusError(f"{corpus_name(source)}: {share:.0%} of the gold tags are not tags of the model "
-                          f"({_some(unseen)}; the model's: {_some(tagger.tags)}): another tag set?")
+    unseen = check_tag_set(gold, tagger.tags, source)
     words = [s.words for s in gold]
     given = words
     if case is not None:

@@ -29,6 +29,7 @@ from .checkpoint import TrainState, copied
 from .config import CHECKPOINTED, FEATURE_SETS, RESUMABLE, TrainConfig
 from .corpus import Sentence, check_stdin_once, check_tag_column, read_corpora
 from .errors import ModelFileError, OptionError, RnncliError, Stopped, TrainingError, shown
+from .metrics import check_tag_set
 from .record import Record, Training
 from .optim import OPTIMIZERS, WeightAverage, clip_gradients, mean_gradients
 from .tagger import Tagger
@@ -441,9 +442,7 @@ class Trainer:
             config = self._resumed_config(saved, state.epoch)
         with _stop_signals() as stopped:
             try:
-                sentences = read_corpora(self.corpora, self.fmt, self.tag_column, self.strict, "training", self.warn)
-                dev = read_corpora([self.dev], self.fmt, self.tag_column, self.strict, "dev", self.warn) \
-                    if self.dev else None
+                sentences, dev = self._read()
                 data_now = f"{checkpoint.fingerprint(sentences)}/{checkpoint.fingerprint(dev) if dev else 'no dev'}"
                 self._check_data(data_id, data_now)
                 run = _train(sentences, dev, config, self.callback, state, None)
@@ -488,6 +487,15 @@ class Trainer:
         if self.resume and ckpt.resolve() == Path(self.resume).resolve() and modelfile.signature(ckpt) == resumed:
             ckpt.unlink(missing_ok=True)  # used up (unless another run saved its own there meanwhile)
         return tagger
+
+    def _read(self) -> tuple[list[Sentence], list[Sentence] | None]:
+        """The training corpora and the dev set, which must be in their tag set."""
+        sentences = read_corpora(self.corpora, self.fmt, self.tag_column, self.strict, "training", self.warn)
+        if not self.dev:
+            return sentences, None
+        dev = read_corpora([self.dev], self.fmt, self.tag_column, self.strict, "dev", self.warn)
+        check_tag_set(dev, sorted({t for s in sentences for t in s.tags}), str(self.dev), "the training corpora")
+        return sentences, dev
 
     @staticmethod
     def _kept(what: str, run: Run, ckpt: Path, config: TrainConfig, data: str) -> str:

@@ -653,3 +653,13 @@ def test_training_never_replaces_a_file_that_is_not_a_model(runner, tmp_path, op
     empty.touch()  # an empty file, or a model, is replaced
     assert runner.invoke(app, args + ["-o", str(empty)]).exit_code == 0 and empty.stat().st_size > 0
     assert runner.invoke(app, args + ["-o", str(empty)]).exit_code == 0
+
+
+def test_a_dev_set_in_another_tag_set_is_refused_before_training(runner, tmp_path):
+    out = tmp_path / "m.npz"
+    r = runner.invoke(app, ["train", str(SAMPLES / "tutorial.txt"), "--dev", str(SAMPLES / "tiny.tsv"), "-o", str(out),
+                            "--hidden", "8", "--epochs", "2", "-q"])
+    err = one_line_error(r, 1)
+    assert err.startswith(f"rnncli: error: {SAMPLES / 'tiny.tsv'}: 100% of the gold tags are not tags of the "
+                          f"training corpora (NOUN PUNCT ") and err.endswith("another tag set?\n")
+    assert not out.exists()
