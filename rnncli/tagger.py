@@ -360,11 +360,16 @@ class Tagger:
         file (the arrays are float32 again on load, but for lookup tables)."""
         dtype = self.record.stored_dtype if dtype is None else dtype
         self.verify()  # a damaged table is refused, not written to a new file with a good checksum
-        with np.errstate(over="ignore"):  # a weight float16 cannot hold becomes infinity, refused below
-            arrays = {name: p.astype(dtype) if name in self.params else p for name, p in self.arrays().items()}
+        if np.dtype(dtype) == np.float16:
+            for name, p in self.params.items():
+                largest = float(np.abs(p).max(initial=0.0))
+                if largest > float(np.finfo(np.float16).max):  # it would become infinity, which no file may hold
+                    raise ModelFileError(f"array {name} holds {largest:.3g}, beyond float16's range "
+                                         f"(65,504); store the model as float32 (--store float32)")
+        arrays = {name: p.astype(dtype) if name in self.params else p for name, p in self.arrays().items()}
         self.record.stored_dtype = np.dtype(dtype).name
         # Read back before it replaces the file there: a good model is never replaced by one that
-        # rnncli would refuse (NaN weights, a tag no file may hold, float16 overflowing to infinity).
+        # rnncli would refuse (NaN weights, a tag no file may hold).
         modelfile.save(path, arrays, self.metadata(), check=lambda written: Tagger.load(written, shown(path)).verify())
 
     @classmethod

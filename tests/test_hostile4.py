@@ -663,3 +663,19 @@ def test_a_dev_set_in_another_tag_set_is_refused_before_training(runner, tmp_pat
     assert err.startswith(f"rnncli: error: {SAMPLES / 'tiny.tsv'}: 100% of the gold tags are not tags of the "
                           f"training corpora (NOUN PUNCT ") and err.endswith("another tag set?\n")
     assert not out.exists()
+
+
+def test_weights_beyond_float16_say_so_and_float32_writes_them(tmp_path):
+    import copy
+
+    import rnncli
+    from rnncli.errors import ModelFileError
+
+    tagger = copy.deepcopy(rnncli.load("tutorial"))
+    tagger.params["W"][0, 0] = 1e6
+    with pytest.raises(ModelFileError, match=r"array W holds 1e\+06, beyond float16's range \(65,504\); store the "
+                                             r"model as float32 \(--store float32\)"):
+        tagger.save(tmp_path / "m.npz", "float16")
+    assert not (tmp_path / "m.npz").exists()
+    tagger.save(tmp_path / "m.npz", "float32")
+    assert rnncli.load(str(tmp_path / "m.npz")).params["W"][0, 0] == 1e6
