@@ -16,6 +16,7 @@ wrong type is a ``ValueError`` naming it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .config import STORES
@@ -23,7 +24,8 @@ from .corpus import TAG_COLUMNS
 
 
 def _number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+    """A finite number: what training records (JSON itself has no NaN; Python's reader takes it)."""
+    return isinstance(x, int) and not isinstance(x, bool) or isinstance(x, float) and math.isfinite(x)
 
 
 def check_history(history) -> list[dict]:

@@ -364,8 +364,9 @@ class Tagger:
             for name, p in self.params.items():
                 largest = float(np.abs(p).max(initial=0.0))
                 if largest > float(np.finfo(np.float16).max):  # it would become infinity, which no file may hold
-                    raise ModelFileError(f"array {name} holds {largest:.3g}, beyond float16's range "
-                                         f"(65,504); store the model as float32 (--store float32)")
+                    raise ModelFileError(f"{shown(path)}: array {name} holds {largest:.3g}, beyond float16's range "
+                                         f"(65,504): store the model as float32 (--store float32); not written, "
+                                         f"the previous file, if any, is unchanged")
         arrays = {name: p.astype(dtype) if name in self.params else p for name, p in self.arrays().items()}
         self.record.stored_dtype = np.dtype(dtype).name
         # Read back before it replaces the file there: a good model is never replaced by one that

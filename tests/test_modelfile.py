@@ -142,3 +142,15 @@ def test_widening_a_float16_table_changes_no_prediction_bit(tutorial_model, tmp_
     assert half.params["U"].dtype == np.float32 and half.params["U"].flags.f_contiguous
     for a, b in zip(before, half.predict(SENTENCES)):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("field, value", [("loss", float("nan")), ("dev_accuracy", float("inf"))])
+def test_a_record_with_numbers_that_are_not_finite_is_damaged(tutorial_model, tmp_path, field, value):
+    """Training stops on a loss that is no number, so no record holds one; a file that does
+    was made elsewhere, and its card could not be printed as JSON."""
+    arrays, meta = modelfile.load(tutorial_model)
+    meta["training"]["history"][0][field] = value
+    path = tmp_path / "odd.npz"
+    modelfile.save(path, arrays, meta)
+    with pytest.raises(ModelFileError, match=r"damaged metadata \(ValueError: training history is not a list of "):
+        Tagger.load(path)
