@@ -469,6 +469,10 @@ def tag_lines(tagger: Tags, lines: Iterable[str | bytes], fmt: str = "slash", pr
     """
     if fmt not in OUTPUT_FORMATS:  # said at the call, not at the first item
         raise OptionError("--format", f"unknown output format {fmt!r}; one of {', '.join(OUTPUT_FORMATS)}")
+    if top is not None and fmt != "jsonl":  # only jsonl has room for them, as rnncli tag --top says
+        raise ValueError(f"top needs format='jsonl', where each token has room for its best tags; got {fmt!r}")
+    if isinstance(first_line, bool) or not isinstance(first_line, int) or first_line < 1:
+        raise ValueError(f"first_line is the number of the first line, 1 or more; got {first_line!r}")
     name = "<lines>" if source is None else shown(source)
     tag_chunk = ChunkTagger(tagger, fmt, pretokenized, top)  # a bad top is said at the call too
     return _tagged_lines(tag_chunk, lines, fmt, name, first_line, chunk_chars)

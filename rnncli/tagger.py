@@ -210,6 +210,9 @@ class Tagger:
         ``top=K``, for every token a list of the K most probable (tag, probability) pairs, best
         first (its first is the tag chosen)."""
         self.check_file()  # a tagger kept by a long-lived program may outlive its file as it was
+        if isinstance(sentences, (str, bytes)) or not hasattr(sentences, "__iter__"):
+            raise TypeError(f"tag() takes a list of sentences, each a list of tokens; got {type(sentences).__name__}"
+                            f" (text: tag_text or tag_lines)")
         if not isinstance(sentences, list):
             sentences = list(sentences)
         if any(isinstance(s, str) for s in sentences):

@@ -679,3 +679,17 @@ def test_weights_beyond_float16_say_so_and_float32_writes_them(tmp_path):
     assert not (tmp_path / "m.npz").exists()
     tagger.save(tmp_path / "m.npz", "float32")
     assert rnncli.load(str(tmp_path / "m.npz")).params["W"][0, 0] == 1e6
+
+
+def test_the_api_names_what_it_was_given_wrongly():
+    import rnncli
+
+    tagger = rnncli.load("tutorial")
+    for given, kind in ((b"they fish", "bytes"), (None, "NoneType"), ("they fish", "str"), (3, "int")):
+        with pytest.raises(TypeError, match=f"tag\\(\\) takes a list of sentences, each a list of tokens; got {kind} "):
+            tagger.tag(given)
+    with pytest.raises(ValueError, match="top needs format='jsonl'"):
+        tagger.tag_lines(["they fish"], top=2)  # said at the call, as rnncli tag --top refuses it
+    with pytest.raises(ValueError, match="first_line is the number of the first line, 1 or more; got 0"):
+        tagger.tag_lines(["they fish"], first_line=0)
+    assert list(tagger.tag_lines(["they fish"], format="jsonl", top=2))[0].startswith('{"tokens": ["they", "fish"]')
