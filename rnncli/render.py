@@ -107,7 +107,7 @@ def unroll_view(data: dict, show_hidden: bool) -> Group:
     multi = len(steps[0]["s"]) > 1 if steps else False
     for step in steps:
         norms = "\n".join(f"{name + ': ' if multi else ''}{_norm(vec):.2f}" for name, vec in step["s"].items())
-        o = Text(" ".join(f"{e['tag']} {e['p']:.2f}" for e in step["top"]))
+        o = Text("\n".join(f"{e['tag']} {e['p']:.2f}" for e in step["top"]))  # a tag a line: never split from its p
         alone = step["without_memory"]
         differs = alone["tag"] != step["tag"]
         wm = Text(f"{alone['tag']} {alone['p']:.2f}", style="magenta" if differs else "dim")

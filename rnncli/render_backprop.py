@@ -13,6 +13,7 @@ from rich.text import Text
 
 from .render import column, heat_strip, memory_sentence, number, shown_words
 
+LEARNING_WORDS = 5  # o_t[y_t] columns of the learning table: with step and L, what fits 80 columns
 FLOW_BLOCK = 6  # columns t per block of the flow table: six numbers and a word fit 80 columns
 FLOW_BLOCKS = 4  # blocks shown at most, the first and last two: a long sentence's T x T table would bury the rest
 
@@ -173,11 +174,31 @@ def _why_text(data: dict) -> Text:
     return text
 
 
-def _flow_tables(data: dict, name: str) -> list:
+class _Fitted:
+    """A part of a view built for the width it is drawn at: tables of numbers that a narrow
+    terminal would otherwise cut off at its edge get fewer columns instead."""
+
+    def __init__(self, build):
+        self.build = build  # width -> a list of renderables
+
+    def __rich_console__(self, console, options):
+        yield from self.build(options.max_width)
+
+
+NUMBER_COLUMN = 11  # a column of numbers (``column(narrow=True)``): 8 characters, padding and a border
+
+
+def _fitting(width: int, taken: int, most: int) -> int:
+    """How many columns of numbers fit beside ``taken`` characters of others: 1 to ``most``."""
+    return max(1, min(most, (width - taken - 1) // NUMBER_COLUMN))
+
+
+def _flow_tables(data: dict, name: str, width: int) -> list:
     flow, steps = data["flow"][name], data["steps"]
     T = len(steps)
     parts = []
-    starts = list(range(0, T, FLOW_BLOCK))
+    block = _fitting(width, 4 + max(len(f"{k + 1} {s['word']}") for k, s in enumerate(steps)), FLOW_BLOCK)
+    starts = list(range(0, T, block))
     if len(starts) > FLOW_BLOCKS:  # the middle left out: the memory table below sums up every step
         half = FLOW_BLOCKS // 2
         starts, left_out = starts[:half] + starts[-half:], (starts[half], starts[-half])
@@ -186,8 +207,8 @@ def _flow_tables(data: dict, name: str) -> list:
     for start in starts:
         if left_out and start == left_out[1]:
             parts.append(Text(f"(losses t = {left_out[0] + 1} to {left_out[1]} left out here; --json has every one)"))
-        stop = min(T, start + FLOW_BLOCK)
-        table = Table(title=None if T <= FLOW_BLOCK else f"losses t = {start + 1} to {stop}", title_justify="left")
+        stop = min(T, start + block)
+        table = Table(title=None if T <= block else f"losses t = {start + 1} to {stop}", title_justify="left")
         column(table, "k")
         for t in range(start, stop):
             column(table, f"L_{t + 1}", right=True, narrow=True)
@@ -229,7 +250,7 @@ def _flow_part(data: dict) -> list:
         parts.append(Text(f"Where each loss sends its error, chain {name}: ||dL_t/ds_k||, the part of dL/ds_k "
                           f"that L_t sends back (rows: the step k that receives it; columns: the loss L_t that sends it). Blank: "
                           "L_t does not depend on s_k. Each row, added as vectors, is dL/ds_k."))
-        parts += _flow_tables(data, name)
+        parts.append(_Fitted(lambda width, name=name: _flow_tables(data, name, width)))
         if len(data["steps"]) > 1:
             parts += _reach_table(data, name)
         parts.append(Text(f"The verdict on chain {name}, fitted over every pair of steps: "
@@ -259,13 +280,7 @@ def _learning_part(data: dict) -> list:
                   "dL/dp" + (", with the gradient of the copy as it is before each step." if step["steps"] > 1
                              else "."))]
     if step["steps"] > 1:
-        history = Table()
-        for col in ("step", "L", *(f"o_{s['t']}[y_{s['t']}]" for s in steps[:FLOW_BLOCK])):
-            column(history, col, right=True)
-        history.add_row("0", f"{step['loss_before']:.6g}", *(_prob(p) for p in step["p_before"][:FLOW_BLOCK]))
-        for h in step["history"]:
-            history.add_row(str(h["step"]), f"{h['loss']:.6g}", *(_prob(p) for p in h["p"][:FLOW_BLOCK]))
-        parts.append(history)
+        parts.append(_Fitted(lambda width: _history(data, width)))
     after = Table()
     for col in ("t", "x_t", "y_t", "o_t[y_t] before", "after", "tag after"):
         column(after, col, right=col in ("t", "o_t[y_t] before", "after"))
@@ -274,6 +289,22 @@ def _learning_part(data: dict) -> list:
     parts += [after, Text(f"L before {step['loss_before']:.6g}, after {step['loss_after']:.6g} "
                           f"({step['loss_after'] - step['loss_before']:+.3g})")]
     return parts
+
+
+def _history(data: dict, width: int) -> list:
+    """L and o_t[y_t] after each step of --steps: of as many words as the width holds."""
+    step, steps = data["lr_step"], data["steps"]
+    shown = steps[:_fitting(width, 7 + NUMBER_COLUMN, LEARNING_WORDS)]  # beside the columns step and L
+    history = Table()
+    for col in ("step", "L", *(f"o_{s['t']}[y_{s['t']}]" for s in shown)):
+        column(history, col, right=True, narrow=col != "step")
+    history.add_row("0", f"{step['loss_before']:.4g}", *(_prob(p) for p in step["p_before"][:len(shown)]))
+    for h in step["history"]:
+        history.add_row(str(h["step"]), f"{h['loss']:.4g}", *(_prob(p) for p in h["p"][:len(shown)]))
+    if len(shown) == len(steps):
+        return [history]
+    return [history, Text(f"o_t[y_t] of the first {len(shown)} words at each step; every word's, before and "
+                          f"after the last step, below.")]
 
 
 def backprop_view(data: dict) -> Group:

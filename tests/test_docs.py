@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -183,8 +184,8 @@ def same_output(shown: str, printed: str) -> bool:
     """``printed`` is ``shown`` with what its `...` marks leave out filled in (a line `...` is any
     lines, `...` within a line any text), and its numbers close to the ones shown. A number's
     digits may change the width of a table's column, so runs of spaces and of a border's rule
-    may differ in length too; every other character is as shown."""
-    numbers: list[str] = []
+    may differ in length too; every other character is as shown. Matched line by line, so that
+    output unlike the page fails at once rather than after a long search."""
 
     def text(part: str) -> str:
         pattern = ""
@@ -199,10 +200,8 @@ def same_output(shown: str, printed: str) -> bool:
                 pattern += re.escape(piece)
         return pattern
 
-    def line(shown_line: str) -> str:
-        if shown_line == "...":
-            return r"(?:[^\n]*\n)*?"
-        pieces = []
+    def line(shown_line: str) -> tuple[re.Pattern, list[str]]:
+        pieces, numbers = [], []
         for chunk in shown_line.split("..."):
             pattern, last = "", 0
             for m in re.finditer(NUMBER, chunk):
@@ -210,10 +209,25 @@ def same_output(shown: str, printed: str) -> bool:
                 numbers.append(m.group())
                 last = m.end()
             pieces.append(pattern + text(chunk[last:]))
-        return r"[^\n]*?".join(pieces) + r"\n"
+        return re.compile(".*?".join(pieces)), numbers
 
-    match = re.fullmatch("".join(line(x) for x in shown.split("\n")), printed + "\n")
-    return match is not None and all(close(s, p) for s, p in zip(numbers, match.groups()))
+    wanted = [None if x == "..." else line(x) for x in shown.split("\n")]
+    got = printed.split("\n")
+
+    @functools.lru_cache(maxsize=None)
+    def matches(i: int, j: int) -> bool:  # shown lines i.. against printed lines j..
+        if i == len(wanted):
+            return j == len(got)
+        if wanted[i] is None:  # a line `...`: any number of lines
+            return any(matches(i + 1, k) for k in range(j, len(got) + 1))
+        if j == len(got):
+            return False
+        pattern, numbers = wanted[i]
+        m = pattern.fullmatch(got[j])
+        return (m is not None and all(close(s, p) for s, p in zip(numbers, m.groups()))
+                and matches(i + 1, j + 1))
+
+    return matches(0, 0)
 
 
 def comparable(text: str, command: str) -> str:
