@@ -697,8 +697,10 @@ def evaluate(
 
 
 def main() -> None:
-    if sys.stdin is None:  # started with stdin closed: reading it finds nothing, as from /dev/null
-        sys.stdin = open(os.devnull)
+    if sys.stdin is None:  # started with stdin closed: reading it is the error it would be
+        sys.stdin = _ClosedInput()
+    else:
+        _blocking_stdin()
     if sys.stdout is None:  # started with stdout closed: writing to it is the error it would be
         sys.stdout = _Closed()
     else:  # UTF-8 whatever the locale or PYTHONIOENCODING, every byte written (output.py)
@@ -763,6 +765,37 @@ def _own(stream, errors: str = "strict", interactive: bool = False):
     except (AttributeError, OSError, ValueError):
         return stream
     return utf8_stream(fd, errors, interactive)
+
+
+def _blocking_stdin() -> None:
+    """Standard input left non-blocking by whatever started rnncli (an event loop, a parent that
+    shares the descriptor): a read finds no data yet where a blocking one would wait for it, and
+    Python's reader takes that for the end of the input, losing the rest in silence. rnncli waits
+    for its input, as a filter does."""
+    try:
+        if not os.get_blocking(0):
+            os.set_blocking(0, True)
+    except OSError:  # not a descriptor that has the flag
+        pass
+
+
+class _ClosedInput:
+    """Stands in for a closed standard input: a read fails as a read of a closed descriptor does,
+    so that `rnncli tag <&-` is an error, not an empty input."""
+
+    def __init__(self):
+        self.buffer = self
+
+    def _closed(self, *_args):
+        raise OSError(errno.EBADF, "standard input is closed")
+
+    read = readline = readinto = __iter__ = fileno = _closed
+
+    def isatty(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return 0
 
 
 class _Closed:

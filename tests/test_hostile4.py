@@ -693,3 +693,34 @@ def test_the_api_names_what_it_was_given_wrongly():
     with pytest.raises(ValueError, match="first_line is the number of the first line, 1 or more; got 0"):
         tagger.tag_lines(["they fish"], first_line=0)
     assert list(tagger.tag_lines(["they fish"], format="jsonl", top=2))[0].startswith('{"tokens": ["they", "fish"]')
+
+
+# -- standard input as whatever started rnncli left it ---------------------------------------------
+
+@pytest.mark.parametrize("args", [["tag"], ["tag", "-i", "-"], ["eval", "--format", "conllu", "-"]])
+def test_a_closed_stdin_is_an_error_not_an_empty_input(args):
+    r = subprocess.run([*RNNCLI, *args], preexec_fn=lambda: os.close(0), capture_output=False,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert (r.returncode, r.stdout) == (1, b"")
+    assert r.stderr == b"rnncli: error: <stdin>:1: cannot read (standard input is closed)\n"
+    alone = subprocess.run([*RNNCLI, "tag", "I eat apple"], preexec_fn=lambda: os.close(0), capture_output=True,
+                           timeout=60)
+    assert alone.returncode == 0 and alone.stdout == b"I/PRON eat/VERB apple/NOUN\n"  # stdin never read
+
+
+@pytest.mark.parametrize("extra", [[], ["-j", "2"]])
+def test_a_non_blocking_stdin_is_waited_for_not_taken_for_its_end(extra):
+    """A read of a non-blocking pipe with nothing in it yet fails at once; Python's reader took
+    that for the end of the input, and the lines still to come were lost with status 0."""
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    proc = subprocess.Popen([*RNNCLI, "tag", *extra], stdin=read, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(read)
+    try:
+        os.write(write, b"I eat apple\n")
+        time.sleep(1.5)  # the tagger reads the first line and finds the pipe empty
+        os.write(write, b"you sleep\n")
+    finally:
+        os.close(write)
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, out, err) == (0, b"I/PRON eat/VERB apple/NOUN\nyou/PRON sleep/VERB\n", b"")
