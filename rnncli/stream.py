@@ -56,6 +56,12 @@ class Tags(Protocol):
     def check_file(self) -> None: ...
 
 
+# What a reader of the CoNLL-U written may take for the end of a line (rnncli's own refuses a
+# carriage return inside one; Python's splitlines breaks at all of them): in `# text`, a space,
+# as it is between the words it separates.
+ONE_LINE = dict.fromkeys(map(ord, "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), " ")
+
+
 class Chunk(NamedTuple):
     """Lines tagged together, the number of the first among all the input's lines, and whether
     it was cut because it was full (more input came at once), not where the input paused or ended."""
@@ -108,7 +114,7 @@ class ChunkTagger:
         ends = np.cumsum(lengths).tolist()
         tags = [names[end - len(sentence):end] for sentence, end in zip(sentences, ends)]
         if self.fmt == "conllu":  # each sentence with its number (the input line's) and its text
-            parts = [f"# sent_id = {n}\n# text = {line.strip()}\n" + format_sentence(
+            parts = [f"# sent_id = {n}\n# text = {line.strip().translate(ONE_LINE)}\n" + format_sentence(
                      words, these, "conllu", self.column) if words else "\n"
                      for n, (line, words, these) in enumerate(zip(chunk.lines, sentences, tags), chunk.first)]
         else:

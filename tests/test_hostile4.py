@@ -724,3 +724,16 @@ def test_a_non_blocking_stdin_is_waited_for_not_taken_for_its_end(extra):
         os.close(write)
     out, err = proc.communicate(timeout=120)
     assert (proc.returncode, out, err) == (0, b"I/PRON eat/VERB apple/NOUN\nyou/PRON sleep/VERB\n", b"")
+
+
+def test_conllu_output_with_a_line_break_inside_a_line_reads_back(runner, tmp_path):
+    text = tmp_path / "odd.txt"
+    text.write_bytes("I eat \r apples\nsome\x0bthing \u2028 odd \x85 here\n".encode())
+    out = tmp_path / "odd.conllu"
+    r = subprocess.run([*RNNCLI, "tag", "-i", str(text), "--format", "conllu"], capture_output=True, timeout=60)
+    assert r.returncode == 0
+    out.write_bytes(r.stdout)
+    assert [l for l in r.stdout.decode().split("\n") if l.startswith("# text")] == [
+        "# text = I eat   apples", "# text = some thing   odd   here"]
+    assert json.loads(subprocess.run([*RNNCLI, "eval", str(out), "--json"], capture_output=True, timeout=60,
+                                     check=True).stdout)["accuracy"] == 1.0
