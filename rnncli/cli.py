@@ -717,9 +717,9 @@ def main() -> None:
             _closed_pipe()
         status = e.code if isinstance(e.code, int) else int(e.code is not None)
         raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C before a command took charge of it (reading its options)
         status = 130
-        raise
+        raise SystemExit(130) from None  # quietly, as a command stopped by Ctrl-C ends
     finally:
         # Help and --version are written outside the commands: a failing write is one line here.
         try:

@@ -737,3 +737,33 @@ def test_conllu_output_with_a_line_break_inside_a_line_reads_back(runner, tmp_pa
         "# text = I eat   apples", "# text = some thing   odd   here"]
     assert json.loads(subprocess.run([*RNNCLI, "eval", str(out), "--json"], capture_output=True, timeout=60,
                                      check=True).stdout)["accuracy"] == 1.0
+
+
+# -- Ctrl-C while rnncli starts ---------------------------------------------------------------------
+
+IMPORT_HOOK = """
+import os, signal, sys
+class Interrupt:  # Ctrl-C arriving while the command's modules are read
+    def find_spec(self, name, path=None, target=None):
+        if name == "rnncli.cli":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["rnncli", "tag", "I eat apple"]
+from rnncli.__main__ import main
+main()
+"""
+
+
+def test_ctrl_c_while_the_modules_are_read_ends_quietly_as_the_signal_does():
+    r = subprocess.run([sys.executable, "-c", IMPORT_HOOK], capture_output=True, timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (-signal.SIGINT, b"", b"")
+
+
+def test_ctrl_c_before_a_command_takes_charge_ends_with_130_and_no_traceback():
+    code = ("import sys, rnncli.cli as c\n"
+            "def interrupted(**_): raise KeyboardInterrupt\n"
+            "c.app = interrupted\nsys.argv = ['rnncli', 'tag', 'x']\nc.main()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (130, b"", b"")

@@ -535,7 +535,8 @@ def test_closed_standard_streams(tutorial_model):
     assert (r.returncode, r.stderr) == (1, "rnncli: error: cannot write the output: standard output is closed\n")
     r = subprocess.run(["bash", "-c", f"{' '.join(RNNCLI)} tag --model {tutorial_model} <&-"],
                        capture_output=True, text=True, timeout=60)
-    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")  # a closed stdin reads as empty
+    assert (r.returncode, r.stdout, r.stderr) == (  # an error, as cat's: not an empty input
+        1, "", "rnncli: error: <stdin>:1: cannot read (standard input is closed)\n")
 
 
 @pytest.mark.parametrize("content, why", [
