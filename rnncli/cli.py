@@ -327,8 +327,9 @@ def _validator(f):
 @_hyper_parameters
 def train(
     ctx: typer.Context,
-    corpus: Annotated[list[Path], typer.Argument(help="Tagged corpus file(s) to train on; '-' for stdin (with --format).", dir_okay=True)],
-    dev: Annotated[Optional[Path], typer.Option(help="Tagged corpus to pick the best epoch by.")] = None,
+    corpus: Annotated[list[str], typer.Argument(  # str, not Path: Path("./-") is "-", stdin
+        metavar="CORPUS...", help="Tagged corpus file(s) to train on; '-' for stdin (with --format).")],
+    dev: Annotated[Optional[str], typer.Option(metavar="PATH", help="Tagged corpus to pick the best epoch by.")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write.", dir_okay=False)] = Path("model.npz"),
     fmt: FormatOption = None,
     tag_column: TagColumnOption = TagColumn.upos,
@@ -449,8 +450,8 @@ def _bytes_to_show(inputs: list[Path]) -> int | None:
 @app.command()
 def tag(
     text: Annotated[Optional[list[str]], typer.Argument(help="Sentences to tag, one per argument.")] = None,
-    inputs: Annotated[Optional[list[Path]], typer.Option(
-        "--input", "-i", help="File to tag, one sentence per line; '-' for stdin. Repeatable.")] = None,
+    inputs: Annotated[Optional[list[str]], typer.Option(  # str, not Path: Path("./-") is "-", stdin
+        "--input", "-i", metavar="FILE", help="File to tag, one sentence per line; '-' for stdin. Repeatable.")] = None,
     model: ModelOption = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.slash,
     pretokenized: Annotated[bool, typer.Option(help="Split on whitespace only; no tokeniser.")] = False,
@@ -652,7 +653,8 @@ def inspect(
 
 @app.command("eval")
 def evaluate(
-    corpus: Annotated[Path, typer.Argument(help="Gold-tagged corpus to score the model on; '-' for stdin (with --format).")],
+    corpus: Annotated[str, typer.Argument(  # str, not Path: Path("./-") is "-", stdin
+        metavar="CORPUS", help="Gold-tagged corpus to score the model on; '-' for stdin (with --format).")],
     model: ModelOption = None,
     fmt: FormatOption = None,
     tag_column: Annotated[Optional[TagColumn], typer.Option(

@@ -247,9 +247,8 @@ def detect_format(path: Path, first_lines: list[str]) -> str:
 
 def file_format(path: str | os.PathLike) -> str:
     """The format of a corpus file, from its extension or its first lines."""
-    path = Path(path)
-    with open_corpus(path) as f:
-        return _sniff(path, f)
+    with open_corpus(path) as f:  # the path as given: Path("./-") would be "-", stdin
+        return _sniff(Path(path), f)
 
 
 def _sniff(path: Path, f: IO[bytes]) -> str:
@@ -303,6 +302,8 @@ def open_corpus(path: str | os.PathLike) -> IO[bytes]:
     """A corpus file opened for reading ('-': standard input), or one line saying why it cannot be."""
     if os.fspath(path) == STDIN:
         return _KeepOpen(sys.stdin.buffer)  # type: ignore[return-value]
+    if not os.fspath(path):  # Path("") would be ".", a directory the user never named
+        raise CorpusError("'': an empty file name; give a file")
     path = Path(path)
     try:
         return open(path, "rb")
@@ -331,8 +332,8 @@ def _no_cycles_made():
 def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str = "upos",
                 problems: list[str] | None = None) -> list[Sentence]:
     """All sentences of a corpus file; an empty result is an error."""
-    path = Path(path)
-    with open_corpus(path) as f, _no_cycles_made():
+    given, path = path, Path(path)
+    with open_corpus(given) as f, _no_cycles_made():  # as given: Path("./-") would be "-", stdin
         fmt = fmt or _sniff(path, f)
         lines = text_lines(corpus_name(path), f, inner_cr=False)
         reader = _Reader(path, problems)

@@ -767,3 +767,18 @@ def test_ctrl_c_before_a_command_takes_charge_ends_with_130_and_no_traceback():
             "c.app = interrupted\nsys.argv = ['rnncli', 'tag', 'x']\nc.main()\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert (r.returncode, r.stdout, r.stderr) == (130, b"", b"")
+
+
+def test_a_file_named_dash_is_read_as_a_file_when_its_path_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-").write_text("from the file\n")
+    r = subprocess.run([*RNNCLI, "tag", "-i", "./-", "--pretokenized", "--model", "tutorial"], input=b"from stdin\n",
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.decode().split()[2].startswith("file/")
+    (tmp_path / "-").write_text("they/nn fish/v\n")
+    r = subprocess.run([*RNNCLI, "eval", "./-", "--model", "tutorial", "--json"], input=b"", capture_output=True,
+                       timeout=60)
+    assert r.returncode == 0 and json.loads(r.stdout)["tokens"] == 2
+    for args in (["tag", "-i", ""], ["eval", ""], ["train", "", "-o", "m.npz"]):
+        r = subprocess.run([*RNNCLI, *args], capture_output=True, timeout=60)
+        assert (r.returncode, r.stderr) == (1, b"rnncli: error: '': an empty file name; give a file\n"), args
