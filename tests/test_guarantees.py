@@ -51,6 +51,8 @@ GUARANTEES = {
         "test_hostile3::test_ctrl_c_while_tagging_into_a_pipe_ends_on_a_whole_line",
         "test_hostile3::test_a_closed_pipe_ends_a_table_view_with_status_141",
         "test_hostile3::test_every_table_view_ends_a_closed_pipe_as_other_commands_do",
+        "test_hostile4::test_a_non_blocking_stdin_is_waited_for_not_taken_for_its_end",
+        "test_hostile4::test_a_closed_stdin_is_an_error_not_an_empty_input",
     ],
     "Model files are never half-written": [
         "test_modelfile::test_write_replaces_atomically_and_leaves_no_temporary_file",
@@ -60,6 +62,7 @@ GUARANTEES = {
         "test_cli::test_a_picture_that_cannot_be_written_leaves_the_old_one",  # --svg
         "test_cli::test_svg_terminal_is_the_same_view_as_a_picture",  # no temporary file left behind
         "test_hostile3::test_a_model_rnncli_would_refuse_never_replaces_a_good_one",  # read back before the rename
+        "test_hostile4::test_training_never_replaces_a_file_that_is_not_a_model",  # -o, --checkpoint
     ],
     "Model files never run code, and cannot exhaust the loader": [
         "test_modelfile::test_object_arrays_are_refused_not_unpickled",
@@ -90,6 +93,7 @@ GUARANTEES = {
         "test_robustness::test_resume_ends_with_the_same_arrays_as_a_run_never_interrupted",
         "test_robustness::test_divergence_is_reported_with_epoch_and_batch",
         "test_robustness::test_divergence_keeps_the_best_model_so_far",
+        "test_robustness::test_a_loss_blown_up_but_still_a_number_is_divergence_too",
         "test_hostile3::test_sighup_and_sigquit_during_training_save_a_checkpoint_as_sigterm_does",
         "test_hostile3::test_a_model_that_cannot_be_written_leaves_a_checkpoint_that_resume_writes",
     ],
@@ -99,6 +103,7 @@ GUARANTEES = {
         "test_cli::test_the_shipped_tutorial_model_is_what_the_build_script_makes",  # within rounding
         "test_english::test_the_lean_tagging_path_gives_the_full_forward_pass_tags_on_every_dev_token",
         "test_docs::test_shown_output_is_what_the_command_prints",  # numbers as numbers
+        "test_guarantees::test_a_line_gets_its_tags_alone_or_in_a_batch",
     ],
     "A well-behaved filter": [
         "test_robustness::test_blank_and_whitespace_lines_stay_blank",
@@ -211,3 +216,18 @@ def test_arrays_holding_nan_or_infinity_are_refused(tutorial_model, tmp_path, dt
                        capture_output=True, text=True, timeout=60)
     assert (r.returncode, r.stdout) == (1, "")
     assert r.stderr == f"rnncli: error: {path}: array W holds NaN or infinite values\n"
+
+
+def test_a_line_gets_its_tags_alone_or_in_a_batch(tutorial_model):
+    """A batch sums in another order than one sentence alone: the same tags, probabilities equal
+    to rounding (both sides computed here, on one machine)."""
+    from conftest import SAMPLES
+    from rnncli.corpus import read_corpus
+
+    tagger = Tagger.load(tutorial_model)
+    sentences = [s.words for s in read_corpus(SAMPLES / "tutorial.txt")]
+    together = tagger.tag(sentences, probs=True)
+    for sentence, batched in zip(sentences, together):
+        alone = tagger.tag([sentence], probs=True)[0]
+        assert [t for t, _ in alone] == [t for t, _ in batched]
+        np.testing.assert_allclose([p for _, p in alone], [p for _, p in batched], rtol=0, atol=1e-5)
