@@ -226,8 +226,10 @@ def test_a_line_gets_its_tags_alone_or_in_a_batch(tutorial_model):
 
     tagger = Tagger.load(tutorial_model)
     sentences = [s.words for s in read_corpus(SAMPLES / "tutorial.txt")]
-    together = tagger.tag(sentences, probs=True)
+    together = tagger.tag(sentences, top=2)
     for sentence, batched in zip(sentences, together):
-        alone = tagger.tag([sentence], probs=True)[0]
-        assert [t for t, _ in alone] == [t for t, _ in batched]
-        np.testing.assert_allclose([p for _, p in alone], [p for _, p in batched], rtol=0, atol=1e-5)
+        alone = tagger.tag([sentence], top=2)[0]
+        for (a, pa), (b, pb) in ((x[0], y[0]) for x, y in zip(alone, batched)):
+            assert abs(pa - pb) <= 1e-5
+        # The tag itself, unless its first two are as close as rounding (a tie a CPU may break either way)
+        assert all(x[0][0] == y[0][0] for x, y in zip(alone, batched) if x[0][1] - x[1][1] > 1e-5)
