@@ -413,7 +413,7 @@ def _read_lines(texts: list[str], inputs: list[Path], read=None):
     for path in inputs:
         stdin = str(path) == "-"
         name = "<stdin>" if stdin else shown(path)
-        stream = sys.stdin.buffer if stdin else open_corpus(path)
+        stream = open_corpus(path)  # stdin: made blocking while read (corpus.stdin_bytes)
         try:
             for n, line in text_lines(name, stream):
                 yield name, n, line
@@ -700,9 +700,7 @@ def evaluate(
 
 def main() -> None:
     if sys.stdin is None:  # started with stdin closed: reading it is the error it would be
-        sys.stdin = _ClosedInput()
-    else:
-        _blocking_stdin()
+        sys.stdin = _closed_input()
     if sys.stdout is None:  # started with stdout closed: writing to it is the error it would be
         sys.stdout = _Closed()
     else:  # UTF-8 whatever the locale or PYTHONIOENCODING, every byte written (output.py)
@@ -738,6 +736,9 @@ def main() -> None:
             # ("Fatal Python error"), or wait for it for ever. What is written is out; end now,
             # with the status the command ended with.
             _flush(sys.stderr)
+            corpus_module = sys.modules.get("rnncli.corpus")
+            if corpus_module is not None:  # os._exit runs no atexit: stdin's flag as it was found
+                corpus_module.restore_stdin()
             os._exit(status)
         # The process ends here. Python's exit would walk every object left (NumPy's, Typer's,
         # the model's) looking for cycles to collect: a third of a short command's time beyond
@@ -769,35 +770,21 @@ def _own(stream, errors: str = "strict", interactive: bool = False):
     return utf8_stream(fd, errors, interactive)
 
 
-def _blocking_stdin() -> None:
-    """Standard input left non-blocking by whatever started rnncli (an event loop, a parent that
-    shares the descriptor): a read finds no data yet where a blocking one would wait for it, and
-    Python's reader takes that for the end of the input, losing the rest in silence. rnncli waits
-    for its input, as a filter does."""
-    try:
-        if not os.get_blocking(0):
-            os.set_blocking(0, True)
-    except OSError:  # not a descriptor that has the flag
-        pass
+class _ClosedRaw(io.RawIOBase):
+    """A closed standard input's bytes: a read fails as a read of a closed descriptor does."""
 
+    def readable(self) -> bool:
+        return True
 
-class _ClosedInput:
-    """Stands in for a closed standard input: a read fails as a read of a closed descriptor does,
-    so that `rnncli tag <&-` is an error, not an empty input."""
-
-    def __init__(self):
-        self.buffer = self
-
-    def _closed(self, *_args):
+    def readinto(self, _buffer) -> int:
         raise OSError(errno.EBADF, "standard input is closed")
 
-    read = readline = readinto = __iter__ = fileno = _closed
 
-    def isatty(self) -> bool:
-        return False
-
-    def tell(self) -> int:
-        return 0
+def _closed_input():
+    """Stands in for a closed standard input, with every method of a real one (a worker process
+    closes it, format detection asks whether it can seek): so that `rnncli tag <&-` is an error
+    when it reads, not an empty input, and a command that never reads it runs as ever."""
+    return io.TextIOWrapper(io.BufferedReader(_ClosedRaw()), encoding="utf-8")
 
 
 class _Closed:

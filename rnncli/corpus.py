@@ -6,6 +6,7 @@ problem, or, given a ``problems`` list, skip the bad sentence and record the mes
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import sys
@@ -128,7 +129,7 @@ def plain_tag(tag: str) -> bool:
 class _Reader:
     """Shared bookkeeping: the file's name and what to do with a bad sentence."""
 
-    def __init__(self, path: Path, problems: list[str] | None):
+    def __init__(self, path: str | os.PathLike, problems: list[str] | None):
         self.path, self.problems = corpus_name(path), problems
         self.plain: set[str] = set()  # the tags found plain so far: each distinct tag is checked once
 
@@ -298,10 +299,39 @@ class _KeepOpen:
         pass
 
 
+_MADE_BLOCKING: list[int] = []  # stdin's descriptor, if rnncli made it blocking: made non-blocking again
+
+
+def stdin_bytes() -> IO[bytes]:
+    """Standard input's bytes, to be read. One left non-blocking by whatever started rnncli fails
+    a read that finds no data yet, and Python's reader takes that for the end of the input: the
+    rest would be lost in silence. It is made blocking while rnncli reads, and left as it was
+    found when rnncli ends (``restore_stdin``): the flag belongs to the pipe, which others share."""
+    try:
+        fd = sys.stdin.fileno()
+        if not os.get_blocking(fd):
+            os.set_blocking(fd, True)
+            if not _MADE_BLOCKING:
+                _MADE_BLOCKING.append(fd)
+                atexit.register(restore_stdin)
+    except (OSError, ValueError, AttributeError):  # no descriptor (closed, a harness's stream)
+        pass
+    return sys.stdin.buffer
+
+
+def restore_stdin() -> None:
+    """Standard input non-blocking again if ``stdin_bytes`` made it blocking."""
+    while _MADE_BLOCKING:
+        try:
+            os.set_blocking(_MADE_BLOCKING.pop(), False)
+        except OSError:
+            pass
+
+
 def open_corpus(path: str | os.PathLike) -> IO[bytes]:
     """A corpus file opened for reading ('-': standard input), or one line saying why it cannot be."""
     if os.fspath(path) == STDIN:
-        return _KeepOpen(sys.stdin.buffer)  # type: ignore[return-value]
+        return _KeepOpen(stdin_bytes())  # type: ignore[return-value]
     if not os.fspath(path):  # Path("") would be ".", a directory the user never named
         raise CorpusError("'': an empty file name; give a file")
     path = Path(path)
@@ -335,8 +365,8 @@ def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str
     given, path = path, Path(path)
     with open_corpus(given) as f, _no_cycles_made():  # as given: Path("./-") would be "-", stdin
         fmt = fmt or _sniff(path, f)
-        lines = text_lines(corpus_name(path), f, inner_cr=False)
-        reader = _Reader(path, problems)
+        lines = text_lines(corpus_name(given), f, inner_cr=False)
+        reader = _Reader(given, problems)
         if fmt == "slash":
             sentences = list(_read_slash(reader, lines))
         elif fmt == "tsv":
@@ -346,7 +376,7 @@ def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str
         else:
             raise ValueError(f"unknown corpus format {fmt!r}")
     if not sentences:
-        raise CorpusError(f"{corpus_name(path)}: no tagged sentence found (read as {fmt})")
+        raise CorpusError(f"{corpus_name(given)}: no tagged sentence found (read as {fmt})")
     return sentences
 
 

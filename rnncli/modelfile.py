@@ -490,10 +490,11 @@ class Origin:
     """The file a model was read from, as it was then: what a tagger pickles as, and what tells
     a cached tagger from a changed file."""
 
-    __slots__ = ("path", "signature", "_digest")
+    __slots__ = ("path", "signature", "_digest", "directory")
 
-    def __init__(self, path: str, signature: tuple):
+    def __init__(self, path: str, signature: tuple, directory: bytes | None = None):
         self.path, self.signature, self._digest = path, signature, None
+        self.directory = directory  # the archive's list of members with their checksums, as read
 
     def current(self) -> bool:
         """Whether the file at the path is still the one that was read."""
@@ -503,12 +504,17 @@ class Origin:
         """Raises ``ModelFileError`` if the file read was written over in place since (the same
         file, another size or time: ``cp new.npz model.npz``), which changes the pages mapped from
         it under the tagger, or ends the process with SIGBUS if it shrank. A file renamed over
-        the path (``mv``, ``rnncli train -o``) leaves the one read as it was: no concern."""
+        the path (``mv``, ``rnncli train -o``) leaves the one read as it was: no concern. Nor
+        does a new time alone, when the archive lists the same members with the same CRC-32s."""
         now = signature(self.path)
-        if now is not None and now[:2] == self.signature[:2] and now != self.signature:
-            raise ModelFileError(f"{label}: the model file was written over while in use (as cp does); "
-                                 f"stopped. Replace a model file by renaming a new one over it (mv), as "
-                                 f"rnncli train does")
+        if now is None or now[:2] != self.signature[:2] or now == self.signature:
+            return
+        if now[2] == self.signature[2] and self.directory is not None and _directory(self.path) == self.directory:
+            self.signature = now  # touched (touch, a backup restoring the time): every member as it was
+            return
+        raise ModelFileError(f"{label}: the model file was written over while in use (as cp does); "
+                             f"stopped. Replace a model file by renaming a new one over it (mv), as "
+                             f"rnncli train does")
 
     def digest(self) -> str | None:
         """SHA-256 of the file's bytes, computed once; None if the file is no longer the one read."""
@@ -547,4 +553,24 @@ def origin(path: str | os.PathLike, before: tuple | None) -> Origin | None:
     None if the file changed meanwhile."""
     if before is None or signature(path) != before:
         return None
-    return Origin(os.path.abspath(path), before)
+    return Origin(os.path.abspath(path), before, _directory(path))
+
+
+def _directory(path: str | os.PathLike) -> bytes | None:
+    """A zip archive's central directory: each member's name, size and CRC-32, a few hundred
+    bytes at the end of the file. None if it cannot be read (or the archive has a comment or is
+    of the 64-bit kind, which rnncli does not write)."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - 22))
+            end = f.read(22)
+            if len(end) != 22 or end[:4] != b"PK\x05\x06":
+                return None
+            length, offset = struct.unpack("<II", end[12:20])
+            if offset + length > size - 22:
+                return None
+            f.seek(offset)
+            return f.read(length)
+    except OSError:
+        return None

@@ -619,6 +619,8 @@ def test_a_tagger_kept_by_a_program_stops_when_its_file_is_written_over_in_place
     os.replace(renamed, model)
     assert tagger.tag([["they", "fish"]]) == [["nn", "v"]]
     assert [t.tag for t in tagger.tag_text("they fish")[0]] == ["nn", "v"]
+    os.utime(model, (1e9, 1e9))  # touched, not changed: its members and their CRC-32s as they were
+    assert tagger.tag([["they", "fish"]]) == [["nn", "v"]]
 
     tagger = rnncli.load(str(model))
     with open(model, "r+b") as f:  # as cp writes: the same file, truncated and written again
@@ -779,6 +781,39 @@ def test_a_file_named_dash_is_read_as_a_file_when_its_path_says_so(tmp_path, mon
     r = subprocess.run([*RNNCLI, "eval", "./-", "--model", "tutorial", "--json"], input=b"", capture_output=True,
                        timeout=60)
     assert r.returncode == 0 and json.loads(r.stdout)["tokens"] == 2
+    (tmp_path / "-").write_text("they/nn fish/v\nbad line here\n")
+    r = subprocess.run([*RNNCLI, "eval", "./-", "--model", "tutorial", "--strict"], capture_output=True, timeout=60)
+    assert r.returncode == 1 and r.stderr.startswith(b"rnncli: error: ./-:2: token 'bad' has no tag")
     for args in (["tag", "-i", ""], ["eval", ""], ["train", "", "-o", "m.npz"]):
         r = subprocess.run([*RNNCLI, *args], capture_output=True, timeout=60)
         assert (r.returncode, r.stderr) == (1, b"rnncli: error: '': an empty file name; give a file\n"), args
+
+
+def test_stdin_left_non_blocking_is_left_so_and_an_ignored_ctrl_c_stays_ignored(tutorial_model):
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    try:
+        os.write(write, b"they fish\n")
+        os.close(write)
+        r = subprocess.run([*RNNCLI, "tag", "--model", str(tutorial_model)], stdin=read, capture_output=True,
+                           timeout=60)
+        assert (r.returncode, r.stdout) == (0, b"they/nn fish/v\n")
+        assert not os.get_blocking(read)  # the flag belongs to the pipe, which the caller shares
+    finally:
+        os.close(read)
+    proc = subprocess.Popen([*RNNCLI, "tag", "-i", "-", "--model", str(tutorial_model)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # as `cmd &` in a script
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    assert proc.communicate(b"they fish\n", timeout=60) == (b"they/nn fish/v\n", b"") and proc.returncode == 0
+
+
+def test_a_closed_stdin_troubles_nothing_that_does_not_read_it(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("they fish\n" * 30_000)
+    r = subprocess.run([*RNNCLI, "tag", "-j", "2", "-i", str(text), "--model", "tutorial"],
+                       preexec_fn=lambda: os.close(0), capture_output=True, timeout=120)
+    assert (r.returncode, r.stderr, r.stdout.count(b"\n")) == (0, b"", 30_000)
+    r = subprocess.run([*RNNCLI, "eval", "-"], preexec_fn=lambda: os.close(0), capture_output=True, timeout=60)
+    assert r.returncode == 1 and r.stderr.count(b"\n") == 1 and b"Traceback" not in r.stderr
