@@ -127,6 +127,14 @@ def _layout(chains: list[str], hidden: int, title_lines: int) -> dict:
     return y
 
 
+def _stacked_note(chains: list[str]) -> str:
+    """What the arrows between two-direction layers leave out: each chain above reads both below."""
+    layers = _layers(chains)
+    if len(layers) < 2 or len(layers[0]) < 2:
+        return ""
+    return "; a layer above the first reads both strips below it, [s_t ; s_bwd_t]: drawn from the one in line"
+
+
 def _label(name: str, letter: str) -> str:
     """The array of a chain: W for s, W_bwd for s_bwd, W2 for s2, ..."""
     return letter + name[1:]
@@ -215,7 +223,7 @@ def unroll_figure(data: dict) -> str:
         cx = _column(i, y)
         body += _box(cx, y["o"], [(f"{step['tag']} {step['top'][0]['p']:.2f}", {"font_weight": "bold"})])
         body.append(_text(cx - BOX_W / 2 - 4, y["o"] + BOX_H / 2 + 4, f"o_{step['t']}", size=11, anchor="end"))
-    note = "each cell a unit of s_t: red +, blue -, white 0"
+    note = "each cell a unit of s_t: red +, blue -, white 0" + _stacked_note(chains)
     if data.get("scale_w") is not None:
         note += f"; every W multiplied by {data['scale_w']:g}"
     body.append(_text(20, y["end"], note, size=11, anchor="start", fill="#555555"))
@@ -254,7 +262,7 @@ def backprop_figure(data: dict) -> str:
     body += _errors(data, place, y, tops)
     note = (f"red: the error dL/ds going back, each arrow as wide as its norm (widest {_largest(data):.3g}); "
             f"L = {data['loss']:.4g}" + (f"; every W multiplied by {data['scale_w']:g}"
-                                         if data.get("scale_w") is not None else ""))
+                                         if data.get("scale_w") is not None else "") + _stacked_note(chains))
     body.append(_text(20, y["end"], note, size=11, anchor="start", fill="#555555"))
     title = f"{' '.join(data['words'])}: backpropagation through time"
     return _svg(_width(len(steps), y, data["formula"], note), y["end"] + 12, title, body)

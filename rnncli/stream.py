@@ -13,6 +13,7 @@ tagger only by the few things it asks of one, ``Tags``.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import signal
 import threading
@@ -477,7 +478,7 @@ def tag_lines(tagger: Tags, lines: Iterable[str | bytes], fmt: str = "slash", pr
         raise OptionError("--format", f"unknown output format {fmt!r}; one of {', '.join(OUTPUT_FORMATS)}")
     if top is not None and fmt != "jsonl":  # only jsonl has room for them, as rnncli tag --top says
         raise ValueError(f"top needs format='jsonl', where each token has room for its best tags; got {fmt!r}")
-    if isinstance(first_line, bool) or not isinstance(first_line, int) or first_line < 1:
+    if isinstance(first_line, bool) or not isinstance(first_line, numbers.Integral) or first_line < 1:
         raise ValueError(f"first_line is the number of the first line, 1 or more; got {first_line!r}")
     name = "<lines>" if source is None else shown(source)
     tag_chunk = ChunkTagger(tagger, fmt, pretokenized, top)  # a bad top is said at the call too

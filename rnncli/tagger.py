@@ -366,8 +366,10 @@ class Tagger:
         if np.dtype(dtype) == np.float16:
             for name, p in self.params.items():
                 largest = float(np.abs(p).max(initial=0.0))
-                if largest > float(np.finfo(np.float16).max):  # it would become infinity, which no file may hold
-                    raise ModelFileError(f"{shown(path)}: array {name} holds {largest:.3g}, beyond float16's range "
+                with np.errstate(over="ignore"):
+                    beyond = bool(np.isinf(np.float16(largest)))  # what rounds past 65,504 becomes infinity
+                if beyond:
+                    raise ModelFileError(f"{shown(path)}: array {name} holds {largest:.6g}, beyond float16's range "
                                          f"(65,504): store the model as float32 (--store float32); not written, "
                                          f"the previous file, if any, is unchanged")
         arrays = {name: p.astype(dtype) if name in self.params else p for name, p in self.arrays().items()}

@@ -107,8 +107,9 @@ def composed(word: str) -> str:
     and a combining accent (as some keyboards, file systems and PDFs give it) is the same café."""
     return word if word.isascii() else unicodedata.normalize("NFC", word)
 
-# What joins or modifies a pictograph into one (a family, a flag of a region, a keycap, a
-# coloured variant): zero-width joiner, variation selectors, combining keycap, tag characters.
+# What joins or modifies pictographs into one (a family, the flag of a region, a coloured
+# variant): zero-width joiner, variation selectors, the combining keycap, tag characters. A
+# keycap itself (1️⃣) holds a digit, and so is no pictograph.
 _PICTOGRAPH_PARTS = frozenset("\u200d\ufe0e\ufe0f\u20e3") | frozenset(map(chr, range(0xE0020, 0xE0080)))
 # How a pictograph the model has no entry for is read: the emoticon English treebanks have
 # (UD English EWT tags it SYM, as UD tags emoji), not an unknown word left to guess from context.

@@ -817,3 +817,17 @@ def test_a_closed_stdin_troubles_nothing_that_does_not_read_it(tmp_path):
     assert (r.returncode, r.stderr, r.stdout.count(b"\n")) == (0, b"", 30_000)
     r = subprocess.run([*RNNCLI, "eval", "-"], preexec_fn=lambda: os.close(0), capture_output=True, timeout=60)
     assert r.returncode == 1 and r.stderr.count(b"\n") == 1 and b"Traceback" not in r.stderr
+
+
+def test_a_figure_of_stacked_two_direction_layers_says_what_its_arrows_leave_out(runner, tmp_path):
+    from rnncli.corpus import read_corpus
+    from rnncli.train import TrainConfig, train
+
+    tagger = train(read_corpus(SAMPLES / "tutorial.txt"), None,
+                   TrainConfig(epochs=1, hidden=8, layers=2, bidirectional=True, seed=1))
+    model, picture = tmp_path / "m.npz", tmp_path / "f.svg"
+    tagger.save(model)
+    assert runner.invoke(app, ["unroll", "they fish", "--model", str(model), "--svg", str(picture)]).exit_code == 0
+    assert "a layer above the first reads both strips below it, [s_t ; s_bwd_t]" in picture.read_text()
+    assert runner.invoke(app, ["unroll", "they fish", "--svg", str(tmp_path / "g.svg")]).exit_code == 0
+    assert "reads both strips below" not in (tmp_path / "g.svg").read_text()  # one layer: every arrow drawn
