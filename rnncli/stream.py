@@ -350,6 +350,8 @@ def _start_worker(tag_chunk: ChunkTagger, parent: int) -> None:
     global _worker
     _worker = tag_chunk
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: no worker tracebacks
+    if hasattr(signal, "pthread_sigmask"):  # held back while forked (``_fork_workers``): now ignored
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     def exit_with_parent() -> None:
         # A parent that died (killed, or ended by SIGPIPE) cannot shut the pool down: leave with it.
@@ -397,11 +399,8 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], job
         return out
 
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(tag_chunk, os.getpid()))
-    # The workers start at the first submit: make it now, before the first line is read. A pipe is
-    # read by a thread (``_paced``) that holds stdin's lock while it waits, and a worker forked
-    # then would hang for ever closing its copy of stdin, as each new worker process does.
-    pool.submit(int)
     try:
+        _fork_workers(pool)
         try:
             for chunk, where in chunks:
                 pending.append((pool.submit(_work, chunk), where))
@@ -419,6 +418,23 @@ def _in_workers(tag_chunk: ChunkTagger, chunks: Iterator[tuple[Chunk, str]], job
         abandon(pool, WORKER_DIED_GRACE if failed else ABANDON_GRACE)
         raise
     pool.shutdown(wait=True)
+
+
+def _fork_workers(pool) -> None:
+    """Start the pool's workers (at its first submit) now, before the first line is read: a pipe is
+    read by a thread (``_paced``) that holds stdin's lock while it waits, and a worker forked then
+    would hang for ever closing its copy of stdin, as each new worker process does. Ctrl-C is held
+    back meanwhile: a worker forked with the parent's handler would die of it before ignoring it
+    (a traceback, a pool broken), and the parent could lose it. Let through after, it stops the
+    run here, or the worker ignores it (``_start_worker``)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        pool.submit(int)
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pool.submit(int)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _awaited(future, pool):

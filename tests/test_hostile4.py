@@ -831,3 +831,27 @@ def test_a_figure_of_stacked_two_direction_layers_says_what_its_arrows_leave_out
     assert "a layer above the first reads both strips below it, [s_t ; s_bwd_t]" in picture.read_text()
     assert runner.invoke(app, ["unroll", "they fish", "--svg", str(tmp_path / "g.svg")]).exit_code == 0
     assert "reads both strips below" not in (tmp_path / "g.svg").read_text()  # one layer: every arrow drawn
+
+
+CTRL_C_IN_A_NEW_WORKER = """
+import os, signal, sys
+import multiprocessing.process as process
+bootstrap = process.BaseProcess._bootstrap
+def interrupted(self, *args, **kwargs):  # Ctrl-C reaching a worker just forked, as the terminal sends it
+    os.kill(os.getpid(), signal.SIGINT)
+    return bootstrap(self, *args, **kwargs)
+process.BaseProcess._bootstrap = interrupted
+sys.argv = ["rnncli", "tag", "-j", "2", "--model", "tutorial", "-i", sys.argv[1]]
+from rnncli.__main__ import main
+main()
+"""
+
+
+def test_ctrl_c_reaching_a_worker_as_it_starts_is_the_parent_s_to_handle(tmp_path):
+    """A worker forked with the parent's Ctrl-C handler died of a Ctrl-C before it could ignore
+    it: a traceback from 'Process ForkProcess-1' and the run ended with status 1. Held back
+    while forked, it is ignored by the worker, as every later one is."""
+    text = tmp_path / "t.txt"
+    text.write_text("they fish\n" * 20_000)
+    r = subprocess.run([sys.executable, "-c", CTRL_C_IN_A_NEW_WORKER, str(text)], capture_output=True, timeout=120)
+    assert (r.returncode, r.stderr, r.stdout.count(b"\n")) == (0, b"", 20_000)
