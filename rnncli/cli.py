@@ -104,9 +104,18 @@ def _closed_pipe() -> None:
     the code sees, not a silent death."""
     _discard_output()
     if hasattr(signal, "SIGPIPE"):
+        _restore_stdin()  # the signal ends rnncli before atexit would
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGPIPE)
     raise typer.Exit(141)
+
+
+def _restore_stdin() -> None:
+    """Standard input's flag as rnncli found it (``corpus.stdin_bytes``), before an end that
+    runs no atexit (a signal, ``os._exit``)."""
+    corpus_module = sys.modules.get("rnncli.corpus")
+    if corpus_module is not None:
+        corpus_module.restore_stdin()
 
 
 def _discard_output() -> None:
@@ -666,7 +675,7 @@ def evaluate(
              "from its own x_t), beside the normal score: what the memory is worth.")] = False,
     case: Annotated[Optional[Case], typer.Option(
         help="Score the corpus recased: 'lower' puts every word in lower case, 'title' capitalises every "
-             "word's first letter (headline style). Known and unknown words are counted as written.")] = None,
+             "word's first letter (headline style). Known and unknown words are counted as recased.")] = None,
     as_json: JsonOption = False,
 ):
     """Score a model on a gold corpus: accuracy, known/unknown words, per-tag F1, confusions.
@@ -695,7 +704,9 @@ def evaluate(
         return
     from .render import eval_view  # Rich: only the views draw with it
 
-    _stdout_console().print(eval_view(report, f"{corpus_name(corpus)}: {len(gold):,} sentences"))
+    recased = {"lower": ", every word lower-cased", "title": ", Every Word Capitalised"}.get(case and case.value, "")
+    _stdout_console().print(eval_view(report, f"{corpus_name(corpus)}: {len(gold):,} sentence"
+                                              f"{'s' * (len(gold) != 1)}{recased}"))
 
 
 def main() -> None:
@@ -705,7 +716,9 @@ def main() -> None:
         sys.stdout = _Closed()
     else:  # UTF-8 whatever the locale or PYTHONIOENCODING, every byte written (output.py)
         sys.stdout = _own(sys.stdout)
-    if sys.stderr is not None:  # messages too; a character the terminal cannot take is escaped
+    if sys.stderr is None:  # started with stderr closed: messages go nowhere, the work goes on
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
+    else:  # messages too; a character the terminal cannot take is escaped
         sys.stderr = _own(sys.stderr, "backslashreplace", interactive=True)
     status = 1
     try:
@@ -736,9 +749,7 @@ def main() -> None:
             # ("Fatal Python error"), or wait for it for ever. What is written is out; end now,
             # with the status the command ended with.
             _flush(sys.stderr)
-            corpus_module = sys.modules.get("rnncli.corpus")
-            if corpus_module is not None:  # os._exit runs no atexit: stdin's flag as it was found
-                corpus_module.restore_stdin()
+            _restore_stdin()  # os._exit runs no atexit
             os._exit(status)
         # The process ends here. Python's exit would walk every object left (NumPy's, Typer's,
         # the model's) looking for cycles to collect: a third of a short command's time beyond

@@ -249,21 +249,22 @@ def detect_format(path: Path, first_lines: list[str]) -> str:
 def file_format(path: str | os.PathLike) -> str:
     """The format of a corpus file, from its extension or its first lines."""
     with open_corpus(path) as f:  # the path as given: Path("./-") would be "-", stdin
-        return _sniff(Path(path), f)
+        return _sniff(path, f)
 
 
-def _sniff(path: Path, f: IO[bytes]) -> str:
+def _sniff(path: str | os.PathLike, f: IO[bytes]) -> str:
     """The format from the extension or the first lines of the open file, which is then
-    rewound to its start."""
-    if path.suffix.lower() in _EXTENSIONS:
-        return _EXTENSIONS[path.suffix.lower()]
+    rewound to its start. ``path`` as given, for messages ("./-" is no stdin)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
     if not f.seekable():  # a pipe cannot be read twice
         raise CorpusError(f"{corpus_name(path)}: a stream, whose format cannot be told from its first lines; "
                           f"give --format")
     start = f.tell()  # 0 for a file; for stdin redirected from one, where it was left
     head = [b.decode("utf-8", "replace") for _, (_, b) in zip(range(20), _raw_lines(corpus_name(path), f))]
     f.seek(start)
-    return detect_format(path, head)
+    return detect_format(Path(path), head)
 
 
 STDIN = "-"  # the corpus "file" that is standard input
@@ -334,15 +335,15 @@ def open_corpus(path: str | os.PathLike) -> IO[bytes]:
         return _KeepOpen(stdin_bytes())  # type: ignore[return-value]
     if not os.fspath(path):  # Path("") would be ".", a directory the user never named
         raise CorpusError("'': an empty file name; give a file")
-    path = Path(path)
+    name = shown(os.fspath(path))  # as given: Path("./-") would be "-"
     try:
         return open(path, "rb")
     except FileNotFoundError:
-        raise CorpusError(f"{shown(path)}: no such file") from None
+        raise CorpusError(f"{name}: no such file") from None
     except IsADirectoryError:
-        raise CorpusError(f"{shown(path)}: is a directory, not a file") from None
+        raise CorpusError(f"{name}: is a directory, not a file") from None
     except OSError as e:
-        raise CorpusError(f"{shown(path)}: cannot read ({e.strerror})") from None
+        raise CorpusError(f"{name}: cannot read ({e.strerror})") from None
 
 
 @contextmanager
@@ -364,7 +365,7 @@ def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str
     """All sentences of a corpus file; an empty result is an error."""
     given, path = path, Path(path)
     with open_corpus(given) as f, _no_cycles_made():  # as given: Path("./-") would be "-", stdin
-        fmt = fmt or _sniff(path, f)
+        fmt = fmt or _sniff(given, f)
         lines = text_lines(corpus_name(given), f, inner_cr=False)
         reader = _Reader(given, problems)
         if fmt == "slash":

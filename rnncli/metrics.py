@@ -77,7 +77,8 @@ def check_tag_set(gold: Sequence, tags: Sequence[str], source: str, whose: str =
 def evaluate(tagger, gold: Sequence, source: str = "<gold>", case: str | None = None,
              without_memory: bool = False) -> dict:
     """``score`` of a tagger on gold ``Sentence``s, as ``rnncli eval`` reports it: the words
-    recased first with ``case`` ('lower', 'title'; known and unknown words counted as written),
+    recased first with ``case`` ('lower', 'title'; known and unknown words counted as recased,
+    the words the model is given; ``report["case"]`` says which),
     and with ``without_memory`` a second score, ``report["without_memory"]``, of the network
     with every W s_{t-1} dropped. ``report["unseen_tags"]`` lists the gold tags the model does
     not have, and so never predicts. Gold whose tags are mostly not the model's (XPOS gold for a
@@ -90,10 +91,11 @@ def evaluate(tagger, gold: Sequence, source: str = "<gold>", case: str | None = 
         given = recased(words, case)
     tagger.widen_lookups(sum(map(len, words)))
     tags = [s.tags for s in gold]
-    report = score(tags, tagger.tag(given), words, tagger.vocab.is_known)
+    report = score(tags, tagger.tag(given), given, tagger.vocab.is_known)
     report["unseen_tags"] = unseen
+    report["case"] = case
     if without_memory:
-        report["without_memory"] = score(tags, tagger.without_memory().tag(given), words, tagger.vocab.is_known)
+        report["without_memory"] = score(tags, tagger.without_memory().tag(given), given, tagger.vocab.is_known)
     return report
 
 

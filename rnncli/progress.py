@@ -13,8 +13,11 @@ from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progre
                            TimeRemainingColumn)
 
 from .errors import RnncliError, shown
-from .output import widened
+from .output import MIN_WIDTH
 from .render import history_table
+
+
+NARROWEST = 20  # columns: no terminal is narrower; a width of 0 (COLUMNS=0) would print no word
 
 
 class TrainingDisplay:
@@ -23,7 +26,10 @@ class TrainingDisplay:
     a sentence that cannot be watched."""
 
     def __init__(self, quiet: bool = False, watch: str | None = None, warn=None):
-        self.console = widened(Console(stderr=True, highlight=False, markup=False, quiet=quiet))
+        # The terminal's own width: the bar redraws its line in place, which a line wider than the
+        # terminal, wrapped, defeats. Tables are printed at least MIN_WIDTH wide (``_summary``).
+        self.console = Console(stderr=True, highlight=False, markup=False, quiet=quiet)
+        self.console.width = max(self.console.width, NARROWEST)  # COLUMNS=0 would print nothing at all
         self.watch, self.watched, self.warn = watch, None, warn
         self.progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
@@ -94,7 +100,7 @@ class TrainingDisplay:
                 self.watch = None
                 (self.warn or self.console.print)(f"--watch: {e}; not watched")
                 return
-        self.console.print(watch_line(model, *self.watched))
+        self.console.print(watch_line(model, *self.watched), soft_wrap=True)  # a log line stays one line
 
     def summary(self, tagger, path: Path) -> None:
         try:
@@ -104,7 +110,7 @@ class TrainingDisplay:
 
     def _summary(self, tagger, path: Path) -> None:
         t = tagger.record.training
-        self.console.print(history_table(t.history, t.best_epoch))
+        self.console.print(history_table(t.history, t.best_epoch), width=max(self.console.width, MIN_WIDTH))
         dev = "" if t.dev_accuracy is None else f", dev accuracy {100 * t.dev_accuracy:.2f}%"
         self.console.print(f"wrote {shown(path)}: {tagger.shape.n_params():,} parameters, "
                            f"{len(tagger.vocab.tables['word']) - 1:,} words, {len(tagger.tags)} tags, "

@@ -233,7 +233,8 @@ def eval_view(report: dict, title: str) -> Group:
     head = Text()
     head.append(f"{title}\n", style="bold")
     head.append(f"accuracy {_pct(report['accuracy'])} on {report['tokens']:,} tokens "
-                f"({report['sentences']:,} sentences, {_pct(report['sentence_accuracy'])} entirely right)\n")
+                f"({report['sentences']:,} sentence{'s' * (report['sentences'] != 1)}, "
+                f"{_pct(report['sentence_accuracy'])} entirely right)\n")
     head.append(f"known words {_pct(report['known_accuracy'])} ({report['known_tokens']:,}), "
                 f"unknown words {_pct(report['unknown_accuracy'])} ({report['unknown_tokens']:,})")
     alone = report.get("without_memory")

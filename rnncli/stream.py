@@ -427,14 +427,14 @@ def _fork_workers(pool) -> None:
     back meanwhile: a worker forked with the parent's handler would die of it before ignoring it
     (a traceback, a pool broken), and the parent could lose it. Let through after, it stops the
     run here, or the worker ignores it (``_start_worker``)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        pool.submit(int)
-        return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
     try:
         pool.submit(int)
+    except OSError as e:  # fork refused: too many processes, too little memory
+        raise TaggingError(f"cannot start the worker processes ({e.strerror or e}); try fewer --jobs") from None
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _awaited(future, pool):
@@ -468,6 +468,10 @@ def abandon(pool, grace: float = ABANDON_GRACE) -> None:
     workers = list((getattr(pool, "_processes", None) or {}).values())
     manager = pool._executor_manager_thread  # started by the first submit, which _in_workers makes at once
     pool.shutdown(wait=False, cancel_futures=True)
+    if manager is None:  # the first submit failed (fork refused, Ctrl-C): no thread, workers to end
+        for worker in workers:
+            worker.kill()
+        return
     manager.join(timeout=grace)
     if manager.is_alive():
         for worker in workers:

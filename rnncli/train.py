@@ -570,15 +570,25 @@ def _check_replaceable(option: str, path: Path) -> None:
         if not stat.S_ISREG(os.stat(path).st_mode):
             return  # new, or not a file: writing says why it cannot be replaced
         with open(path, "rb") as f:
-            head = f.read(4)
+            head = f.read(128)
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
         return
     except OSError as e:
         raise RnncliError(f"{shown(path)}: cannot read ({e.strerror})") from None
-    if head and head != b"PK\x03\x04":
+    if head and not _npz(head):
         raise OptionError(option, f"{shown(path)} exists and is not a model file (an .npz); refusing to overwrite it")
-    if not os.access(path, os.W_OK):
+    if not mode & 0o222:  # by its mode, not os.access: root may write anything
         raise OptionError(option, f"{shown(path)} is read-only; refusing to replace it (make it writable first)")
+
+
+def _npz(head: bytes) -> bool:
+    """Whether a file's first bytes are those of an .npz: a zip archive whose first member is an
+    array (a name ending .npy), not any zip (a .docx, a .jar)."""
+    if len(head) < 30 or head[:4] != b"PK\x03\x04":
+        return False
+    length = int.from_bytes(head[26:28], "little")
+    return head[30:30 + length].endswith(b".npy")
 
 
 # The signals that stop training with a checkpoint, as said in messages: Ctrl-C; SIGTERM (timeout,

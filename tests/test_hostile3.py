@@ -369,7 +369,7 @@ def test_sighup_and_sigquit_during_training_save_a_checkpoint_as_sigterm_does(tm
     assert status == 128 + number, rest
     assert f"rnncli: error: {word} in epoch " in rest and "Traceback" not in rest
     assert f"not written; checkpoint saved to {ckpt}; continue with the same command and --resume {ckpt}" in rest
-    assert (tmp_path / "m.npz").read_bytes() == b"PK\x03\x04 the previous model file" and ckpt.exists()
+    assert (tmp_path / "m.npz").read_bytes() == b"PK\x03\x04" + bytes(22) + b"\x0c\x00\x00\x00metadata.npy: the previous model file" and ckpt.exists()
 
 
 @pytest.mark.parametrize("extra", [[], ["--dev", str(TUTORIAL), "--patience", "1", "--epochs", "30"]])

@@ -533,7 +533,7 @@ def test_a_signal_just_after_the_model_is_renamed_into_place_says_it_was_written
     from rnncli.tagger import Tagger
 
     out = tmp_path / "m.npz"
-    out.write_bytes(b"PK\x03\x04 the previous model file")
+    out.write_bytes(b"PK\x03\x04" + bytes(22) + b"\x0c\x00\x00\x00metadata.npy: the previous model file")
     real = os.replace
 
     def signalled(src, dst):
@@ -720,12 +720,15 @@ def test_a_non_blocking_stdin_is_waited_for_not_taken_for_its_end(extra):
     os.close(read)
     try:
         os.write(write, b"I eat apple\n")
-        time.sleep(1.5)  # the tagger reads the first line and finds the pipe empty
+        first = proc.stdout.readline()  # answered: the tagger then reads on and finds the pipe empty
+        time.sleep(0.5)
         os.write(write, b"you sleep\n")
+    except BrokenPipeError:  # the tagger took the empty pipe for the end and is gone
+        pass
     finally:
         os.close(write)
     out, err = proc.communicate(timeout=120)
-    assert (proc.returncode, out, err) == (0, b"I/PRON eat/VERB apple/NOUN\nyou/PRON sleep/VERB\n", b"")
+    assert (proc.returncode, first + out, err) == (0, b"I/PRON eat/VERB apple/NOUN\nyou/PRON sleep/VERB\n", b"")
 
 
 def test_conllu_output_with_a_line_break_inside_a_line_reads_back(runner, tmp_path):
@@ -801,6 +804,21 @@ def test_stdin_left_non_blocking_is_left_so_and_an_ignored_ctrl_c_stays_ignored(
         assert not os.get_blocking(read)  # the flag belongs to the pipe, which the caller shares
     finally:
         os.close(read)
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    out_read, out_write = os.pipe()
+    proc = subprocess.Popen([*RNNCLI, "tag", "--model", str(tutorial_model)], stdin=read, stdout=out_write)
+    os.close(out_write)
+    try:
+        os.write(write, b"they fish\n")
+        assert os.read(out_read, 100) == b"they/nn fish/v\n"
+        os.close(out_read)  # the reader goes away: the next line ends rnncli by SIGPIPE, before atexit
+        os.write(write, b"they fish\n")
+        os.close(write)
+        assert proc.wait(timeout=60) == -signal.SIGPIPE
+        assert not os.get_blocking(read)
+    finally:
+        os.close(read)
     proc = subprocess.Popen([*RNNCLI, "tag", "-i", "-", "--model", str(tutorial_model)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # as `cmd &` in a script
@@ -855,3 +873,25 @@ def test_ctrl_c_reaching_a_worker_as_it_starts_is_the_parent_s_to_handle(tmp_pat
     text.write_text("they fish\n" * 20_000)
     r = subprocess.run([sys.executable, "-c", CTRL_C_IN_A_NEW_WORKER, str(text)], capture_output=True, timeout=120)
     assert (r.returncode, r.stderr, r.stdout.count(b"\n")) == (0, b"", 20_000)
+
+
+def test_a_fork_refused_is_one_line_and_a_zip_that_is_no_model_or_a_read_only_model_is_kept(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("they fish\n" * 3000)
+    code = ("import errno, sys\nimport multiprocessing.popen_fork as pf\n"
+            "def refuse(self, process_obj): raise OSError(errno.EAGAIN, 'Resource temporarily unavailable')\n"
+            "pf.Popen._launch = refuse\n"
+            f"sys.argv = ['rnncli', 'tag', '-j', '2', '--model', 'tutorial', '-i', {str(text)!r}]\n"
+            "from rnncli.__main__ import main\nmain()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert (r.returncode, r.stderr) == (1, b"rnncli: error: cannot start the worker processes (Resource temporarily "
+                                           b"unavailable); try fewer --jobs\n")
+    report = tmp_path / "report.docx"  # a zip archive, but no .npz
+    report.write_bytes(b"PK\x03\x04" + bytes(22) + b"\x0b\x00\x00\x00word/x.xml" + bytes(40))
+    model = tmp_path / "kept.npz"
+    model.write_bytes((SAMPLES.parent / "rnncli" / "models" / "tutorial.npz").read_bytes())
+    model.chmod(0o444)  # by its mode, whoever runs rnncli (root may write anything)
+    for path, why in ((report, "exists and is not a model file"), (model, "is read-only; refusing to replace it")):
+        r = subprocess.run([*RNNCLI, "train", str(SAMPLES / "tutorial.txt"), "--epochs", "1", "--hidden", "8", "-q",
+                            "-o", str(path)], capture_output=True, timeout=120)
+        assert r.returncode == 2 and why.encode() in r.stderr, r.stderr
