@@ -111,10 +111,13 @@ def per_step(flow: np.ndarray, backward: bool = False) -> float | None:
 
 def verdict(rate: float | None, n_steps: int) -> str:
     """The one judgement of a chain's gradient over a sentence, from ``per_step``: 'vanishing',
-    'exploding' or 'neither', or 'too short to tell' for a sentence of fewer than SHORTEST words.
+    'exploding' or 'neither'; 'too short to tell' for a sentence of fewer than SHORTEST words, and
+    'no error to carry' where no loss sends any error back (a model with one tag: every L_t is 0).
     ``backprop`` and ``inspect`` both judge by it, so that they never disagree."""
-    if rate is None or n_steps < SHORTEST:
+    if n_steps < SHORTEST:
         return "too short to tell"
+    if rate is None:
+        return "no error to carry"
     return "vanishing" if rate < VANISHING else "exploding" if rate > EXPLODING else "neither"
 
 

@@ -81,6 +81,8 @@ def memory_sentence(m: dict) -> str:
     both say it."""
     if m["verdict"] == "too short to tell":
         return "too short to tell: the verdict needs a sentence of 4 words or more."
+    if m["verdict"] == "no error to carry":
+        return "no error to carry: no step's loss sends any error back (every L_t is 0, as with one tag)."
     meaning = {"vanishing": "the error vanishes on its way back, so far steps learn little from it",
                "exploding": "the error explodes on its way back, so one step of training can throw W far",
                "neither": "the error neither vanishes nor explodes"}[m["verdict"]]

@@ -98,6 +98,9 @@ def test_a_bad_byte_in_one_file_is_the_one_line_rnncli_tag_gives(dask_script, tm
     assert (status, message) == (1, f"rnncli: error: {bad}:3: not valid UTF-8 (byte 0xff at column 7)\n")
     assert (r.returncode, r.stderr.decode()) == (1, message)
     assert not (out / "bad.txt").exists()
+    missing = tmp_path / "in" / "nope.txt"  # named in one line too, before any task runs
+    r = run(dask_script, out, files[0], missing)
+    assert (r.returncode, r.stderr.decode()) == (1, f"rnncli: error: {missing}: no such file\n")
 
 
 def test_each_worker_reads_the_model_once_and_tags_with_one_blas_thread(dask_script):

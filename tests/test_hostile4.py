@@ -895,3 +895,13 @@ def test_a_fork_refused_is_one_line_and_a_zip_that_is_no_model_or_a_read_only_mo
         r = subprocess.run([*RNNCLI, "train", str(SAMPLES / "tutorial.txt"), "--epochs", "1", "--hidden", "8", "-q",
                             "-o", str(path)], capture_output=True, timeout=120)
         assert r.returncode == 2 and why.encode() in r.stderr, r.stderr
+
+
+def test_a_model_with_one_tag_has_no_error_to_carry_not_a_sentence_too_short(runner, tmp_path):
+    corpus, model = tmp_path / "one.txt", tmp_path / "one.npz"
+    corpus.write_text("a/X b/X\nc/X\n")
+    assert runner.invoke(app, ["train", str(corpus), "-o", str(model), "--hidden", "8", "--epochs", "2", "-q"]).exit_code == 0
+    card = json.loads(runner.invoke(app, ["inspect", str(model), "--json"]).stdout)
+    assert card["memory"]["chains"]["s"]["verdict"] == "no error to carry"
+    r = runner.invoke(app, ["backprop", "we like to watch the fish in the park", "--model", str(model)])
+    assert r.exit_code == 0 and "no error to carry: no step's loss sends any error back" in " ".join(r.stdout.split())
