@@ -905,3 +905,11 @@ def test_a_model_with_one_tag_has_no_error_to_carry_not_a_sentence_too_short(run
     assert card["memory"]["chains"]["s"]["verdict"] == "no error to carry"
     r = runner.invoke(app, ["backprop", "we like to watch the fish in the park", "--model", str(model)])
     assert r.exit_code == 0 and "no error to carry: no step's loss sends any error back" in " ".join(r.stdout.split())
+
+
+def test_eval_of_a_corpus_tagged_all_right_says_there_is_no_confusion(runner, tmp_path):
+    gold = tmp_path / "g.txt"
+    gold.write_text("they/nn fish/v\n")
+    r = runner.invoke(app, ["eval", str(gold), "--model", "tutorial"])
+    assert r.exit_code == 0 and r.stdout.startswith(f"{gold}: 1 sentence\naccuracy 100.00% on 2 tokens (1 sentence, ")
+    assert r.stdout.rstrip().endswith("most frequent confusions: none, every tag is right")
