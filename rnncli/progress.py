@@ -66,7 +66,10 @@ class TrainingDisplay:
                 pass
 
     def _update(self, p) -> None:
-        if p.kind == "batch":
+        if p.kind == "start":  # the tag set is known: a --watch that cannot be watched is said now
+            if self.watch is not None and self.watched is None:
+                self._parse_watched(p.model)
+        elif p.kind == "batch":
             if not self.live:
                 self.progress.__enter__()
                 self.live = True
@@ -90,15 +93,19 @@ class TrainingDisplay:
             if self.watch is not None and p.model is not None and not self.console.quiet:
                 self._show_watched(p.model)
 
-    def _show_watched(self, model) -> None:
+    def _parse_watched(self, model) -> None:
         from .lesson import parse_sentence  # only `train --watch` needs it, not `tag`'s reading bar
 
+        try:
+            self.watched = parse_sentence(self.watch, model.tags, owner="the training data")
+        except RnncliError as e:
+            self.watch = None
+            (self.warn or self.console.print)(f"--watch: {e}; not watched")
+
+    def _show_watched(self, model) -> None:
         if self.watched is None:
-            try:
-                self.watched = parse_sentence(self.watch, model.tags, owner="the training data")
-            except RnncliError as e:
-                self.watch = None
-                (self.warn or self.console.print)(f"--watch: {e}; not watched")
+            self._parse_watched(model)
+            if self.watched is None:
                 return
         self.console.print(watch_line(model, *self.watched), soft_wrap=True)  # a log line stays one line
 

@@ -39,7 +39,7 @@ from .vocab import CASE_SLOT, CASES, IDENTITY_SLOTS, Vocab, keyed, needs_lexicon
 
 @dataclass
 class Progress:
-    """What the loop reports: ``kind`` is 'batch' or 'epoch'."""
+    """What the loop reports: ``kind`` is 'start' (once, before the first step), 'batch' or 'epoch'."""
 
     kind: str
     epoch: int
@@ -50,7 +50,7 @@ class Progress:
     dev_accuracy: float | None = None
     seconds: float = 0.0
     best: bool = False
-    model: Tagger | None = None  # 'epoch': the network as it stands, as it would be saved
+    model: Tagger | None = None  # 'start', 'epoch': the network as it stands ('epoch': as it would be saved)
 
 
 class Diverged(TrainingError):
@@ -203,6 +203,9 @@ def _train(sentences: list[Sentence], dev: list[Sentence] | None, config: TrainC
     if not sentences:
         raise TrainingError("no training sentences")
     run = Run(sentences, dev, config, callback or (lambda p: None), resume, lexicon)
+    taught = run.corpus  # the network before its first step here: what it tags, for a display to check against
+    run.report(Progress("start", run.state.epoch, config.epochs,
+                        model=Tagger(taught.shape, run.params, taught.vocab, taught.tags)))
     snapshot = None
     while run.state.epoch < config.epochs and not run.out_of_patience():  # resumed: it may be done
         try:
