@@ -361,7 +361,7 @@ def train(
 
     Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz
 
-    Example: rnncli train sample_corpora/tutorial.txt -o tutorial.npz --watch "they fish"
+    Example: rnncli train sample_corpora/tutorial.txt -o t.npz --watch "they fish"
     """
     _one_blas_thread()
     # NumPy, after the BLAS thread count is set, and the trainer's display: `train` alone needs them.
@@ -474,7 +474,9 @@ def tag(
     Input that can pause (a pipe, a terminal) is tagged as it comes: each line is answered as soon
     as no more follows it at once.
 
-    Example: rnncli tag "I eat apple"    or    cat text.txt | rnncli tag --format jsonl --top 3
+    Example: rnncli tag "I eat apple"
+
+    Example: cat text.txt | rnncli tag --format jsonl --top 3
     """
     if top is not None and fmt is not OutputFormat.jsonl:
         raise typer.BadParameter("needs --format jsonl, where each token has room for its best tags",
@@ -529,9 +531,9 @@ def unroll(
 
     Example: rnncli unroll "I eat apple" --show-hidden
 
-    Example: rnncli unroll "they fish" --model tutorial --show-hidden --svg they-fish.svg
+    Example: rnncli unroll "they fish" -m tutorial --show-hidden --svg fish.svg
 
-    Example: rnncli unroll "they fish" --model tutorial --scale-w 2
+    Example: rnncli unroll "they fish" -m tutorial --scale-w 2
     """
     _one_blas_thread()
     # NumPy, after the BLAS thread count is set, and the tokeniser's rules: for this command alone.
@@ -587,11 +589,11 @@ def backprop(
 
     Example: rnncli backprop "I/nn eat/v apple/nn" --model tutorial
 
-    Example: rnncli backprop "they/nn fish/nn" --model tutorial --lr 0.05 --svg backprop.svg
+    Example: rnncli backprop "fish/nn" -m tutorial --lr 0.05 --svg backprop.svg
 
-    Example: rnncli backprop "they/nn fish/nn" --model tutorial --lr 0.05 --steps 5
+    Example: rnncli backprop "they/nn fish/nn" -m tutorial --lr 0.05 --steps 5
 
-    Example: rnncli backprop "we like to watch the fish" --model tutorial --scale-w 0.5
+    Example: rnncli backprop "we like to watch the fish" -m tutorial --scale-w 0.5
     """
     _one_blas_thread()
     from .lesson import backprop as run, parse_sentence, record  # NumPy, after the BLAS thread count is set
@@ -682,9 +684,9 @@ def evaluate(
 
     Example: rnncli eval sample_corpora/tutorial.txt --model tutorial
 
-    Example: rnncli eval sample_corpora/tutorial.txt --model tutorial --without-memory
+    Example: rnncli eval sample_corpora/tutorial.txt -m tutorial --without-memory
 
-    Example: rnncli eval sample_corpora/tutorial.txt --model tutorial --case title
+    Example: rnncli eval sample_corpora/tutorial.txt -m tutorial --case title
     """
     _one_blas_thread()
     from .metrics import evaluate  # NumPy, after the BLAS thread count is set: for this command alone

@@ -246,13 +246,23 @@ def test_the_command_list_is_the_apps():
 
 
 @pytest.mark.parametrize("command, example", [
-    ("unroll", "--svg they-fish.svg"), ("backprop", "--lr 0.05 --svg backprop.svg"),
+    ("unroll", "--svg fish.svg"), ("backprop", "--lr 0.05 --svg backprop.svg"),
     ("inspect", "--svg-terminal card.svg"), ("unroll", "--scale-w 2"), ("backprop", "--lr 0.05 --steps 5"),
     ("backprop", "--scale-w 0.5"),
-    ("eval", "--model tutorial --without-memory"), ("train", '--watch "they fish"')])
+    ("eval", "-m tutorial --without-memory"), ("train", '--watch "they fish"')])
 def test_every_new_option_has_an_example_in_its_commands_help(runner, command, example):
     text = " ".join(ok(runner.invoke(app, [command, "--help"])).stdout.split())
     assert re.search(f"Example: rnncli {command} [^│]*{re.escape(example)}", text), text
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_example_in_help_fits_80_columns(command):
+    """An example wrapped onto a second line is a command a reader cannot copy whole."""
+    from rnncli import cli
+
+    info = next(c for c in cli.app.registered_commands if (c.name or c.callback.__name__) == command)
+    examples = [line.strip() for line in info.callback.__doc__.splitlines() if line.strip().startswith("Example: ")]
+    assert examples and all(len(e) <= 78 for e in examples), [e for e in examples if len(e) > 78]
 
 
 # -- the bundled models ------------------------------------------------------------------------
