@@ -28,7 +28,7 @@ except ImportError:
 
 from .config import BLAS_VARIABLES, OPTIONS, RECASINGS, RESUMABLE, TrainConfig, check
 from .corpus import (FORMATS, OUTPUT_FORMATS, TAG_COLUMNS, check_stdin_once, check_tag_column, corpus_name, open_corpus,
-                     read_corpora, text_lines)
+                     read_corpora, restore_stdin, text_lines)
 from .errors import OptionError, RnncliError, printable, shown
 from .output import Lines, raw_of, utf8_stream, widened
 
@@ -104,18 +104,10 @@ def _closed_pipe() -> None:
     the code sees, not a silent death."""
     _discard_output()
     if hasattr(signal, "SIGPIPE"):
-        _restore_stdin()  # the signal ends rnncli before atexit would
+        restore_stdin()  # the signal ends rnncli before atexit would
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGPIPE)
     raise typer.Exit(141)
-
-
-def _restore_stdin() -> None:
-    """Standard input's flag as rnncli found it (``corpus.stdin_bytes``), before an end that
-    runs no atexit (a signal, ``os._exit``)."""
-    corpus_module = sys.modules.get("rnncli.corpus")
-    if corpus_module is not None:
-        corpus_module.restore_stdin()
 
 
 def _discard_output() -> None:
@@ -251,23 +243,12 @@ def _check_pictures(**options: Path | None) -> None:
     """Each picture to be written (option name -> path, None: none), checked before any work is
     done: its directory writable, and the path not a file that holds something else (the
     model being read, a corpus): an SVG picture or an empty file is replaced, nothing else."""
-    from .modelfile import check_writable  # it brings NumPy: only commands that write a file check one
+    from .modelfile import check_replaceable, check_writable  # NumPy: only commands that write a file check one
 
     given = {name: path for name, path in options.items() if path}
     for name, path in given.items():
         check_writable(path)
-        try:
-            if not stat.S_ISREG(os.stat(path).st_mode):
-                continue  # not a file (a directory, a pipe): the writing says why it cannot replace it
-            with open(path, "rb") as f:
-                head = f.read(1 << 16)
-        except FileNotFoundError:
-            continue  # a new picture
-        except OSError as e:
-            raise RnncliError(f"{shown(path)}: cannot read ({e.strerror})") from None
-        if head and not _is_svg(head):
-            raise OptionError("--" + name.replace("_", "-"), f"{shown(path)} exists and is not an SVG picture; "
-                                                             f"refusing to overwrite it")
+        check_replaceable(path, "--" + name.replace("_", "-"), _is_svg, "an SVG picture", 1 << 16)
     if len(given) == 2 and len({os.path.realpath(p) for p in given.values()}) == 1:
         raise OptionError("--svg-terminal", "the same file as --svg: give each picture its own file")
 
@@ -420,10 +401,8 @@ def _read_lines(texts: list[str], inputs: list[Path], read=None):
             yield "argument", n, line.removesuffix("\r")
     before = 0  # bytes of the files already read
     for path in inputs:
-        stdin = str(path) == "-"
-        name = "<stdin>" if stdin else shown(path)
-        stream = open_corpus(path)  # stdin: made blocking while read (corpus.stdin_bytes)
-        try:
+        name = corpus_name(path)
+        with open_corpus(path) as stream:  # stdin: kept open, made blocking while read (corpus.stdin_bytes)
             for n, line in text_lines(name, stream):
                 yield name, n, line
                 if read is not None and not n % 1024:  # tell() is cheap, not free: not every line
@@ -431,9 +410,6 @@ def _read_lines(texts: list[str], inputs: list[Path], read=None):
             if read is not None:
                 before += stream.tell()
                 read(before)
-        finally:
-            if not stdin:
-                stream.close()
 
 
 def _bytes_to_show(inputs: list[Path]) -> int | None:
@@ -751,7 +727,7 @@ def main() -> None:
             # ("Fatal Python error"), or wait for it for ever. What is written is out; end now,
             # with the status the command ended with.
             _flush(sys.stderr)
-            _restore_stdin()  # os._exit runs no atexit
+            restore_stdin()  # os._exit runs no atexit
             os._exit(status)
         # The process ends here. Python's exit would walk every object left (NumPy's, Typer's,
         # the model's) looking for cycles to collect: a third of a short command's time beyond

@@ -363,11 +363,10 @@ def _no_cycles_made():
 def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str = "upos",
                 problems: list[str] | None = None) -> list[Sentence]:
     """All sentences of a corpus file; an empty result is an error."""
-    given, path = path, Path(path)
-    with open_corpus(given) as f, _no_cycles_made():  # as given: Path("./-") would be "-", stdin
-        fmt = fmt or _sniff(given, f)
-        lines = text_lines(corpus_name(given), f, inner_cr=False)
-        reader = _Reader(given, problems)
+    with open_corpus(path) as f, _no_cycles_made():  # as given: Path("./-") would be "-", stdin
+        fmt = fmt or _sniff(path, f)
+        lines = text_lines(corpus_name(path), f, inner_cr=False)
+        reader = _Reader(path, problems)
         if fmt == "slash":
             sentences = list(_read_slash(reader, lines))
         elif fmt == "tsv":
@@ -377,7 +376,7 @@ def read_corpus(path: str | os.PathLike, fmt: str | None = None, tag_column: str
         else:
             raise ValueError(f"unknown corpus format {fmt!r}")
     if not sentences:
-        raise CorpusError(f"{corpus_name(given)}: no tagged sentence found (read as {fmt})")
+        raise CorpusError(f"{corpus_name(path)}: no tagged sentence found (read as {fmt})")
     return sentences
 
 

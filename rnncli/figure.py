@@ -294,7 +294,7 @@ def _errors(data: dict, place: dict, y: dict, tops: list[str]) -> list[str]:
             x, top = place[name, i]
             if v > 0:
                 start, end = y["o"] + BOX_H + 2, top - 16
-                if y["col"] == COL:  # one chain a layer: left of V, the label half way
+                if len(tops) == 1:  # one chain a layer: left of V, the label half way
                     out.append(arrow(x - 24, start, x - 24, end, v, "from-output"))
                     out.append(_text(x - 32, (start + end) / 2 + 4, f"{v:.2g}", size=10, anchor="end", fill=ERROR))
                 else:  # two: each on the outer side of its own V, the label under o_t

@@ -33,7 +33,7 @@ from typing import IO
 
 import numpy as np
 
-from .errors import ModelFileError, RnncliError, shown
+from .errors import ModelFileError, OptionError, RnncliError, shown
 
 FORMAT = "rnncli-model"
 FORMAT_VERSION = 1
@@ -116,6 +116,27 @@ def check_writable(path: str | os.PathLike) -> None:
         raise RnncliError(f"{shown(path)}: cannot write (no directory {shown(directory)})")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise RnncliError(f"{shown(path)}: cannot write (permission denied in {shown(directory)})")
+
+
+def check_replaceable(path: str | os.PathLike, option: str, looks_right: Callable[[bytes], bool], what: str,
+                      head_size: int) -> os.stat_result | None:
+    """A file a write would replace, found before the work: new, not a regular file (the write
+    says why it cannot replace that), empty, or one whose first ``head_size`` bytes ``looks_right``
+    (a file of the kind written). Anything else holds something else (notes, a corpus, the model
+    shown): an ``OptionError`` for ``option``, "not ``what``". Returns the file's stat, if any."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        with open(path, "rb") as f:
+            head = f.read(head_size)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise RnncliError(f"{shown(path)}: cannot read ({e.strerror})") from None
+    if head and not looks_right(head):
+        raise OptionError(option, f"{shown(path)} exists and is not {what}; refusing to overwrite it")
+    return info
 
 
 def _remove_stale(directory: Path, name: str) -> None:

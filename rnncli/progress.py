@@ -103,10 +103,8 @@ class TrainingDisplay:
             (self.warn or self.console.print)(f"--watch: {e}; not watched")
 
     def _show_watched(self, model) -> None:
-        if self.watched is None:
-            self._parse_watched(model)
-            if self.watched is None:
-                return
+        if self.watched is None:  # not watched: said at the start (``_parse_watched``)
+            return
         self.console.print(watch_line(model, *self.watched), soft_wrap=True)  # a log line stays one line
 
     def summary(self, tagger, path: Path) -> None:

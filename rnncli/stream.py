@@ -54,8 +54,6 @@ class Tags(Protocol):
 
     def widen_lookups(self, tokens: int | None = None) -> None: ...
 
-    def check_file(self) -> None: ...
-
 
 # What a reader of the CoNLL-U written may take for the end of a line (rnncli's own refuses a
 # carriage return inside one; Python's splitlines breaks at all of them): in `# text`, a space,
@@ -101,7 +99,6 @@ class ChunkTagger:
             _check_slash_tags(tagger.tags)
 
     def __call__(self, chunk: Chunk) -> Tagged:
-        self.tagger.check_file()  # a stream may outlive the model file as it was: one stat a chunk
         if self.fmt == "jsonl":
             return self._jsonl(chunk.lines)
         sentences = list(map(self.split, chunk.lines))

@@ -100,6 +100,7 @@ class Tagger:
         the tokens of all the sentences end to end. Each distinct word's first-layer input is
         computed once (``inputs``, by default for this call alone), then looked up by the forward
         pass's lean way (``keep=False``). ``words``: the sentences' tokens end to end, if at hand."""
+        self.check_file()  # a tagger kept by a long-lived program or a stream may outlive its file as it was
         lengths = np.fromiter(map(len, sentences), np.int64, count=len(sentences))  # (n,)
         if not lengths.any():
             return
@@ -209,7 +210,6 @@ class Tagger:
         ``probs``, (tag, probability) pairs, the probability being o_t of the tag chosen; with
         ``top=K``, for every token a list of the K most probable (tag, probability) pairs, best
         first (its first is the tag chosen)."""
-        self.check_file()  # a tagger kept by a long-lived program may outlive its file as it was
         if isinstance(sentences, (str, bytes)) or not hasattr(sentences, "__iter__"):
             raise TypeError(f"tag() takes a list of sentences, each a list of tokens; got {type(sentences).__name__}"
                             f" (text: tag_text or tag_lines)")
@@ -243,7 +243,6 @@ class Tagger:
             raise TypeError(f"tag_text() takes a str; got {type(text).__name__} (bytes: decode them first)")
         for n, line in enumerate(text.split("\n"), 1):  # what a file may not hold (a NUL), refused as there
             given_line("<text>", n, line)
-        self.check_file()
         lines = tokenize(text, pretokenized)
         sentences = [[t.text for t in line] for line in lines]
         tags = self.tags
@@ -278,8 +277,7 @@ class Tagger:
         """Pickled as its arrays and metadata (``content``). A tagger read from a file pickles
         as a reference to it instead, where ``rnncli.loader`` (which reads taggers by name) is
         imported: it registers that with ``copyreg``, which pickle consults first."""
-        self.check_file()
-        return from_content, content(self)
+        return from_content, content(self)  # verified first, the file checked with it
 
     def __copy__(self) -> Tagger:
         return replace(self, origin=None, label=None)  # a copy has no file behind it
@@ -297,9 +295,9 @@ class Tagger:
                       unverified=self.unverified)  # it shares the lookup tables
 
     def check_file(self) -> None:
-        """Before whatever reads the arrays mapped from the model file (``tag``, ``tag_text``, each
-        chunk of a stream, ``verify``, copying and pickling): the file was not written over in
-        place since (``Origin.check_in_place``); a tagger with no file behind it has nothing to check."""
+        """Before whatever reads the arrays mapped from the model file (every batch tagged,
+        ``verify``, copying): the file was not written over in place since
+        (``Origin.check_in_place``); a tagger with no file behind it has nothing to check."""
         if self.origin is not None:
             self.origin.check_in_place(self.label or shown(self.origin.path))
 

@@ -13,7 +13,6 @@ import contextlib
 import math
 import os
 import signal
-import stat
 import threading
 import time
 from collections import Counter
@@ -567,21 +566,9 @@ class Trainer:
 
 def _check_replaceable(option: str, path: Path) -> None:
     """A file the run would replace is one a run could have written (a model or a checkpoint:
-    an .npz, which is a zip archive), or an empty one: not notes, a corpus or a file made
-    read-only to keep it."""
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return  # new, or not a file: writing says why it cannot be replaced
-        with open(path, "rb") as f:
-            head = f.read(128)
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return
-    except OSError as e:
-        raise RnncliError(f"{shown(path)}: cannot read ({e.strerror})") from None
-    if head and not _npz(head):
-        raise OptionError(option, f"{shown(path)} exists and is not a model file (an .npz); refusing to overwrite it")
-    if not mode & 0o222:  # by its mode, not os.access: root may write anything
+    an .npz), or an empty one: not notes, a corpus or a file made read-only to keep it."""
+    info = modelfile.check_replaceable(path, option, _npz, "a model file (an .npz)", 128)
+    if info is not None and not info.st_mode & 0o222:  # by its mode, not os.access: root may write anything
         raise OptionError(option, f"{shown(path)} is read-only; refusing to replace it (make it writable first)")
 
 

@@ -246,8 +246,8 @@ class Vocab:
             if new:
                 split = [self._read(k) for k in new]
                 blind = [self.case_blind and case != MIXED for case, _ in split]
-                for key, known in zip(new, self.lexicon.values_of([w for _, w in split], blind)):
-                    self._encode(key, known)
+                for key, read, known in zip(new, split, self.lexicon.values_of([w for _, w in split], blind)):
+                    self._encode(key, known, read)
         return [cache.get(k) or self.encode(k) for k in keys]  # get: unless the cache was just cleared
 
     def _read(self, key) -> tuple[str, str]:
@@ -258,8 +258,8 @@ class Vocab:
             return case, EMOTICON
         return case, word
 
-    def _encode(self, key, known: tuple | None) -> tuple[int, ...]:
-        case, word = self._read(key)
+    def _encode(self, key, known: tuple | None, read: tuple[str, str] | None = None) -> tuple[int, ...]:
+        case, word = self._read(key) if read is None else read
         if known is None:
             known = self.lexicon.values(word, self.case_blind and case != MIXED) if self.lexicon is not None else ()
         ids = tuple(index.get(case if f is None else known[f] if isinstance(f, int) else f(word), off)

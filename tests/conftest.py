@@ -37,6 +37,14 @@ def examples(n: int) -> int:
 
 
 RNNCLI = [sys.executable, "-m", "rnncli"]  # the command in a process of its own
+# What stands for a model file already at an output path: the first bytes of an .npz (a zip whose
+# first member is an array), which a run may replace, and then words that no model holds.
+PREVIOUS_MODEL = b"PK\x03\x04" + bytes(22) + b"\x0c\x00\x00\x00metadata.npy: the previous model file"
+
+
+def run(args, timeout=60, **kwargs):
+    """rnncli in a process of its own, its output captured."""
+    return subprocess.run([*RNNCLI, *args], capture_output=True, timeout=timeout, **kwargs)
 
 
 def in_scripts(code: str, *args: str) -> str:

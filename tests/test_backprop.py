@@ -141,7 +141,7 @@ def test_the_loss_is_exact_where_the_probability_is_too_small_for_a_float():
     logits = np.array([[0.0, -1000.0, -3.0], [2.0, 1.0, 0.5]])
     tags = np.array([1, 2])
     exact = [1000 + np.log1p(np.exp(-1000) + np.exp(-3)), np.log(np.exp(2) + np.exp(1) + np.exp(0.5)) - 0.5]
-    np.testing.assert_allclose(rnn.nll(logits, tags), exact, rtol=1e-15)
+    np.testing.assert_allclose(rnn.nll(logits, tags), exact, rtol=1e-13)  # exp and log differ by a few ulps between libms
     shape = SHAPES["tutorial"]
     params, ids, lengths, tags, _, _ = random_problem(shape, [4, 2], seed=3)
     trace = rnn.forward(params, shape, ids, lengths)

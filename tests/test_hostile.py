@@ -24,7 +24,7 @@ from rnncli.cli import app
 from rnncli.errors import ModelFileError, TaggingError, shown
 from rnncli.tagger import Tagger
 
-from conftest import RNNCLI, ROOT, one_line_error
+from conftest import PREVIOUS_MODEL, RNNCLI, ROOT, one_line_error
 
 TUTORIAL = ROOT / "sample_corpora" / "tutorial.txt"
 LINUX_PROC = Path("/proc/self/task").is_dir()
@@ -294,7 +294,7 @@ def test_sigterm_during_training_saves_a_checkpoint_and_leaves_the_output(runner
     assert status == 128 + signal.SIGTERM, rest
     assert "rnncli: error: terminated (SIGTERM) in epoch " in rest and "Traceback" not in rest
     assert f"not written; checkpoint saved to {ckpt}; continue with the same command and --resume {ckpt}" in rest
-    assert out.read_bytes() == b"PK\x03\x04" + bytes(22) + b"\x0c\x00\x00\x00metadata.npy: the previous model file"
+    assert out.read_bytes() == PREVIOUS_MODEL
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ckpt.npz", "m.npz"]  # no temporary file left
     r = runner.invoke(app, [*args, "--epochs", "3", "--resume", str(ckpt), "-q"])
     assert r.exit_code == 0, r.stderr
@@ -305,7 +305,7 @@ def test_sigterm_during_training_saves_a_checkpoint_and_leaves_the_output(runner
 def test_a_signal_while_the_model_is_written_leaves_the_old_file_and_no_temporary(runner, tmp_path, monkeypatch,
                                                                                   number, word):
     out = tmp_path / "m.npz"
-    out.write_bytes(b"PK\x03\x04" + bytes(22) + b"\x0c\x00\x00\x00metadata.npy: the previous model file")
+    out.write_bytes(PREVIOUS_MODEL)
     real = np.savez
 
     def signalled_mid_write(f, **arrays):
@@ -319,7 +319,7 @@ def test_a_signal_while_the_model_is_written_leaves_the_old_file_and_no_temporar
     assert one_line_error(r, 128 + number) == (f"rnncli: error: {word} while writing {out}; it is unchanged; the "
                                                f"trained run is kept in {ckpt}: write the model with the same "
                                                f"command and --resume {ckpt}\n")
-    assert out.read_bytes() == b"PK\x03\x04" + bytes(22) + b"\x0c\x00\x00\x00metadata.npy: the previous model file"
+    assert out.read_bytes() == PREVIOUS_MODEL
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ckpt.npz", "m.npz"]  # no temporary file
 
 

@@ -21,13 +21,9 @@ import pytest
 
 from rnncli.cli import app
 
-from conftest import RNNCLI, SAMPLES, one_line_error
+from conftest import PREVIOUS_MODEL, RNNCLI, SAMPLES, one_line_error, run
 
 TINY = SAMPLES / "tiny.conllu"
-
-
-def run(args, timeout=60, **kwargs):
-    return subprocess.run([*RNNCLI, *args], capture_output=True, timeout=timeout, **kwargs)
 
 
 # -- worker processes and a pipe -------------------------------------------------------------------
@@ -533,7 +529,7 @@ def test_a_signal_just_after_the_model_is_renamed_into_place_says_it_was_written
     from rnncli.tagger import Tagger
 
     out = tmp_path / "m.npz"
-    out.write_bytes(b"PK\x03\x04" + bytes(22) + b"\x0c\x00\x00\x00metadata.npy: the previous model file")
+    out.write_bytes(PREVIOUS_MODEL)
     real = os.replace
 
     def signalled(src, dst):
@@ -889,7 +885,9 @@ def test_a_fork_refused_is_one_line_and_a_zip_that_is_no_model_or_a_read_only_mo
     report = tmp_path / "report.docx"  # a zip archive, but no .npz
     report.write_bytes(b"PK\x03\x04" + bytes(22) + b"\x0b\x00\x00\x00word/x.xml" + bytes(40))
     model = tmp_path / "kept.npz"
-    model.write_bytes((SAMPLES.parent / "rnncli" / "models" / "tutorial.npz").read_bytes())
+    from rnncli.loader import bundled_model_path
+
+    model.write_bytes(bundled_model_path("tutorial").read_bytes())
     model.chmod(0o444)  # by its mode, whoever runs rnncli (root may write anything)
     for path, why in ((report, "exists and is not a model file"), (model, "is read-only; refusing to replace it")):
         r = subprocess.run([*RNNCLI, "train", str(SAMPLES / "tutorial.txt"), "--epochs", "1", "--hidden", "8", "-q",

@@ -24,7 +24,7 @@ from rnncli.corpus import read_corpus
 from rnncli.errors import CorpusError, ModelFileError
 from rnncli.tagger import Tagger
 
-from conftest import RNNCLI, ROOT, damaged, examples, one_line_error
+from conftest import PREVIOUS_MODEL, RNNCLI, ROOT, damaged, examples, one_line_error
 
 TUTORIAL = ROOT / "sample_corpora" / "tutorial.txt"
 
@@ -393,7 +393,7 @@ def signalled_training(tmp_path, number, epoch: int, *extra) -> tuple[int, str, 
     """`rnncli train` in a real process, over a previous model file, sent signal ``number`` once
     epoch ``epoch`` of 200 is reported: (status, what it wrote to stderr then, its arguments)."""
     out = tmp_path / "m.npz"
-    out.write_bytes(b"PK\x03\x04" + bytes(22) + b"\x0c\x00\x00\x00metadata.npy: the previous model file")
+    out.write_bytes(PREVIOUS_MODEL)
     args = ["train", str(TUTORIAL), "--epochs", "200", "--hidden", "128", *extra, "-o", str(out)]
     proc = subprocess.Popen([*RNNCLI, *args], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "COLUMNS": "200"})
@@ -412,7 +412,7 @@ def test_sigint_keeps_the_old_model_and_saves_a_checkpoint(tmp_path):
     out, ckpt = tmp_path / "m.npz", tmp_path / "m.ckpt.npz"
     assert status == 130, rest
     assert f"not written; checkpoint saved to {ckpt}" in rest and "Traceback" not in rest
-    assert out.read_bytes() == b"PK\x03\x04" + bytes(22) + b"\x0c\x00\x00\x00metadata.npy: the previous model file" and ckpt.exists()
+    assert out.read_bytes() == PREVIOUS_MODEL and ckpt.exists()
 
 
 def test_resume_ends_with_the_same_arrays_as_a_run_never_interrupted(runner, tmp_path, monkeypatch):
